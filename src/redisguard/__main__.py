@@ -1,0 +1,3 @@
+from redisguard.cli import main
+
+main()

@@ -1,0 +1,126 @@
+"""Where and how to connect: a URL plus overrides, validated once, never printing a password."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from redis.connection import parse_url
+
+from redisguard.connect.errors import ConnectError
+
+__all__ = ["ConnectionOptions"]
+
+PASSWORD_ENV = "REDISCLI_AUTH"  # noqa: S105 - the name of the variable, not a password
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """Connection settings for one Redis deployment (a standalone server, or any node of a cluster).
+
+    ``password`` is excluded from ``repr`` so it can never leak into logs or tracebacks.
+    """
+
+    url: str = "redis://127.0.0.1:6379/0"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_insecure: bool = False
+    connect_timeout: float = 5.0
+    command_timeout: float = 10.0
+    retries: int = 2
+    client_name: str = "redisguard"
+
+    @classmethod
+    def build(
+        cls,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        environ: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> ConnectionOptions:
+        """Options from a URL, explicit ``--user/--password`` and, last, ``$REDISCLI_AUTH``."""
+        env = os.environ if environ is None else environ
+        options = cls(url=url, username=username, password=password, **kwargs)
+        options.redis_kwargs()  # validate the URL early: a clear error before any network I/O
+        if options.password is None and options.url_password() is None and env.get(PASSWORD_ENV):
+            options = replace(options, password=env[PASSWORD_ENV])
+        return options
+
+    def url_password(self) -> str | None:
+        try:
+            return urlsplit(self.url).password
+        except ValueError:
+            return None
+
+    @property
+    def display(self) -> str:
+        """The URL with any password replaced by ``***``: the only form ever printed."""
+        try:
+            parts = urlsplit(self.url)
+        except ValueError:
+            return "<invalid URL>"
+        if parts.password is None:
+            return self.url
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+        return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, parts.fragment))
+
+    @property
+    def is_tls(self) -> bool:
+        return self.url.startswith("rediss://")
+
+    @property
+    def is_unix(self) -> bool:
+        return self.url.startswith("unix://")
+
+    def redis_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``redis.Redis``/``ConnectionPool`` (sync and asyncio share the shape)."""
+        try:
+            kwargs: dict[str, Any] = parse_url(self.url)
+        except ValueError as exc:
+            raise ConnectError(
+                f"invalid Redis URL {self.display!r}: {exc} (expected redis://host:port/db, rediss://… or "
+                "unix:///path/to/socket)",
+                kind="url",
+            ) from None
+        if not self.is_unix and "host" not in kwargs:
+            raise ConnectError(f"invalid Redis URL {self.display!r}: no host name", kind="url")
+        if self.username is not None:
+            kwargs["username"] = self.username
+        if self.password is not None:
+            kwargs["password"] = self.password
+        kwargs.pop("connection_class", None)
+        kwargs["socket_connect_timeout"] = self.connect_timeout
+        kwargs["socket_timeout"] = self.command_timeout
+        kwargs["client_name"] = self.client_name
+        if self.is_tls:
+            kwargs["ssl"] = True
+            kwargs["ssl_ca_certs"] = self.tls_ca
+            kwargs["ssl_certfile"] = self.tls_cert
+            kwargs["ssl_keyfile"] = self.tls_key
+            kwargs["ssl_cert_reqs"] = "none" if self.tls_insecure else "required"
+            kwargs["ssl_check_hostname"] = not self.tls_insecure and self.tls_ca is None
+        if self.is_unix:
+            kwargs["unix_socket_path"] = kwargs.pop("path", None)
+            if not kwargs["unix_socket_path"]:
+                raise ConnectError(f"invalid Redis URL {self.display!r}: no socket path", kind="url")
+            kwargs.pop("socket_connect_timeout", None)
+        return kwargs
+
+    def for_node(self, host: str, port: int) -> ConnectionOptions:
+        """The same credentials and TLS settings, pointed at another node (cluster fan-out, replicas)."""
+        scheme = "rediss" if self.is_tls else "redis"
+        bracketed = f"[{host}]" if ":" in host else host
+        return replace(self, url=f"{scheme}://{bracketed}:{port}/0", password=self.password or self.url_password(),
+                       username=self.username or (urlsplit(self.url).username if not self.is_unix else None))
+

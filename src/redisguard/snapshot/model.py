@@ -1,0 +1,269 @@
+"""The Snapshot: everything the collectors saw, typed, versioned and JSON-serialisable.
+
+Analysis (rules, renderers) reads only this, never Redis, so ``doctor --from snap.json`` gives the same
+answer offline. Key names are held in the lossless text form of :mod:`redisguard.keynames`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "SNAPSHOT_VERSION",
+    "BigKey",
+    "ClientEntry",
+    "ClientGroup",
+    "ClientSummary",
+    "KeySample",
+    "LatencyEvent",
+    "NodeSnapshot",
+    "NotVisible",
+    "PatternSample",
+    "SlowlogEntry",
+    "Snapshot",
+    "StreamConsumer",
+    "StreamGroup",
+    "StreamInfo",
+]
+
+SNAPSHOT_VERSION = 1
+
+
+@dataclass
+class NotVisible:
+    """Something the collectors could not see, and why (ACL, renamed command, older version, error)."""
+
+    what: str
+    node: str
+    reason: str
+
+
+@dataclass
+class ClientEntry:
+    id: int
+    addr: str
+    name: str
+    age_s: int
+    idle_s: int
+    flags: str
+    cmd: str
+    tot_mem: int
+    omem: int
+    qbuf: int
+
+
+@dataclass
+class ClientGroup:
+    """Clients grouped by name, or by source IP when unnamed."""
+
+    group: str
+    count: int
+    tot_mem: int
+    omem: int
+    max_idle_s: int
+
+
+@dataclass
+class ClientSummary:
+    count: int
+    idle_histogram: dict[str, int]
+    top_by_memory: list[ClientEntry]
+    groups: list[ClientGroup]
+    total_mem: int
+    output_buffer_total: int
+    pubsub: int
+    monitor: int
+    replicas: int
+    blocked: int
+
+
+@dataclass
+class SlowlogEntry:
+    """One SLOWLOG entry with user data cut: the command name, its first key, and how much was dropped."""
+
+    id: int
+    started_at: int
+    duration_us: int
+    command: str
+    key: str | None
+    args_dropped: int
+    client_addr: str
+    client_name: str
+
+
+@dataclass
+class LatencyEvent:
+    event: str
+    at: int
+    latest_ms: int
+    max_ms: int
+
+
+@dataclass
+class StreamConsumer:
+    name: str
+    pending: int
+    idle_ms: int
+    inactive_ms: int | None = None
+
+
+@dataclass
+class StreamGroup:
+    name: str
+    consumers: int
+    pending: int
+    last_delivered_id: str
+    entries_read: int | None = None
+    lag: int | None = None  # None means unknown (Redis < 7.0, or after deletions/trimming): never 0
+    oldest_pending_id: str | None = None
+    oldest_pending_age_ms: int | None = None
+    consumer_details: list[StreamConsumer] = field(default_factory=list)
+
+
+@dataclass
+class StreamInfo:
+    key: str
+    length: int
+    memory_bytes: int | None
+    first_id: str | None
+    last_id: str | None
+    first_entry_age_ms: int | None
+    last_entry_age_ms: int | None
+    last_generated_id: str
+    groups: list[StreamGroup] = field(default_factory=list)
+    max_deleted_entry_id: str | None = None
+    entries_added: int | None = None
+    ttl_ms: int | None = None
+
+
+@dataclass
+class BigKey:
+    key: str
+    type: str
+    bytes: int
+    length: int | None
+    encoding: str | None = None
+    ttl_ms: int | None = None
+
+
+@dataclass
+class PatternSample:
+    pattern: str
+    keys: int
+    bytes: int
+    no_ttl: int
+
+
+@dataclass
+class KeySample:
+    """A bounded SCAN sample of the keyspace (the keys issue's engine replaces it with a full analysis)."""
+
+    db: int
+    scanned: int
+    keyspace_size: int
+    sampled_bytes: int
+    with_ttl: int
+    by_type: dict[str, int]
+    bytes_by_type: dict[str, int]
+    big_keys: list[BigKey]
+    patterns: list[PatternSample]
+    vanished: int = 0
+    exact: bool = False  # True when the whole keyspace was scanned
+
+
+@dataclass
+class NodeSnapshot:
+    address: str
+    role: Literal["primary", "replica"]
+    version: str
+    info: dict[str, dict[str, str]]
+    config: dict[str, str]
+    memory_stats: dict[str, Any]
+    memory_doctor: str | None
+    clients: ClientSummary | None
+    slowlog: list[SlowlogEntry]
+    latency: list[LatencyEvent]
+    streams: list[StreamInfo]
+    streams_truncated: bool
+    key_sample: KeySample | None
+    collected_in_ms: int = 0
+
+    def info_value(self, name: str) -> str | None:
+        """A field from any INFO section (``used_memory``, ``maxmemory_policy``, ...)."""
+        for section in self.info.values():
+            if name in section:
+                return section[name]
+        return None
+
+    def info_int(self, name: str, default: int = 0) -> int:
+        value = self.info_value(name)
+        if value is None:
+            return default
+        try:
+            return int(float(value))
+        except ValueError:
+            return default
+
+    def info_float(self, name: str, default: float = 0.0) -> float:
+        value = self.info_value(name)
+        if value is None:
+            return default
+        try:
+            return float(value)
+        except ValueError:
+            return default
+
+    def config_or_info(self, config_name: str, info_name: str | None = None) -> str | None:
+        """A config value from CONFIG GET, falling back to its INFO mirror when CONFIG was not visible."""
+        if config_name in self.config:
+            return self.config[config_name]
+        return self.info_value(info_name or config_name.replace("-", "_"))
+
+    @property
+    def maxmemory(self) -> int:
+        value = self.config_or_info("maxmemory")
+        return int(value) if value and value.isdigit() else 0
+
+    @property
+    def used_memory(self) -> int:
+        return self.info_int("used_memory")
+
+    @property
+    def policy(self) -> str:
+        return self.config_or_info("maxmemory-policy") or "unknown"
+
+    @property
+    def total_keys(self) -> int:
+        total = 0
+        for value in self.info.get("keyspace", {}).values():
+            parts = dict(item.split("=", 1) for item in value.split(",") if "=" in item)
+            total += int(parts.get("keys", 0))
+        return total
+
+    @property
+    def keys_with_expiry(self) -> int:
+        total = 0
+        for value in self.info.get("keyspace", {}).values():
+            parts = dict(item.split("=", 1) for item in value.split(",") if "=" in item)
+            total += int(parts.get("expires", 0))
+        return total
+
+
+@dataclass
+class Snapshot:
+    version: int
+    taken_at: float
+    target: str
+    mode: Literal["standalone", "cluster"]
+    redisguard_version: str
+    nodes: list[NodeSnapshot]
+    not_visible: list[NotVisible] = field(default_factory=list)
+
+    @property
+    def used_memory(self) -> int:
+        return sum(node.used_memory for node in self.nodes)
+
+    @property
+    def maxmemory(self) -> int:
+        return sum(node.maxmemory for node in self.nodes)

@@ -1,0 +1,108 @@
+"""Test harness: real ``redis-server`` processes on free loopback ports, one set per Redis version.
+
+Every test that takes ``redis_binary`` (directly or through the fixtures below) runs once per distinct
+``redis-server`` version on the machine. Servers are started with the configuration each case needs and
+stopped by PID when the test (or, for clusters, the session) ends. Nothing here touches port 6379 or any
+Redis the suite did not start.
+
+Version gates: ``@pytest.mark.min_redis(7, 0)`` skips a test on older servers (with the reason shown).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from redisguard.localserver import LocalCluster, LocalServer, RedisBinary, find_redis_binaries
+
+BINARIES = find_redis_binaries()
+if not BINARIES:  # pragma: no cover - a machine set up by ./dev.sh always has one
+    raise pytest.UsageError("no redis-server found: run ./dev.sh setup (installs one)")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "redis-server versions under test: " + ", ".join(
+        f"{b.version_text} ({b.path})" for b in BINARIES
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "min_redis(major, minor): skip on redis-server older than this")
+
+
+@pytest.fixture(scope="session", params=BINARIES, ids=[f"redis{b.version_text}" for b in BINARIES])
+def redis_binary(request: pytest.FixtureRequest) -> RedisBinary:
+    binary: RedisBinary = request.param
+    return binary
+
+
+@pytest.fixture(autouse=True)
+def _version_gate(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("min_redis")
+    if marker is None or "redis_binary" not in request.fixturenames:
+        return
+    binary: RedisBinary = request.getfixturevalue("redis_binary")
+    wanted = tuple(marker.args)
+    if binary.version[: len(wanted)] < wanted:
+        pytest.skip(f"needs redis >= {'.'.join(map(str, wanted))}, this is {binary.version_text}")
+
+
+ServerFactory = Callable[..., LocalServer]
+
+
+@pytest.fixture
+def make_server(redis_binary: RedisBinary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """Start servers with per-test config: ``make_server(maxmemory="10mb", password="s3cret")``."""
+    started: list[LocalServer] = []
+
+    def factory(password: str | None = None, **config: Any) -> LocalServer:
+        workdir = tmp_path_factory.mktemp("redis")
+        settings = {name.replace("_", "-"): value for name, value in config.items()}
+        server = LocalServer(redis_binary, config=settings, workdir=Path(workdir), password=password)
+        started.append(server)
+        return server.start()
+
+    yield factory
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def server(make_server: ServerFactory) -> LocalServer:
+    """A plain standalone server for this test only."""
+    return make_server()
+
+
+@pytest.fixture(scope="session")
+def cluster(redis_binary: RedisBinary) -> Iterator[LocalCluster]:
+    """A three-primary Redis Cluster shared by the session (per version). Tests must use their own keys."""
+    with LocalCluster(redis_binary, primaries=3) as local:
+        yield local
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A throwaway CA, server and client certificate made with the openssl command line."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not available to make test certificates")
+    folder = tmp_path_factory.mktemp("tls")
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+        "-days", "2", "-subj", "/CN=redisguard-test-ca")
+    for name in ("server", "client"):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+            "-subj", "/CN=localhost")
+        ext = folder / f"{name}.ext"
+        ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.crt", "-days", "2", "-extfile", str(ext))
+    return {name: str(folder / name) for name in
+            ("ca.crt", "ca.key", "server.crt", "server.key", "client.crt", "client.key")}
