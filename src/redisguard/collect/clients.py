@@ -1,0 +1,74 @@
+"""CLIENT LIST, summarised: counts, idle distribution, the heaviest clients, groups by name or address."""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from typing import Any
+
+import redis
+
+from redisguard.collect.probe import Probe
+from redisguard.snapshot import ClientEntry, ClientGroup, ClientSummary
+
+__all__ = ["IDLE_BUCKETS", "collect_clients", "summarise_clients"]
+
+IDLE_BUCKETS: tuple[tuple[str, int], ...] = (
+    ("<1m", 60), ("<10m", 600), ("<1h", 3600), ("<1d", 86400), (">=1d", 2**62),
+)
+TOP_CLIENTS = 10
+TOP_GROUPS = 20
+
+
+def _int(entry: dict[str, Any], name: str) -> int:
+    try:
+        return int(entry.get(name, 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _entry(raw: dict[str, Any]) -> ClientEntry:
+    return ClientEntry(
+        id=_int(raw, "id"), addr=str(raw.get("addr", "")), name=str(raw.get("name", "")),
+        age_s=_int(raw, "age"), idle_s=_int(raw, "idle"), flags=str(raw.get("flags", "")),
+        cmd=str(raw.get("cmd", "")),
+        tot_mem=_int(raw, "tot-mem"), omem=_int(raw, "omem"), qbuf=_int(raw, "qbuf"),
+    )
+
+
+def summarise_clients(raw_clients: list[dict[str, Any]], self_id: int | None = None) -> ClientSummary:
+    idle = dict.fromkeys((name for name, _ in IDLE_BUCKETS), 0)
+    groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    entries = [_entry(raw) for raw in raw_clients if self_id is None or _int(raw, "id") != self_id]
+    for entry in entries:
+        for name, limit in IDLE_BUCKETS:
+            if entry.idle_s < limit:
+                idle[name] += 1
+                break
+        key = entry.name or entry.addr.rsplit(":", 1)[0] or "unknown"
+        group = groups[key]
+        group[0] += 1
+        group[1] += entry.tot_mem
+        group[2] += entry.omem
+        group[3] = max(group[3], entry.idle_s)
+    top_groups = heapq.nlargest(TOP_GROUPS, groups.items(), key=lambda item: (item[1][1], item[1][0]))
+    return ClientSummary(
+        count=len(entries),
+        idle_histogram=idle,
+        top_by_memory=heapq.nlargest(TOP_CLIENTS, entries, key=lambda e: (e.tot_mem, e.omem)),
+        groups=[ClientGroup(name, *values) for name, values in top_groups],
+        total_mem=sum(entry.tot_mem for entry in entries),
+        output_buffer_total=sum(entry.omem for entry in entries),
+        pubsub=sum(1 for entry in entries if "P" in entry.flags),
+        monitor=sum(1 for entry in entries if "O" in entry.flags),
+        replicas=sum(1 for entry in entries if "S" in entry.flags),
+        blocked=sum(1 for entry in entries if "b" in entry.flags),
+    )
+
+
+def collect_clients(client: redis.Redis, probe: Probe) -> ClientSummary | None:
+    raw = probe.run("CLIENT LIST", client.client_list)
+    if raw is None:
+        return None
+    own = probe.run("CLIENT ID", client.client_id)
+    return summarise_clients(list(raw), self_id=int(own) if own is not None else None)

@@ -1,0 +1,52 @@
+"""Collect one node's NodeSnapshot: every collector, each allowed to come back "not visible"."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis
+
+from redisguard.collect.clients import collect_clients
+from redisguard.collect.config import collect_config
+from redisguard.collect.info import collect_info
+from redisguard.collect.memory import collect_memory_doctor, collect_memory_stats
+from redisguard.collect.probe import Probe
+from redisguard.collect.slowlog import collect_latency, collect_slowlog
+from redisguard.collect.streams import collect_streams
+from redisguard.connect import Node, open_client
+from redisguard.snapshot import KeySample, NodeSnapshot
+
+__all__ = ["KeySampler", "collect_node"]
+
+KeySampler = Callable[[redis.Redis, Probe], KeySample | None]
+
+
+def collect_node(node: Node, *, key_sampler: KeySampler | None = None) -> tuple[NodeSnapshot, Probe]:
+    started = time.monotonic()
+    probe = Probe(node.address)
+    client = open_client(node.options)
+    try:
+        info = collect_info(client, probe)
+        snapshot = NodeSnapshot(
+            address=node.address,
+            role=node.role,
+            version=info.get("server", {}).get("redis_version", "unknown"),
+            info=info,
+            config=collect_config(client, probe),
+            memory_stats=collect_memory_stats(client, probe),
+            memory_doctor=collect_memory_doctor(client, probe),
+            clients=collect_clients(client, probe),
+            slowlog=collect_slowlog(client, probe),
+            latency=collect_latency(client, probe),
+            streams=[],
+            streams_truncated=False,
+            key_sample=None,
+        )
+        snapshot.streams, snapshot.streams_truncated = collect_streams(client, probe)
+        if key_sampler is not None:
+            snapshot.key_sample = key_sampler(client, probe)
+    finally:
+        client.close()
+    snapshot.collected_in_ms = int((time.monotonic() - started) * 1000)
+    return snapshot, probe

@@ -1,0 +1,145 @@
+"""Every stream found by ``SCAN TYPE stream``: length, memory, ages, groups, consumers, oldest pending."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+import redis.exceptions as rex
+
+from redisguard.collect.probe import Probe
+from redisguard.keynames import to_text
+from redisguard.snapshot import StreamConsumer, StreamGroup, StreamInfo
+
+__all__ = ["MAX_STREAMS", "collect_streams", "describe_stream", "id_ms", "scan_streams", "server_time_ms"]
+
+MAX_STREAMS = 500
+MAX_CONSUMERS_LISTED = 50
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def id_ms(stream_id: str | None) -> int | None:
+    """The millisecond part of a stream id (``"1700000000000-3"`` -> 1700000000000)."""
+    if not stream_id:
+        return None
+    head = stream_id.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def server_time_ms(client: redis.Redis) -> int:
+    seconds, micros = client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def scan_streams(client: redis.Redis, limit: int = MAX_STREAMS) -> tuple[list[bytes], bool]:
+    """Stream key names (at most ``limit``) and whether there were more."""
+    found: list[bytes] = []
+    cursor = 0
+    while True:
+        cursor, keys = client.scan(cursor=cursor, count=1000, _type="stream")
+        for key in keys:
+            if len(found) >= limit:
+                return found, True
+            found.append(key if isinstance(key, bytes) else key.encode())
+        if cursor == 0:
+            return found, False
+
+
+def _age(now_ms: int, stream_id: str | None) -> int | None:
+    ms = id_ms(stream_id)
+    return None if ms is None else max(0, now_ms - ms)
+
+
+def _group(client: redis.Redis, key: bytes, raw: dict[str, Any], now_ms: int) -> StreamGroup:
+    name_raw = raw.get("name", b"")
+    group = StreamGroup(
+        name=to_text(name_raw) if isinstance(name_raw, bytes) else str(name_raw),
+        consumers=int(raw.get("consumers", 0)),
+        pending=int(raw.get("pending", 0)),
+        last_delivered_id=_text(raw.get("last-delivered-id", "0-0")),
+        entries_read=_opt_int(raw.get("entries-read")),
+        lag=_opt_int(raw.get("lag")),
+    )
+    if group.pending:
+        summary = client.xpending(key, name_raw)
+        oldest = summary.get("min")
+        if oldest is not None:
+            group.oldest_pending_id = _text(oldest)
+            group.oldest_pending_age_ms = _age(now_ms, group.oldest_pending_id)
+    if group.consumers:
+        consumers = client.xinfo_consumers(key, name_raw)
+        for consumer in consumers[:MAX_CONSUMERS_LISTED]:
+            cname = consumer.get("name", b"")
+            group.consumer_details.append(StreamConsumer(
+                name=to_text(cname) if isinstance(cname, bytes) else str(cname),
+                pending=int(consumer.get("pending", 0)),
+                idle_ms=int(consumer.get("idle", 0)),
+                inactive_ms=_opt_int(consumer.get("inactive")),
+            ))
+    return group
+
+
+def describe_stream(client: redis.Redis, key: bytes, now_ms: int, probe: Probe) -> StreamInfo | None:
+    """One stream's health, or None if it vanished meanwhile."""
+    try:
+        raw = client.xinfo_stream(key)
+    except rex.ResponseError as exc:
+        if "no such key" in str(exc).lower():
+            return None
+        raise
+    first = raw.get("first-entry")
+    last = raw.get("last-entry")
+    first_id = _text(first[0]) if first else None
+    last_id = _text(last[0]) if last else None
+    memory = probe.run("MEMORY USAGE", lambda: client.memory_usage(key, samples=0))
+    ttl = client.pttl(key)
+    info = StreamInfo(
+        key=to_text(key),
+        length=int(raw.get("length", 0)),
+        memory_bytes=int(memory) if memory is not None else None,
+        first_id=first_id,
+        last_id=last_id,
+        first_entry_age_ms=_age(now_ms, first_id),
+        last_entry_age_ms=_age(now_ms, last_id),
+        last_generated_id=_text(raw.get("last-generated-id", "0-0")),
+        max_deleted_entry_id=_text(raw["max-deleted-entry-id"]) if raw.get("max-deleted-entry-id") else None,
+        entries_added=_opt_int(raw.get("entries-added")),
+        ttl_ms=int(ttl) if ttl is not None and int(ttl) >= 0 else None,
+    )
+    try:
+        groups = client.xinfo_groups(key)
+    except rex.ResponseError as exc:
+        if "no such key" in str(exc).lower():
+            return None
+        raise
+    info.groups = [_group(client, key, group, now_ms) for group in groups]
+    return info
+
+
+def collect_streams(client: redis.Redis, probe: Probe, limit: int = MAX_STREAMS) -> tuple[list[StreamInfo], bool]:
+    """(streams, truncated). A denied XINFO/SCAN is recorded as not visible."""
+    found = probe.run("SCAN TYPE stream", lambda: scan_streams(client, limit))
+    if found is None:
+        return [], False
+    keys, truncated = found
+    if not keys:
+        return [], truncated
+    now_ms = server_time_ms(client)
+    streams: list[StreamInfo] = []
+    for key in keys:
+        info = probe.run("XINFO", lambda key=key: describe_stream(client, key, now_ms, probe))  # type: ignore[misc]
+        if info is not None:
+            streams.append(info)
+    return streams, truncated
