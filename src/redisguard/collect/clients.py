@@ -13,9 +13,8 @@ from redisguard.snapshot import ClientEntry, ClientGroup, ClientSummary
 
 __all__ = ["IDLE_BUCKETS", "collect_clients", "summarise_clients"]
 
-IDLE_BUCKETS: tuple[tuple[str, int], ...] = (
-    ("<1m", 60), ("<10m", 600), ("<1h", 3600), ("<1d", 86400), (">=1d", 2**62),
-)
+# ClientSummary.idle_at_least["300"] = how many clients have been idle for at least 300 s.
+IDLE_BUCKETS: tuple[int, ...] = (1, 10, 60, 300, 600, 1800, 3600, 86400)
 TOP_CLIENTS = 10
 TOP_GROUPS = 20
 
@@ -37,14 +36,13 @@ def _entry(raw: dict[str, Any]) -> ClientEntry:
 
 
 def summarise_clients(raw_clients: list[dict[str, Any]], self_id: int | None = None) -> ClientSummary:
-    idle = dict.fromkeys((name for name, _ in IDLE_BUCKETS), 0)
+    idle = {str(seconds): 0 for seconds in IDLE_BUCKETS}
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     entries = [_entry(raw) for raw in raw_clients if self_id is None or _int(raw, "id") != self_id]
     for entry in entries:
-        for name, limit in IDLE_BUCKETS:
-            if entry.idle_s < limit:
-                idle[name] += 1
-                break
+        for seconds in IDLE_BUCKETS:
+            if entry.idle_s >= seconds:
+                idle[str(seconds)] += 1
         key = entry.name or entry.addr.rsplit(":", 1)[0] or "unknown"
         group = groups[key]
         group[0] += 1
@@ -54,7 +52,7 @@ def summarise_clients(raw_clients: list[dict[str, Any]], self_id: int | None = N
     top_groups = heapq.nlargest(TOP_GROUPS, groups.items(), key=lambda item: (item[1][1], item[1][0]))
     return ClientSummary(
         count=len(entries),
-        idle_histogram=idle,
+        idle_at_least=idle,
         top_by_memory=heapq.nlargest(TOP_CLIENTS, entries, key=lambda e: (e.tot_mem, e.omem)),
         groups=[ClientGroup(name, *values) for name, values in top_groups],
         total_mem=sum(entry.tot_mem for entry in entries),

@@ -66,8 +66,10 @@ class ClientGroup:
 
 @dataclass
 class ClientSummary:
+    """CLIENT LIST summarised (our own connection excluded)."""
+
     count: int
-    idle_histogram: dict[str, int]
+    idle_at_least: dict[str, int]  # {"300": clients idle for >= 300 s, ...}
     top_by_memory: list[ClientEntry]
     groups: list[ClientGroup]
     total_mem: int
@@ -76,6 +78,11 @@ class ClientSummary:
     monitor: int
     replicas: int
     blocked: int
+
+    def idle_for_at_least(self, seconds: int) -> int:
+        """Clients idle for at least the largest bucket <= ``seconds`` (a lower bound, never an overcount)."""
+        buckets = [int(name) for name in self.idle_at_least if int(name) <= seconds]
+        return self.idle_at_least[str(max(buckets))] if buckets else self.count
 
 
 @dataclass
@@ -188,6 +195,10 @@ class NodeSnapshot:
     streams_truncated: bool
     key_sample: KeySample | None
     collected_in_ms: int = 0
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.version.split(".") if part.isdigit())
 
     def info_value(self, name: str) -> str | None:
         """A field from any INFO section (``used_memory``, ``maxmemory_policy``, ...)."""

@@ -1,0 +1,80 @@
+"""``redisguard doctor``: the memory runbook, automated. Read-only."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from redisguard.cli.options import connection_options, fail, is_terminal
+from redisguard.collect import collect_snapshot
+from redisguard.collect.keys import default_key_sampler
+from redisguard.connect import ConnectionOptions
+from redisguard.render import doctor_report, render_doctor_markdown, render_doctor_terminal
+from redisguard.rules import Thresholds, analyse
+from redisguard.snapshot import Snapshot, SnapshotFormatError, load
+
+__all__ = ["command"]
+
+_THRESHOLD_FIELDS = {f.name: f.type for f in dataclasses.fields(Thresholds)}
+
+
+def _thresholds(pairs: tuple[str, ...]) -> Thresholds:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in _THRESHOLD_FIELDS:
+            raise click.BadParameter(f"{pair!r}: expected NAME=VALUE with NAME one of "
+                                     f"{', '.join(sorted(_THRESHOLD_FIELDS))}", param_hint="--threshold")
+        try:
+            values[name] = float(raw) if _THRESHOLD_FIELDS[name] == "float" else int(raw)
+        except ValueError:
+            raise click.BadParameter(f"{pair!r}: {raw!r} is not a number", param_hint="--threshold") from None
+    return dataclasses.replace(Thresholds(), **values)
+
+
+def run_doctor(snapshot: Snapshot, thresholds: Thresholds, as_json: bool, markdown: bool) -> int:
+    findings = analyse(snapshot, thresholds)
+    report = doctor_report(snapshot, findings)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    elif markdown:
+        click.echo(render_doctor_markdown(report), nl=False)
+    else:
+        render_doctor_terminal(report, Console(highlight=False, width=None if is_terminal() else 120))
+    return int(report["exit_code"])
+
+
+@click.command("doctor")
+@connection_options
+@click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Analyse a saved snapshot (redisguard snapshot -o FILE) instead of connecting.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--markdown", is_flag=True, help="Print the report as Markdown.")
+@click.option("--replicas", is_flag=True, help="Also diagnose replicas (default: primaries only).")
+@click.option("--key-sample", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Keys to sample per node for the TTL and big-key rules (0 to skip).")
+@click.option("--threshold", "threshold_pairs", multiple=True, metavar="NAME=VALUE",
+              help="Override a rule threshold, e.g. --threshold memory_warning=0.7 (repeatable).")
+def command(conn: ConnectionOptions, from_file: Path | None, as_json: bool, markdown: bool, replicas: bool,
+            key_sample: int, threshold_pairs: tuple[str, ...]) -> None:
+    """Diagnose Redis memory: what uses it, what is wrong, how bad, and the commands that fix it.
+
+    Read-only. Exit code: 0 healthy, 1 warnings, 2 critical, 3 could not connect.
+    """
+    thresholds = _thresholds(threshold_pairs)
+    if from_file is not None:
+        try:
+            snapshot = load(from_file)
+        except SnapshotFormatError as exc:
+            fail(str(exc), 2)
+            return
+    else:
+        snapshot = collect_snapshot(conn, include_replicas=replicas,
+                                    key_sampler=default_key_sampler(key_sample) if key_sample else None)
+    raise SystemExit(run_doctor(snapshot, thresholds, as_json, markdown))

@@ -1,0 +1,23 @@
+"""The doctor's keyspace sample: a bounded scan through the keyspace engine (:mod:`redisguard.keyspace`)."""
+
+from __future__ import annotations
+
+import redis
+
+from redisguard.collect.node import KeySampler
+from redisguard.collect.probe import Probe
+from redisguard.snapshot import KeySample
+
+__all__ = ["default_key_sampler"]
+
+
+def default_key_sampler(max_keys: int) -> KeySampler:
+    """A sampler that scans at most ``max_keys`` keys of db 0 per node (all of them if fewer)."""
+
+    def sample(client: redis.Redis, probe: Probe) -> KeySample | None:
+        from redisguard.keyspace import sample_for_doctor
+
+        return probe.run("keyspace sample (SCAN, TYPE, PTTL, MEMORY USAGE)",
+                         lambda: sample_for_doctor(client, max_keys=max_keys))
+
+    return sample

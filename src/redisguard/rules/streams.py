@@ -1,0 +1,131 @@
+"""Streams: backlogs, pending entries and their age, dead consumers, groups that never read, no trimming."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from redisguard.keynames import quote_cli
+from redisguard.rules.finding import Finding, Fix, Severity
+from redisguard.rules.registry import rule
+from redisguard.rules.thresholds import Thresholds
+from redisguard.snapshot import NodeSnapshot
+from redisguard.units import fmt_bytes, fmt_duration_ms
+
+__all__ = ["dead_consumers", "groups_never_read", "stream_backlog", "stream_pending", "untrimmed_streams"]
+
+_DAY_MS = 86_400_000
+
+
+@rule
+def stream_backlog(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
+    for stream in node.streams:
+        lags = {g.name: g.lag for g in stream.groups}
+        known = [lag for lag in lags.values() if lag is not None]
+        slowest = max(known) if known else None
+        if stream.length < t.backlog_entries and (slowest is None or slowest < t.backlog_entries):
+            continue
+        key = quote_cli(stream.key)
+        yield Finding(
+            id="streams.backlog", severity=Severity.WARNING, node=node.address,
+            title=f"stream {stream.key} holds {stream.length} entries ({fmt_bytes(stream.memory_bytes)})"
+                  + (f", slowest group {slowest} behind" if slowest is not None else ""),
+            evidence={"stream": stream.key, "length": stream.length, "memory_bytes": stream.memory_bytes,
+                      "oldest_entry_age": fmt_duration_ms(stream.first_entry_age_ms),
+                      **{f"lag {name}": "unknown" if lag is None else lag for name, lag in lags.items()}},
+            bytes_at_stake=stream.memory_bytes,
+            fixes=[Fix(f"redisguard trim {key} {node.address} --dry-run", "read-only"),
+                   Fix(f"redisguard trim {key} {node.address}",
+                       "removes only entries every group has acknowledged")],
+            detail="Lag is reported as unknown (never 0) where Redis cannot compute it (before 7.0, or "
+                   "after deletions); pending entries are reported separately.",
+        )
+
+
+@rule
+def stream_pending(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
+    for stream in node.streams:
+        for group in stream.groups:
+            old = group.oldest_pending_age_ms is not None and group.oldest_pending_age_ms >= t.pending_age_ms
+            if group.pending < t.pending_entries and not old:
+                continue
+            yield Finding(
+                id="streams.pending", severity=Severity.WARNING, node=node.address,
+                title=f"group {group.name} on {stream.key} has {group.pending} delivered but unacknowledged "
+                      f"entries, the oldest {fmt_duration_ms(group.oldest_pending_age_ms)} old",
+                evidence={"stream": stream.key, "group": group.name, "pending": group.pending,
+                          "oldest_pending_id": group.oldest_pending_id,
+                          "oldest_pending_age_ms": group.oldest_pending_age_ms},
+                bytes_at_stake=group.pending * 84,  # measured: ~84 B per pending entry per group
+                fixes=[Fix(f"XAUTOCLAIM {quote_cli(stream.key)} {quote_cli(group.name)} <live-consumer> "
+                           f"{t.pending_age_ms} 0-0 COUNT 100",
+                           "moves stuck entries to a live consumer, which processes them again (at-least-once)")],
+                detail="Pending entries pin the stream: a safe trim never removes them until acknowledged.",
+            )
+
+
+@rule
+def dead_consumers(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
+    for stream in node.streams:
+        for group in stream.groups:
+            dead = [c for c in group.consumer_details if c.pending > 0 and c.idle_ms >= t.dead_consumer_idle_ms]
+            if not dead:
+                continue
+            held = sum(c.pending for c in dead)
+            yield Finding(
+                id="streams.dead-consumers", severity=Severity.WARNING, node=node.address,
+                title=f"{len(dead)} consumer(s) of {group.name} on {stream.key} idle for "
+                      f"{fmt_duration_ms(min(c.idle_ms for c in dead))}+ still hold {held} pending entries",
+                evidence={"stream": stream.key, "group": group.name,
+                          **{f"consumer {c.name}": f"pending {c.pending}, idle {fmt_duration_ms(c.idle_ms)}"
+                             for c in dead[:10]}},
+                bytes_at_stake=held * 84,
+                fixes=[Fix(f"XAUTOCLAIM {quote_cli(stream.key)} {quote_cli(group.name)} <live-consumer> "
+                           f"{t.dead_consumer_idle_ms} 0-0 COUNT 100",
+                           "a live consumer takes over the entries and processes them again"),
+                       Fix(f"XGROUP DELCONSUMER {quote_cli(stream.key)} {quote_cli(group.name)} "
+                           f"{quote_cli(dead[0].name)}",
+                           "ONLY after its pending count is 0: deleting a consumer silently drops its pending "
+                           "entries (they are never processed)")],
+            )
+
+
+@rule
+def groups_never_read(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
+    for stream in node.streams:
+        idle_groups = [g for g in stream.groups if g.consumers == 0 and g.pending == 0 and stream.length > 0
+                       and g.last_delivered_id != stream.last_generated_id]
+        for group in idle_groups:
+            yield Finding(
+                id="streams.group-never-read", severity=Severity.WARNING, node=node.address,
+                title=f"group {group.name} on {stream.key} has no consumers and is behind: it pins the safe "
+                      "trim point, so nothing older than its position can be trimmed safely",
+                evidence={"stream": stream.key, "group": group.name, "last_delivered_id": group.last_delivered_id,
+                          "lag": "unknown" if group.lag is None else group.lag, "stream_length": stream.length},
+                bytes_at_stake=stream.memory_bytes,
+                fixes=[Fix(f"XGROUP DESTROY {quote_cli(stream.key)} {quote_cli(group.name)}",
+                           "only if nobody will ever read this group: its position is lost")],
+            )
+
+
+@rule
+def untrimmed_streams(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
+    for stream in node.streams:
+        if stream.length < t.untrimmed_stream_entries:
+            continue
+        if stream.max_deleted_entry_id not in (None, "0-0"):
+            continue  # entries have been trimmed or deleted at some point
+        if stream.max_deleted_entry_id is None and (stream.first_entry_age_ms or 0) < _DAY_MS:
+            continue  # Redis < 7.0 cannot tell; only flag streams whose first entry is over a day old
+        yield Finding(
+            id="streams.untrimmed", severity=Severity.WARNING, node=node.address,
+            title=f"stream {stream.key} ({stream.length} entries, {fmt_bytes(stream.memory_bytes)}) has never "
+                  "been trimmed: it grows until memory is full",
+            evidence={"stream": stream.key, "length": stream.length, "memory_bytes": stream.memory_bytes,
+                      "first_entry_age": fmt_duration_ms(stream.first_entry_age_ms),
+                      "max_deleted_entry_id": stream.max_deleted_entry_id},
+            bytes_at_stake=stream.memory_bytes,
+            fixes=[Fix("run redisguard.streams.Trimmer beside the consumers (trims only acknowledged entries)",
+                       "none to unprocessed data"),
+                   Fix(f"XADD {quote_cli(stream.key)} MAXLEN ~ <n> * ...",
+                       "capping by length drops entries whether or not they were processed")],
+        )
