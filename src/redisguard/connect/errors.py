@@ -28,11 +28,12 @@ def describe_connect_failure(target: str, exc: BaseException) -> ConnectError:
     """
     text = str(exc)
     lowered = text.lower()
-    if isinstance(exc, rex.AuthenticationError) or "wrongpass" in lowered or "invalid password" in lowered:
-        return ConnectError(f"{target}: authentication failed (wrong user name or password)", kind="auth")
-    if "noauth" in lowered or isinstance(exc, rex.AuthenticationWrongNumberOfArgsError):
+    if ("noauth" in lowered or "authentication required" in lowered
+            or "already authenticated" in lowered):  # redis-py 8's HELLO handshake without a password
         return ConnectError(f"{target}: the server requires a password (use --password or REDISCLI_AUTH)",
                             kind="auth")
+    if isinstance(exc, rex.AuthenticationError) or "wrongpass" in lowered or "invalid password" in lowered:
+        return ConnectError(f"{target}: authentication failed (wrong user name or password)", kind="auth")
     if isinstance(exc, ssl.SSLError) or "ssl" in lowered or "certificate" in lowered or "tls" in lowered:
         first = text.splitlines()[0] if text else type(exc).__name__
         return ConnectError(f"{target}: TLS handshake failed ({first})", kind="tls")

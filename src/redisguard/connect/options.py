@@ -35,6 +35,11 @@ class ConnectionOptions:
     retries: int = 2
     client_name: str = "redisguard"
 
+    def __repr__(self) -> str:
+        return (f"ConnectionOptions(url={self.display!r}, username={self.username!r}, "
+                f"password={'***' if self.password else None}, tls={self.is_tls}, "
+                f"connect_timeout={self.connect_timeout}, command_timeout={self.command_timeout})")
+
     @classmethod
     def build(
         cls,
