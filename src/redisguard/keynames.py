@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 
-__all__ = ["for_html", "for_markdown", "for_terminal", "quote_cli", "to_bytes", "to_text"]
+__all__ = ["for_html", "for_markdown", "for_terminal", "quote_cli", "to_bytes", "to_text", "visible"]
 
 
 def to_text(raw: bytes | str) -> str:
@@ -49,18 +49,25 @@ def quote_cli(text: str) -> str:
     return f'"{escaped}"'
 
 
+def visible(text: str) -> str:
+    """Control characters and non-UTF-8 bytes as ``\\xNN`` escapes; everything else as it is."""
+    return "".join(_escape_char(char) if char not in '"\\' else char for char in text)
+
+
 def for_terminal(text: str) -> str:
     """Escaped for a terminal (no control sequences) and for rich markup (no ``[tags]``)."""
     from rich.markup import escape
 
-    return escape("".join(_escape_char(char) if char not in '"\\' else char for char in text))
+    return escape(visible(text))
 
 
 def for_markdown(text: str) -> str:
-    """Inside a Markdown code span: control bytes escaped, backticks and pipes neutralised."""
-    shown = "".join(_escape_char(char) if char not in '"\\' else char for char in text)
-    return "`` " + shown.replace("|", "\\|").replace("`", "ˋ") + " ``"
+    """For a Markdown table cell or paragraph: control bytes escaped, markup characters neutralised."""
+    shown = visible(text).replace("\\", "\\\\")
+    for char in "|`*_[]<>#":
+        shown = shown.replace(char, "\\" + char)
+    return shown.replace("\n", " ")
 
 
 def for_html(text: str) -> str:
-    return html.escape("".join(_escape_char(char) if char not in '"\\' else char for char in text))
+    return html.escape(visible(text))

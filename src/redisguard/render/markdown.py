@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from redisguard.keynames import for_markdown, visible
 from redisguard.units import fmt_bytes
 
 __all__ = ["render_doctor_markdown"]
 
 
 def _cell(value: object) -> str:
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "\\`").replace(
-        "<", "&lt;").replace(">", "&gt;")
+    return for_markdown(str(value))
 
 
 def render_doctor_markdown(report: dict[str, Any]) -> str:
@@ -41,7 +40,7 @@ def render_doctor_markdown(report: dict[str, Any]) -> str:
         if finding["detail"]:
             lines += [_cell(finding["detail"]), ""]
         for fix in finding["fixes"]:
-            lines += ["```", fix["command"].replace("```", "ˋˋˋ"), "```", f"Risk: {_cell(fix['risk'])}", ""]
+            lines += ["```", visible(fix["command"]).replace("```", "ˋˋˋ"), "```", f"Risk: {_cell(fix['risk'])}", ""]
     if report["not_visible"]:
         lines += ["## Not visible", ""]
         lines += [f"- {_cell(gap['what'])} on {_cell(gap['node'])}: {_cell(gap['reason'])}"

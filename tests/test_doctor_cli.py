@@ -1,0 +1,154 @@
+"""doctor end to end: exit codes, JSON/Markdown, snapshot save and offline analysis, cluster fan-out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from redisguard.collect import collect_snapshot
+from redisguard.connect import ConnectionOptions
+from redisguard.localserver import LocalCluster, LocalServer
+from redisguard.rules import analyse
+from redisguard.snapshot import dump, load
+
+REDISGUARD = [sys.executable, "-m", "redisguard"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*REDISGUARD, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_healthy_cache_exits_0(make_server) -> None:
+    srv: LocalServer = make_server(maxmemory="64mb", maxmemory_policy="allkeys-lru")
+    with srv.client() as client:
+        for index in range(100):
+            client.set(f"cache:item:{index}", "x" * 50, ex=3600)
+    result = run_cli("doctor", srv.url, "--json", "--key-sample", "0")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, report["findings"]
+    assert report["findings"] == []
+    assert report["nodes"][0]["maxmemory"] == 64 * 1024 * 1024
+    parts = {part["part"]: part["bytes"] for part in report["nodes"][0]["breakdown"]}
+    assert parts["dataset (keys and values)"] > 0
+
+
+def test_warning_exit_1_and_critical_exit_2(make_server) -> None:
+    unset: LocalServer = make_server()  # maxmemory 0: a warning on a small host share
+    assert run_cli("doctor", unset.url, "--key-sample", "0").returncode == 1
+    full: LocalServer = make_server(maxmemory="4mb", maxmemory_policy="noeviction")
+    with full.client() as client:
+        used_limit = 4 * 1024 * 1024 * 0.93
+        index = 0
+        while int(client.info("memory")["used_memory"]) < used_limit:
+            client.set(f"store:{index}", "v" * 1000)
+            index += 1
+    result = run_cli("doctor", full.url, "--json", "--key-sample", "0")
+    report = json.loads(result.stdout)
+    assert result.returncode == 2
+    assert any(f["id"] == "memory.used-critical" and f["severity"] == "critical" for f in report["findings"])
+
+
+def test_snapshot_file_gives_same_findings_offline(make_server, tmp_path: Path) -> None:
+    srv: LocalServer = make_server(maxmemory="8mb", maxmemory_policy="noeviction")
+    with srv.client() as client:
+        for _ in range(300):
+            client.xadd("jobs", {"payload": "y" * 100})
+        client.xgroup_create("jobs", "workers", id="0")
+        client.xreadgroup("workers", "w1", {"jobs": ">"}, count=10)
+    out = tmp_path / "snap.json"
+    saved = run_cli("snapshot", srv.url, "-o", str(out), "--key-sample", "0")
+    assert saved.returncode == 0, saved.stderr
+    live = run_cli("doctor", srv.url, "--json", "--key-sample", "0", "--threshold", "backlog_entries=100")
+    srv.stop()  # offline analysis needs no server
+    offline = run_cli("doctor", "--from", str(out), "--json", "--threshold", "backlog_entries=100")
+    live_ids = sorted(f["id"] for f in json.loads(live.stdout)["findings"])
+    offline_ids = sorted(f["id"] for f in json.loads(offline.stdout)["findings"])
+    assert "streams.backlog" in offline_ids
+    assert live_ids == offline_ids
+    assert live.returncode == offline.returncode
+
+
+def test_snapshot_has_no_secrets(make_server, tmp_path: Path) -> None:
+    srv: LocalServer = make_server(password="very-secret-pw", masterauth="other-secret-pw")
+    snapshot = collect_snapshot(ConnectionOptions.build(srv.url))
+    text = dump(snapshot)
+    assert "very-secret-pw" not in text
+    assert "other-secret-pw" not in text
+    assert "requirepass" not in snapshot.nodes[0].config
+    assert load_roundtrip(snapshot, tmp_path) == snapshot
+
+
+def load_roundtrip(snapshot, tmp_path: Path):
+    path = tmp_path / "s.json"
+    dump(snapshot, path)
+    return load(path)
+
+
+def test_bad_snapshot_file_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hello": 1}')
+    result = run_cli("doctor", "--from", str(bad))
+    assert result.returncode == 2
+    assert "not a redisguard snapshot" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = run_cli("doctor", "--from", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_hostile_key_names_are_escaped_in_every_format(make_server) -> None:
+    srv: LocalServer = make_server(maxmemory="64mb", maxmemory_policy="noeviction")
+    hostile = b"evil\x1b[31m[bold]|`<script>\xff"
+    with srv.client() as client:
+        for _ in range(150):
+            client.xadd(hostile, {"f": "v"})
+        client.xgroup_create(hostile, "g", id="0")
+    args = ("doctor", srv.url, "--key-sample", "0", "--threshold", "backlog_entries=100")
+    terminal = run_cli(*args)
+    assert "\x1b[31m" not in terminal.stdout
+    assert "\\x1b[31m" in terminal.stdout
+    markdown = run_cli(*args, "--markdown").stdout
+    assert "\x1b" not in markdown
+    prose = markdown.split("```")[::2]  # outside fenced code blocks, where Markdown would interpret it
+    assert prose and all("<script>" not in part and "|`" not in part for part in prose)
+    code = markdown.split("```")[1::2]
+    assert any("\\xff" in block for block in code)  # commands keep a copyable redis-cli escape
+    as_json = json.loads(run_cli(*args, "--json").stdout)
+    keys = [f["evidence"].get("stream") for f in as_json["findings"] if f["id"] == "streams.backlog"]
+    assert keys and keys[0].encode("utf-8", "surrogateescape") == hostile
+
+
+def test_cluster_fans_out_over_every_primary(cluster: LocalCluster) -> None:
+    names = [f"rg-doctor-cluster-{index}" for index in range(12)]
+    with cluster.nodes[0].client() as seed:
+        ports = {}
+        for name in names:
+            slot = seed.execute_command("CLUSTER", "KEYSLOT", name)
+            ports[name] = slot
+    created: list[tuple[LocalServer, str]] = []
+    try:
+        for node in cluster.primary_nodes:
+            with node.client() as client:
+                for name in names:
+                    try:
+                        client.xadd(name, {"n": "1"})
+                        created.append((node, name))
+                    except Exception:  # noqa: S112 - MOVED: the key belongs to another primary
+                        continue
+        snapshot = collect_snapshot(ConnectionOptions.build(cluster.url))
+        assert snapshot.mode == "cluster"
+        assert len(snapshot.nodes) == 3
+        assert sorted(node.address.split(":")[-1] for node in snapshot.nodes) == sorted(
+            str(node.port) for node in cluster.primary_nodes)
+        found = sorted(stream.key for node in snapshot.nodes for stream in node.streams
+                       if stream.key.startswith("rg-doctor-cluster-"))
+        assert found == sorted(names)
+        nodes_with_streams = sum(1 for node in snapshot.nodes
+                                 if any(s.key.startswith("rg-doctor-cluster-") for s in node.streams))
+        assert nodes_with_streams >= 2
+        analyse(snapshot)  # rules run per node without error on a cluster snapshot
+    finally:
+        for node, name in created:
+            with node.client() as client:
+                client.delete(name)
