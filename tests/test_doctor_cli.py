@@ -152,3 +152,16 @@ def test_cluster_fans_out_over_every_primary(cluster: LocalCluster) -> None:
         for node, name in created:
             with node.client() as client:
                 client.delete(name)
+
+
+def test_renamed_commands_are_named_not_visible(make_server) -> None:
+    srv: LocalServer = make_server(rename_command=["MEMORY", ""])
+    snapshot = collect_snapshot(ConnectionOptions.build(srv.url))
+    gaps = {(gap.what, gap.reason) for gap in snapshot.not_visible}
+    assert ("MEMORY STATS", "command not available (renamed, disabled or not in this Redis version)") in gaps
+    assert ("MEMORY DOCTOR", "command not available (renamed, disabled or not in this Redis version)") in gaps
+    assert snapshot.nodes[0].memory_stats == {}
+    assert snapshot.nodes[0].info["memory"]["used_memory"]  # the rest was still collected
+    result = run_cli("doctor", srv.url, "--key-sample", "0")
+    assert result.returncode in (0, 1, 2)
+    assert "Not visible" in result.stdout and "MEMORY STATS" in result.stdout
