@@ -108,6 +108,12 @@ class ConnectionOptions:
         kwargs["socket_connect_timeout"] = self.connect_timeout
         kwargs["socket_timeout"] = self.command_timeout
         kwargs["client_name"] = self.client_name
+        # No CLIENT SETINFO on connect: one command fewer for a least-privilege ACL user to be allowed,
+        # and no denied command in the ACL log of every diagnosis run.
+        kwargs["driver_info"] = None
+        # RESP2, explicitly: redis-py 8 defaults to RESP3, whose handshake adds HELLO and CLIENT
+        # MAINT_NOTIFICATIONS (denied for a least-privilege user) and whose reply shapes differ by version.
+        kwargs["protocol"] = 2
         if self.is_tls:
             kwargs["ssl"] = True
             kwargs["ssl_ca_certs"] = self.tls_ca
