@@ -176,3 +176,18 @@ def test_tls_connection_and_tls_failure(make_server, redis_binary, tls_files) ->
     plain = run_cli("doctor", f"redis://127.0.0.1:{tls_port}/0", "--key-sample", "0", "--timeout", "2")
     assert plain.returncode == 3 and "Traceback" not in plain.stderr
     del srv
+
+
+def test_hung_server_times_out_with_one_line(make_server) -> None:
+    """A server that accepts connections but never answers (SIGSTOP on the process we started)."""
+    import os
+    import signal
+
+    srv: LocalServer = make_server()
+    assert srv.process is not None
+    os.kill(srv.process.pid, signal.SIGSTOP)
+    try:
+        result = run_cli("doctor", srv.url, "--timeout", "1", "--connect-timeout", "1", "--key-sample", "0")
+    finally:
+        os.kill(srv.process.pid, signal.SIGCONT)
+    assert_one_line_failure(result, "no Redis reply before the timeout")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -25,4 +26,12 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    cli(prog_name="redisguard")
+    """Entry point. An unexpected error is one line (set REDISGUARD_DEBUG=1 for the traceback)."""
+    try:
+        cli(prog_name="redisguard", standalone_mode=True)
+    except Exception as exc:
+        if os.environ.get("REDISGUARD_DEBUG"):
+            raise
+        click.echo(f"redisguard: internal error: {type(exc).__name__}: {exc} "
+                   "(set REDISGUARD_DEBUG=1 for the traceback, and please report it)", err=True)
+        raise SystemExit(4) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from typing import Any, cast
 
 import click
 import redis
@@ -33,7 +34,7 @@ def load_incident(client: redis.Redis, scale: float) -> None:
     pipe.execute()
     client.xgroup_create(STREAM, "indexers", id="0")
     client.xgroup_create(STREAM, "audit", id="0")  # created, never read: pins the safe trim point
-    delivered = client.xreadgroup("indexers", "indexer-1", {STREAM: ">"}, count=int(15_000 * scale))
+    delivered = cast("list[Any]", client.xreadgroup("indexers", "indexer-1", {STREAM: ">"}, count=int(15_000 * scale)))
     ids = [entry_id for _, entries_ in delivered for entry_id, _ in entries_]
     client.xack(STREAM, "indexers", *ids[: len(ids) // 5])  # the indexer died after acking a fifth
     for index in range(int(20_000 * scale)):
@@ -77,10 +78,8 @@ def command(scale: float, keep: bool, as_json: bool) -> None:
         console.print(f"[dim]doctor exit code {code} (0 healthy, 1 warnings, 2 critical)[/]")
         if keep:
             console.print(f"demo Redis left running at {server.url}; press Ctrl-C to stop it")
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 server.process.wait() if server.process else None
-            except KeyboardInterrupt:
-                pass
     finally:
         server.close()
         console.print("[dim]demo redis-server stopped[/]")

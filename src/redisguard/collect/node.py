@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 import redis
+import redis.exceptions as rex
 
 from redisguard.collect.clients import collect_clients
 from redisguard.collect.config import collect_config
@@ -14,7 +15,7 @@ from redisguard.collect.memory import collect_memory_doctor, collect_memory_stat
 from redisguard.collect.probe import Probe
 from redisguard.collect.slowlog import collect_latency, collect_slowlog
 from redisguard.collect.streams import collect_streams
-from redisguard.connect import Node, open_client
+from redisguard.connect import ConnectError, Node, describe_connect_failure, open_client
 from redisguard.snapshot import KeySample, NodeSnapshot
 
 __all__ = ["KeySampler", "collect_node"]
@@ -23,6 +24,17 @@ KeySampler = Callable[[redis.Redis, Probe], KeySample | None]
 
 
 def collect_node(node: Node, *, key_sampler: KeySampler | None = None) -> tuple[NodeSnapshot, Probe]:
+    """One node's snapshot. Losing the connection midway is a :class:`ConnectError` (exit 3), not a crash."""
+    try:
+        return _collect_node(node, key_sampler)
+    except ConnectError:
+        raise
+    except (rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError) as exc:
+        failure = describe_connect_failure(node.address, exc)
+        raise ConnectError(f"{failure} (while collecting)", kind=failure.kind) from None
+
+
+def _collect_node(node: Node, key_sampler: KeySampler | None) -> tuple[NodeSnapshot, Probe]:
     started = time.monotonic()
     probe = Probe(node.address)
     client = open_client(node.options)

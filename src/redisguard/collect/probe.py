@@ -22,8 +22,6 @@ def reason_for(exc: rex.RedisError) -> str:
         return "denied by ACL (NOPERM)"
     if "unknown command" in lowered or "unknown subcommand" in lowered:
         return "command not available (renamed, disabled or not in this Redis version)"
-    if isinstance(exc, rex.TimeoutError):
-        return "timed out"
     return text
 
 
@@ -37,8 +35,8 @@ class Probe:
     def run(self, what: str, call: Callable[[], T]) -> T | None:
         try:
             return call()
-        except (rex.ConnectionError, rex.AuthenticationError):
-            raise  # the node itself is gone: the caller decides (it is not a per-command gap)
+        except (rex.ConnectionError, rex.TimeoutError, rex.AuthenticationError):
+            raise  # the node itself is gone or hung: the caller decides (it is not a per-command gap)
         except rex.RedisError as exc:
             self.note(what, reason_for(exc))
             return None
