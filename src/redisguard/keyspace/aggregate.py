@@ -1,0 +1,203 @@
+"""Streaming per-pattern aggregation with bounded memory: counters per (pattern, type, encoding, TTL
+bucket) and a top-K heap of the biggest keys per type. No list of keys is ever kept.
+
+Memory: at most ``cap`` patterns times the few (type, encoding, TTL bucket) combinations each, ``top_k``
+keys per type, and the grouper's bounded token cache, whatever the keyspace size.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+import hiredis
+import redis.exceptions as rex
+
+from redisguard.keyspace.patterns import DEFAULT_CAP, UNLIMITED_DEPTH, PatternGrouper, cut
+
+__all__ = ["TTL_BUCKETS", "Aggregator", "HeapEntry", "ttl_bucket"]
+
+TTL_BUCKETS = ("none", "<1h", "<1d", "<1w", ">=1w")
+_HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
+_WEEK_MS = 7 * _DAY_MS
+_CUT_CACHE_LIMIT = 100_000
+
+# (bytes, key, encoding, pttl): ordered by bytes then key name, so ties break the same way every run.
+HeapEntry = tuple[int, bytes, bytes | None, int]
+Combo = tuple[str, bytes, bytes | None, int]  # (pattern, type, encoding, ttl bucket)
+
+
+def ttl_bucket(pttl: int) -> int:
+    """Index into :data:`TTL_BUCKETS` for a PTTL reply (-1: no TTL)."""
+    if pttl < 0:
+        return 0
+    if pttl < _HOUR_MS:
+        return 1
+    if pttl < _DAY_MS:
+        return 2
+    if pttl < _WEEK_MS:
+        return 3
+    return 4
+
+
+@dataclass
+class Aggregator:
+    """Everything one scan (or sample) of one node learned, in bounded memory.
+
+    ``combos`` maps (pattern, type, encoding, TTL bucket) to ``[keys, bytes, sum of bytes²]``; the
+    squares are what sampling needs for its confidence intervals.
+    """
+
+    cap: int = DEFAULT_CAP
+    top_k: int = 10
+    depth: int = UNLIMITED_DEPTH
+    combos: dict[Combo, list[int]] = field(default_factory=dict)
+    patterns: set[str] = field(default_factory=set)
+    heaps: dict[bytes, list[HeapEntry]] = field(default_factory=dict)
+    seen: int = 0  # keys looked at (sample draws in sampling mode), vanished ones included
+    vanished: int = 0  # gone between SCAN/RANDOMKEY and the per-key commands (expired, deleted)
+    _grouper: PatternGrouper | None = None
+    _cut_cache: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def grouper(self) -> PatternGrouper:
+        if self._grouper is None:
+            self._grouper = PatternGrouper(self.cap)
+        return self._grouper
+
+    def add_batch(self, keys: list[bytes], replies: list[Any]) -> None:
+        """Fold in one batch: ``replies`` holds MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING per key."""
+        raw_of = self.grouper.raw
+        combos = self.combos
+        patterns = self.patterns
+        heaps = self.heaps
+        top_k = self.top_k
+        cut_cache = self._cut_cache
+        limited = self.depth < UNLIMITED_DEPTH
+        vanished = 0
+        index = 0
+        for key in keys:
+            mem, typ, pttl, enc = replies[index], replies[index + 1], replies[index + 2], replies[index + 3]
+            index += 4
+            if (mem.__class__ is not int or typ.__class__ is not bytes or pttl.__class__ is not int
+                    or typ == b"none" or pttl == -2):
+                if mem is None or typ == b"none" or pttl == -2 or _moved(mem, typ, pttl):
+                    vanished += 1
+                    continue
+                _raise_reply_error(mem, typ, pttl, enc)
+            if enc.__class__ is not bytes:
+                enc = None  # vanished between commands, or OBJECT denied: the size is still right
+            pattern = raw_of(key)
+            if limited:
+                found = cut_cache.get(pattern)
+                if found is None:
+                    found = cut(pattern, self.depth)
+                    if len(cut_cache) < _CUT_CACHE_LIMIT:
+                        cut_cache[pattern] = found
+                pattern = found
+            if pttl < 0:
+                bucket = 0
+            elif pttl < _HOUR_MS:
+                bucket = 1
+            elif pttl < _DAY_MS:
+                bucket = 2
+            elif pttl < _WEEK_MS:
+                bucket = 3
+            else:
+                bucket = 4
+            combo = (pattern, typ, enc, bucket)
+            acc = combos.get(combo)
+            if acc is None:
+                combos[combo] = [1, mem, mem * mem]
+                if pattern not in patterns:
+                    patterns.add(pattern)
+                    if len(patterns) > self.cap:
+                        self._fold()
+                        limited = True
+            else:
+                acc[0] += 1
+                acc[1] += mem
+                acc[2] += mem * mem
+            heap = heaps.get(typ)
+            if heap is None:
+                heaps[typ] = [(mem, key, enc, pttl)]
+            elif len(heap) < top_k:
+                if not _holds(heap, key):  # sampling draws with replacement: a key may come twice
+                    heapq.heappush(heap, (mem, key, enc, pttl))
+            elif (mem > heap[0][0] or (mem == heap[0][0] and key > heap[0][1])) and not _holds(heap, key):
+                heapq.heapreplace(heap, (mem, key, enc, pttl))
+        self.seen += len(keys)
+        self.vanished += vanished
+
+    def _fold(self, depth: int | None = None) -> None:
+        """Lower the depth until the patterns fit the cap, and re-key the counters accordingly."""
+        self.depth = self.grouper.fold_depth(self.patterns, self.depth if depth is None else depth)
+        merged: dict[Combo, list[int]] = {}
+        for (pattern, typ, enc, bucket), acc in self.combos.items():
+            combo = (cut(pattern, self.depth), typ, enc, bucket)
+            into = merged.get(combo)
+            if into is None:
+                merged[combo] = list(acc)
+            else:
+                for slot in range(3):
+                    into[slot] += acc[slot]
+        self.combos = merged
+        self.patterns = {combo[0] for combo in merged}
+        self._cut_cache.clear()
+
+    def merge(self, other: Aggregator) -> None:
+        """Add another node's (or batch's) aggregation into this one; same result as one big scan."""
+        depth = min(self.depth, other.depth)
+        if depth < self.depth:
+            self._fold(depth)
+        for (pattern, typ, enc, bucket), acc in other.combos.items():
+            combo = (cut(pattern, depth), typ, enc, bucket)
+            into = self.combos.get(combo)
+            if into is None:
+                self.combos[combo] = list(acc)
+                self.patterns.add(combo[0])
+            else:
+                for slot in range(3):
+                    into[slot] += acc[slot]
+        if len(self.patterns) > self.cap:
+            self._fold()
+        for typ, heap in other.heaps.items():
+            mine = self.heaps.setdefault(typ, [])
+            for entry in heap:
+                if _holds(mine, entry[1]):
+                    continue
+                if len(mine) < self.top_k:
+                    heapq.heappush(mine, entry)
+                elif entry[:2] > mine[0][:2]:
+                    heapq.heapreplace(mine, entry)
+        self.seen += other.seen
+        self.vanished += other.vanished
+
+    def biggest(self, typ: bytes | None = None) -> list[HeapEntry]:
+        """Top keys (of one type, or of all types), biggest first."""
+        if typ is not None:
+            return sorted(self.heaps.get(typ, []), reverse=True)
+        every = [entry for heap in self.heaps.values() for entry in heap]
+        return sorted(every, reverse=True)[: self.top_k]
+
+
+def _holds(heap: list[HeapEntry], key: bytes) -> bool:
+    return any(entry[1] == key for entry in heap)
+
+
+def _moved(*replies: Any) -> bool:
+    """A cluster slot moved between SCAN and the per-key commands: the key now lives elsewhere."""
+    return any(isinstance(reply, hiredis.ReplyError) and str(reply).startswith(("MOVED", "ASK"))
+               for reply in replies)
+
+
+def _raise_reply_error(*replies: Any) -> None:
+    for reply in replies:
+        if isinstance(reply, hiredis.ReplyError):
+            text = str(reply)
+            if text.startswith("NOPERM"):
+                raise rex.NoPermissionError(text)
+            raise rex.ResponseError(text)
+    raise rex.ResponseError(f"unexpected replies to MEMORY USAGE/TYPE/PTTL: {replies!r}"[:300])

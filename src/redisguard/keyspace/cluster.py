@@ -1,0 +1,84 @@
+"""Fan a scan out over a deployment: every primary of a Redis Cluster in parallel (or one replica per
+shard with ``--replica``), a standalone server (or its replica), then merge into one report."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from redisguard.connect import ConnectionOptions, Node, Topology, discover, open_client
+from redisguard.keyspace.report import KeyspaceReport, build_report
+from redisguard.keyspace.scan import NodeScan, ScanSettings, scan_client
+
+__all__ = ["pick_nodes", "scan_deployment"]
+
+Progress = Callable[[int], None]
+
+
+def pick_nodes(topology: Topology, *, replica: bool) -> tuple[list[Node], list[str]]:
+    """The node to scan for each shard, and notes for the report (a shard with no replica to use)."""
+    notes: list[str] = []
+    primaries = topology.primaries
+    if not primaries:  # connected straight to a replica (standalone): that is the one to scan
+        return list(topology.nodes[:1]), notes
+    if not replica:
+        return list(primaries), notes
+    chosen: list[Node] = []
+    for primary in primaries:
+        replicas = sorted(topology.replicas_of(primary), key=lambda node: node.address)
+        if replicas:
+            chosen.append(replicas[0])
+        else:
+            notes.append(f"--replica: {primary.address} has no replica; scanned the primary instead")
+            chosen.append(primary)
+    return chosen, notes
+
+
+def _dbsize(node: Node, db: int | None) -> int:
+    with open_client(node.options) as client:
+        if db is not None:
+            client.execute_command("SELECT", db)
+        return int(client.dbsize())
+
+
+def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, replica: bool = False,
+                    progress: Progress | None = None,
+                    on_total: Callable[[int], None] | None = None) -> KeyspaceReport:
+    """Discover the deployment, scan (or sample) every shard in parallel, and merge the results.
+
+    With ``settings.sample`` on several shards the draws are split in proportion to each shard's
+    ``DBSIZE`` (a stratified sample: see :mod:`redisguard.keyspace.sampling`). ``on_total`` is told the
+    number of keys (or draws) expected, for a progress bar's ETA.
+    """
+    began = time.monotonic()
+    topology = discover(options)
+    nodes, notes = pick_nodes(topology, replica=replica)
+    if settings.db is not None and topology.mode == "cluster" and settings.db != 0:
+        notes.append("Redis Cluster has only database 0")
+    sizes = [_dbsize(node, settings.db) for node in nodes]
+    total = sum(sizes)
+    draws: list[int | None] = [None] * len(nodes)
+    if settings.sample is not None and total:
+        draws = [math.ceil(settings.sample * size / total) for size in sizes]
+    if on_total is not None:
+        on_total(sum(min(size, d) if d is not None else size for size, d in zip(sizes, draws, strict=True)))
+
+    def run(index: int) -> NodeScan:
+        node = nodes[index]
+        node_settings = settings if settings.sample is None else replace(settings, sample=draws[index])
+        with open_client(node.options) as client:
+            return scan_client(client, node_settings, address=node.address, role=node.role, progress=progress,
+                               draws=draws[index])
+
+    if len(nodes) == 1:
+        scans = [run(0)]
+    else:
+        with ThreadPoolExecutor(max_workers=len(nodes), thread_name_prefix="redisguard-scan") as pool:
+            scans = list(pool.map(run, range(len(nodes))))
+    report = build_report(scans, target=options.display, topology=topology.mode, cap=settings.cap,
+                          elapsed_s=time.monotonic() - began)
+    report.notes.extend(notes)
+    return report

@@ -1,0 +1,140 @@
+"""Group key names into patterns: variable parts become ``*``, with a cap on the number of patterns.
+
+A key is split on the usual separators (``:`` ``/`` ``.`` ``-`` ``_`` ``|`` ``#``). Before splitting, whole
+UUIDs, e-mail-like tokens and dates/timestamps (which contain separators themselves) become ``*``; after
+splitting, each token is judged on its own: numbers, hex ids and hashes, base64-like blobs, tokens
+holding non-UTF-8 bytes and very long tokens become ``*``; digit runs inside a longer word become ``*``
+(``user42`` → ``user*``). Token decisions are cached (bounded), so grouping costs a regex split and a few
+dict look-ups per key.
+
+The cap. When more than ``cap`` patterns exist, every pattern is cut after its first ``depth``
+segments (``a:b:c:d`` at depth 2 is ``a:b:*``), lowering ``depth`` one step at a time until at most
+``cap`` patterns remain: the long tail folds into its common prefix. Cutting at depth ``d - 1`` is a
+function of the cut at depth ``d``, and the number of patterns only shrinks as the depth drops, so
+the final depth is the largest one at which the *whole* set of raw patterns fits the cap, whatever
+order the keys arrive in. That makes the grouping deterministic and independent of SCAN order, and it
+lets streaming aggregations (and the merge of per-node results on a cluster) fold as they go with the
+same final answer.
+
+Patterns are Redis glob patterns: literal ``* ? [ ] \\`` in key names are backslash-escaped, so a
+pattern can be passed to ``SCAN MATCH`` / ``redisguard keys --pattern`` as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["DEFAULT_CAP", "UNLIMITED_DEPTH", "PatternGrouper", "cut", "depth_of", "raw_pattern"]
+
+DEFAULT_CAP = 300
+UNLIMITED_DEPTH = 1 << 30
+_TOKEN_CACHE_LIMIT = 200_000
+
+_SEPARATORS = ":/.-_|#"
+_SPLIT = re.compile(r"([:/.\-_|#])")
+
+# Variable parts that contain separators themselves: replaced on the whole name before splitting.
+_WHOLE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # UUID
+    r"|[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"  # e-mail-like
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+\-]\d{2}:?\d{2})?)?"  # ISO date/time
+    r"|\d{1,2}:\d{2}:\d{2}"  # time of day
+)
+_HAS_WHOLE = re.compile(r"[@]|\d{4}-\d\d-|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-|\d:\d\d:\d\d")
+_HEX = re.compile(r"[0-9a-fA-F]{8,}")
+_BASE64 = re.compile(r"[A-Za-z0-9+=]{16,}")
+_DIGITS = re.compile(r"\d+")
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def _token(token: str) -> str:
+    """The pattern form of one separator-free token (``*`` when it is a variable part)."""
+    if not token:
+        return token
+    if token.isdigit():
+        return "*"
+    if len(token) > 64 or (not token.isascii() and any(0xDC80 <= ord(ch) <= 0xDCFF for ch in token)):
+        return "*"  # very long, or holds bytes that are not UTF-8: an id, not a word
+    if "\x00" in token:  # the placeholder left by _WHOLE for a UUID, e-mail or date: a variable part
+        return "*".join(_literal(piece) for piece in token.split("\x00"))
+    has_digit = any(ch.isdigit() for ch in token)
+    if has_digit and _HEX.fullmatch(token):
+        return "*"
+    if (len(token) >= 16 and _BASE64.fullmatch(token) and has_digit
+            and token.lower() != token and token.upper() != token):
+        return "*"
+    return _literal(token)
+
+
+def _literal(token: str) -> str:
+    """A word kept as it is, glob characters escaped, digit runs inside a longer word as ``*``."""
+    escaped = _GLOB_SPECIAL.sub(r"\\\1", token) if _GLOB_SPECIAL.search(token) else token
+    if len(token) > 3 and _DIGITS.search(token):
+        escaped = _DIGITS.sub("*", escaped)
+    return escaped
+
+
+def raw_pattern(text: str, _cache: dict[str, str] | None = None) -> str:
+    """The uncapped pattern of one key name (in :mod:`redisguard.keynames` text form)."""
+    if _HAS_WHOLE.search(text):
+        text = _WHOLE.sub("\x00", text)
+    parts = _SPLIT.split(text)
+    cache = _cache if _cache is not None else {}
+    for index in range(0, len(parts), 2):
+        token = parts[index]
+        found = cache.get(token)
+        if found is None:
+            found = _token(token)
+            if len(cache) < _TOKEN_CACHE_LIMIT:
+                cache[token] = found
+        parts[index] = found
+    return "".join(parts)
+
+
+def depth_of(pattern: str) -> int:
+    """Number of separator-delimited segments."""
+    return len(_SPLIT.split(pattern)) // 2 + 1
+
+
+def cut(pattern: str, depth: int) -> str:
+    """``pattern`` kept to its first ``depth`` segments, the rest folded into ``*``."""
+    if depth >= UNLIMITED_DEPTH:
+        return pattern
+    parts = _SPLIT.split(pattern)
+    if len(parts) // 2 + 1 <= depth:
+        return pattern
+    if depth <= 0:
+        return "*"
+    return "".join(parts[: 2 * depth]) + "*"
+
+
+class PatternGrouper:
+    """Maps key names to patterns, caching token decisions. Not thread-safe: one per scanning thread.
+
+    The grouper itself holds no per-key state; the cap is applied by whoever counts patterns (see
+    :class:`redisguard.keyspace.aggregate.Aggregator`) through :meth:`fold_depth` and :func:`cut`.
+    """
+
+    def __init__(self, cap: int = DEFAULT_CAP) -> None:
+        if cap < 1:
+            raise ValueError("the pattern cap must be at least 1")
+        self.cap = cap
+        self._tokens: dict[str, str] = {}
+
+    def raw(self, key: bytes) -> str:
+        return raw_pattern(key.decode("utf-8", "surrogateescape"), self._tokens)
+
+    def fold_depth(self, patterns: set[str] | list[str], depth: int) -> int:
+        """The largest depth ``<= depth`` at which ``patterns`` cut down fit the cap."""
+        if depth >= UNLIMITED_DEPTH:
+            depth = max((depth_of(p) for p in patterns), default=1)
+        while depth > 0 and len({cut(p, depth) for p in patterns}) > self.cap:
+            depth -= 1
+        return depth
+
+    def group_all(self, keys: list[bytes]) -> dict[bytes, str]:
+        """Group a finite list of keys (for tests and small callers): key → its capped pattern."""
+        raws = {key: self.raw(key) for key in keys}
+        distinct = set(raws.values())
+        depth = UNLIMITED_DEPTH if len(distinct) <= self.cap else self.fold_depth(distinct, UNLIMITED_DEPTH)
+        return {key: cut(raw, depth) for key, raw in raws.items()}
