@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import redis
 
 from redisguard.collect.probe import Probe
+from redisguard.collect.raw import raw_replies
 
 __all__ = ["collect_info", "parse_info_text"]
 
@@ -33,12 +32,12 @@ def parse_info_text(text: str) -> dict[str, dict[str, str]]:
     return sections
 
 
-def _raw(response: Any, **_: Any) -> Any:
-    return response
-
-
 def collect_info(client: redis.Redis, probe: Probe) -> dict[str, dict[str, str]]:
-    client.set_response_callback("INFO", _raw)
+    with raw_replies(client, "INFO"):
+        return _collect_info(client, probe)
+
+
+def _collect_info(client: redis.Redis, probe: Probe) -> dict[str, dict[str, str]]:
     for section in ("everything", "all", None):  # "everything" includes modules; older servers lack it
         args = ("INFO", section) if section else ("INFO",)
         try:
