@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from redisguard.keynames import for_markdown, visible
+from redisguard.render.evidence import format_evidence
 from redisguard.units import fmt_bytes
 
 __all__ = ["render_doctor_markdown"]
@@ -34,7 +35,8 @@ def render_doctor_markdown(report: dict[str, Any]) -> str:
                      else ""), ""]
         if finding["evidence"]:
             lines += ["| evidence | value |", "| --- | --- |"]
-            lines += [f"| {_cell(name)} | {_cell(value)} |" for name, value in finding["evidence"].items()
+            lines += [f"| {_cell(name)} | {_cell(format_evidence(name, value))} |"
+                      for name, value in finding["evidence"].items()
                       if value is not None]
             lines.append("")
         if finding["detail"]:

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from redisguard.keynames import for_terminal
+from redisguard.render.evidence import format_evidence
 from redisguard.units import fmt_bytes
 
 __all__ = ["render_doctor_terminal"]
@@ -48,7 +49,7 @@ def _finding_panel(finding: dict[str, Any]) -> Panel:
         evidence.add_column()
         for name, value in finding["evidence"].items():
             if value is not None:
-                evidence.add_row(for_terminal(str(name)), for_terminal(str(value)))
+                evidence.add_row(for_terminal(str(name)), for_terminal(format_evidence(str(name), value)))
         parts.append(evidence)
     if finding["bytes_at_stake"]:
         parts.append(Text.from_markup(f"[dim]bytes at stake:[/] {fmt_bytes(finding['bytes_at_stake'])}"))

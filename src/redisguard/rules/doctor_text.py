@@ -24,5 +24,5 @@ def memory_doctor_warnings(node: NodeSnapshot, t: Thresholds) -> Iterator[Findin
         id="memory-doctor.warnings", severity=Severity.INFO, node=node.address,
         title="MEMORY DOCTOR reports: " + (points[0].split(":")[0] if points else text.splitlines()[0])[:120],
         evidence={f"point {index + 1}": point for index, point in enumerate(points or [text])},
-        detail=text,
+        detail="" if points else text,
     )
