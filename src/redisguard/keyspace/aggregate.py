@@ -143,8 +143,11 @@ class Aggregator:
             else:
                 for slot in range(3):
                     into[slot] += acc[slot]
-        self.combos = merged
-        self.patterns = {combo[0] for combo in merged}
+        # In place: add_batch holds references to both while it folds mid-batch.
+        self.combos.clear()
+        self.combos.update(merged)
+        self.patterns.clear()
+        self.patterns.update(combo[0] for combo in merged)
         self._cut_cache.clear()
 
     def merge(self, other: Aggregator) -> None:

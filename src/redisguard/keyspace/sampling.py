@@ -97,6 +97,7 @@ def estimate(strata: list[Stratum], z: float = Z95) -> Estimate:
     else:
         half = z * math.sqrt(keys_var)
         keys_low, keys_high = max(0.0, keys - half), keys + half
+    keys_low, keys_high = min(keys_low, keys), max(keys_high, keys)  # float rounding at shares of 0 and 1
     half_bytes = z * math.sqrt(bytes_var)
     return Estimate(
         keys=exact_keys + keys, keys_low=exact_keys + keys_low, keys_high=exact_keys + keys_high,

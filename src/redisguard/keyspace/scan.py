@@ -172,7 +172,8 @@ def _run_overlapped(pipe: RawPipe, source: _ScanSource | _RandomSource, agg: Agg
 def _run_serial(pipe: RawPipe, source: _ScanSource | _RandomSource, agg: Aggregator, throttle: Throttle,
                 build: Callable[[list[bytes]], bytes], progress: Progress | None) -> None:
     while not source.done:
-        request, replies = source.request(throttle.batch)
+        # SCAN (or RANDOMKEY) itself is cheap per key; its keys are then sent in small measured batches.
+        request, replies = source.request(throttle.batch * 10)
         pipe.send(request, replies)
         keys = source.parse(pipe.read_many(replies))
         start = 0
