@@ -62,7 +62,7 @@ def command(scale: float, keep: bool, as_json: bool) -> None:
     if not binaries:
         fail("no redis-server found: install Debian's redis-server package or run ./dev.sh setup", 3)
     server = LocalServer(binaries[0])
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     with console.status("starting a throwaway redis-server and loading the incident", spinner="dots") \
             if is_terminal() else contextlib.nullcontext():
         server.start()
