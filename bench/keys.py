@@ -50,7 +50,10 @@ def _cmd(*args: bytes) -> bytes:
 
 
 def _commands(total: int, seed: int) -> Iterator[bytes]:
-    """A mixed dataset: strings, hashes, lists, sets, zsets; about a third with a TTL; a few big keys."""
+    """A mixed dataset: strings, hashes, lists, sets, zsets; about a third with a TTL; a few big keys.
+
+    TTLs are a month or more so the cached RDB still holds every key when it is reused.
+    """
     rng = random.Random(seed)
     for n in range(total):
         roll = n % 20
@@ -65,10 +68,10 @@ def _commands(total: int, seed: int) -> Iterator[bytes]:
             for f in range(rng.randint(3, 10)):
                 fields += [b"f%d" % f, b"v" * rng.randint(5, 40)]
             yield _cmd(b"HSET", key, *fields)
-            yield _cmd(b"PEXPIRE", key, b"%d" % rng.randint(60_000, 3_000_000))
+            yield _cmd(b"PEXPIRE", key, b"%d" % rng.randint(30 * 86_400_000, 60 * 86_400_000))
         elif roll < 13:
             key = b"cache:page:%040x" % rng.getrandbits(160)
-            yield _cmd(b"SET", key, b"p" * rng.randint(100, 1000), b"EX", b"%d" % rng.randint(3600, 86400))
+            yield _cmd(b"SET", key, b"p" * rng.randint(100, 1000), b"EX", b"%d" % rng.randint(40 * 86400, 90 * 86400))
         elif roll < 15:
             key = b"order:2024-%02d-%02d:%b" % (rng.randint(1, 12), rng.randint(1, 28), nb)
             yield _cmd(b"HSET", key, b"sku", b"s%d" % rng.randint(1, 9999), b"qty", b"%d" % rng.randint(1, 9),
@@ -84,7 +87,7 @@ def _commands(total: int, seed: int) -> Iterator[bytes]:
             yield _cmd(b"ZADD", b"leaderboard:game%d:%b" % (rng.randint(1, 20), nb), *args)
         else:
             key = b"rate:10.%d.%d.%d:%d" % (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255), n)
-            yield _cmd(b"SET", key, b"%d" % rng.randint(1, 100), b"EX", b"3600")
+            yield _cmd(b"SET", key, b"%d" % rng.randint(1, 100), b"EX", b"%d" % (35 * 86400))
     for i in range(5):  # a few big keys
         yield _cmd(b"RPUSH", b"big:list:%d" % i, *(b"item-%d" % j for j in range(50_000)))
 
@@ -122,7 +125,7 @@ def dataset_server(total: int) -> Iterator[LocalServer]:
     """A fresh server holding the dataset (built once, then loaded from the cached RDB)."""
     binary = find_redis_binaries()[0]
     DATA.mkdir(parents=True, exist_ok=True)
-    rdb = DATA / f"keys-{total}-redis{binary.version_text}.rdb"
+    rdb = DATA / f"keys-v2-{total}-redis{binary.version_text}.rdb"
     server = LocalServer(binary)
     if rdb.exists():
         server.workdir = None

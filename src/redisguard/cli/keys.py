@@ -181,8 +181,8 @@ def render_terminal(report: KeyspaceReport, console: Console, top: int) -> None:
               help="Biggest keys kept per type.")
 @click.option("--cap", type=click.IntRange(min=1, max=100_000), default=DEFAULT_CAP, show_default=True,
               help="At most this many patterns (the long tail folds into common prefixes).")
-@click.option("--count", type=click.IntRange(min=1, max=100_000), default=1000, show_default=True,
-              help="SCAN COUNT (keys asked per batch).")
+@click.option("--count", type=click.IntRange(min=1, max=100_000), default=150, show_default=True,
+              help="SCAN COUNT: keys per pipelined batch (larger batches delay other clients longer).")
 @click.option("--memory-samples", "memory_samples", type=click.IntRange(min=0), default=None,
               help="MEMORY USAGE ... SAMPLES n for aggregates (default: the server's, 5; 0 = all elements).")
 def command(conn: ConnectionOptions, match: str | None, sample: int | None, budget: float | None,
