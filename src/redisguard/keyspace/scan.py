@@ -188,10 +188,10 @@ def _run_serial(pipe: RawPipe, source: _ScanSource | _RandomSource, agg: Aggrega
             began = time.perf_counter()
             pipe.send(payload, 4 * len(chunk))
             probe_ms = throttle.probe_in_flight()
-            replies = pipe.read_many(4 * len(chunk))
+            answers = pipe.read_many(4 * len(chunk))
             took = time.perf_counter() - began
             throttle.observe(took, probe_ms)
-            agg.add_batch(chunk, replies)
+            agg.add_batch(chunk, answers)
             if progress is not None:
                 progress(len(chunk))
             throttle.after_batch(took)
