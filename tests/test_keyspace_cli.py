@@ -128,3 +128,13 @@ def test_same_numbers_as_redis_cli_memkeys(server: LocalServer) -> None:
             bytes_by_type[typ] = int(size)
     # the whole-keyspace byte total equals redis-cli's sum over types
     assert report["total_bytes"] == sum(bytes_by_type.values())
+
+
+def test_renamed_memory_command_is_one_line_exit_3(make_server: object) -> None:
+    server = make_server(rename_command=["MEMORY", "MEMORY-x7"])  # type: ignore[operator]
+    with server.client() as admin:
+        admin.set("k", "v")
+    code, _, err = run(server.url)
+    assert code == 3
+    assert "refused a command the scan needs" in err
+    assert len(err.strip().splitlines()) == 1

@@ -210,6 +210,9 @@ def command(conn: ConnectionOptions, match: str | None, sample: int | None, budg
     except (rex.ConnectionError, rex.TimeoutError) as exc:
         fail(f"{conn.display}: lost the connection during the scan ({exc})", EXIT_CANNOT_CONNECT)
         return
+    except rex.ResponseError as exc:  # e.g. MEMORY renamed or disabled on a managed service
+        fail(f"{conn.display}: the server refused a command the scan needs ({exc})", EXIT_CANNOT_CONNECT)
+        return
     report = report.sorted_by(sort)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))

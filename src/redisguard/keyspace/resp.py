@@ -102,7 +102,8 @@ class RawPipe:
         self.send(command(*args), 1)
         reply = self.read()
         if isinstance(reply, hiredis.ReplyError):
-            raise rex.ResponseError(str(reply))
+            text = str(reply)
+            raise rex.NoPermissionError(text) if text.startswith("NOPERM") else rex.ResponseError(text)
         return reply
 
     def close(self) -> None:
