@@ -91,3 +91,22 @@ def test_replica_flag_without_replicas_notes_it(make_server: object) -> None:
     assert any("no replica" in note for note in report.notes)
 
 
+
+
+def test_pick_nodes_prefers_one_replica_per_shard() -> None:
+    from redisguard.connect import Node, Topology
+    from redisguard.keyspace import pick_nodes
+
+    def node(address: str, role: str, primary: str | None = None) -> Node:
+        host, port = address.split(":")
+        return Node(address, role, ConnectionOptions().for_node(host, int(port)), primary_address=primary)  # type: ignore[arg-type]
+
+    topology = Topology("cluster", (
+        node("10.0.0.1:7000", "primary"), node("10.0.0.2:7000", "primary"),
+        node("10.0.0.4:7000", "replica", "10.0.0.1:7000"), node("10.0.0.3:7000", "replica", "10.0.0.1:7000"),
+    ))
+    chosen, notes = pick_nodes(topology, replica=True)
+    assert [n.address for n in chosen] == ["10.0.0.3:7000", "10.0.0.2:7000"]
+    assert notes == ["--replica: 10.0.0.2:7000 has no replica; scanned the primary instead"]
+    chosen, notes = pick_nodes(topology, replica=False)
+    assert [n.address for n in chosen] == ["10.0.0.1:7000", "10.0.0.2:7000"] and not notes

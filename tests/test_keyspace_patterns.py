@@ -154,3 +154,26 @@ def test_vanished_and_moved_replies_are_counted_not_raised() -> None:
     assert agg.vanished == 3
     assert agg.seen == 4
     assert sum(acc[0] for acc in agg.combos.values()) == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(key_sets, st.integers(min_value=1, max_value=8), st.integers(min_value=1, max_value=4))
+def test_merging_per_node_aggregations_equals_one_scan(keys: list[bytes], cap: int, nodes: int) -> None:
+    """Cluster fan-out: aggregating per node, then merging, gives what one scan of everything gives."""
+
+    def aggregate(part: list[bytes]) -> Aggregator:
+        agg = Aggregator(cap=cap, top_k=3)
+        replies: list[object] = []
+        for key in part:
+            replies += [len(key) * 3 + 40, b"hash" if len(key) % 2 else b"string", len(key) * 1000 - 1, None]
+        agg.add_batch(part, replies)
+        return agg
+
+    whole = aggregate(keys)
+    merged = Aggregator(cap=cap, top_k=3)
+    for index in range(nodes):
+        merged.merge(aggregate(keys[index::nodes]))
+    assert merged.combos == whole.combos
+    assert merged.depth == whole.depth
+    assert {t: sorted(h) for t, h in merged.heaps.items()} == {t: sorted(h) for t, h in whole.heaps.items()}
+    assert (merged.seen, merged.vanished) == (whole.seen, whole.vanished)

@@ -204,3 +204,12 @@ def test_denied_memory_usage_is_an_error_not_a_wrong_report(make_server: object)
     opts = ConnectionOptions.build(f"redis://limited:pw@127.0.0.1:{server.port}/0")
     with pytest.raises(redis.exceptions.NoPermissionError):
         scan_deployment(opts, ScanSettings())
+
+
+def test_budget_samples_a_large_keyspace_and_scans_a_small_one(server: LocalServer) -> None:
+    with server.client() as admin:
+        populate(admin, 2000, "b")
+    tight = scan_deployment(options(server), ScanSettings(budget_s=0.005))  # 2,000 keys > 0.005 s x 50k/s
+    assert not tight.exact and 0 < tight.seen < 2000
+    roomy = scan_deployment(options(server), ScanSettings(budget_s=10))
+    assert roomy.exact and roomy.seen == 2000
