@@ -8,10 +8,12 @@ draws. SCAN from a random cursor instead returns whole hash buckets in cursor (r
 *cluster* sample whose inclusion probabilities depend on bucket occupancy and on whether the table is
 mid-rehash (then SCAN visits both tables), and whose batches are correlated; getting honest intervals
 from it needs the very bucket structure the client cannot see. RANDOMKEY is "uniform-ish": Redis picks
-a random non-empty bucket, then a random entry of its chain (Redis 6+ ``dictGetFairRandomKey`` samples
-several buckets to reduce the bias against keys in long chains). Key→bucket placement comes from a
-per-process seeded SipHash, so that small bias is not correlated with key names or sizes, and the
-estimates stay unbiased for every pattern in expectation over the seed.
+a random non-empty bucket, then a random entry of its chain (``dictGetFairRandomKey`` gathers a few
+buckets' entries first to reduce the bias against keys in long chains). Key→bucket placement comes
+from a per-process seeded SipHash, so that small bias is not correlated with key names or sizes, and
+the estimates stay unbiased for every pattern in expectation over the seed. The population ``N`` is
+``DBSIZE``, which still counts keys that are logically expired but not yet reclaimed (RANDOMKEY skips
+and reclaims them): with many such keys, counts come out slightly high.
 
 Across several nodes (a cluster, or shards) the sample is stratified: each node is sampled on its own
 and its estimates are scaled by its own ``DBSIZE``; variances add. A node whose draws would cover all
