@@ -244,21 +244,21 @@ class NodeSnapshot:
     def policy(self) -> str:
         return self.config_or_info("maxmemory-policy") or "unknown"
 
-    @property
-    def total_keys(self) -> int:
+    def _keyspace_sum(self, field_name: str) -> int:
+        """Sum of one field (``keys``, ``expires``) over INFO keyspace's ``db0:keys=1,expires=0,...`` lines."""
         total = 0
         for value in self.info.get("keyspace", {}).values():
             parts = dict(item.split("=", 1) for item in value.split(",") if "=" in item)
-            total += int(parts.get("keys", 0))
+            total += int(parts.get(field_name, 0))
         return total
 
     @property
+    def total_keys(self) -> int:
+        return self._keyspace_sum("keys")
+
+    @property
     def keys_with_expiry(self) -> int:
-        total = 0
-        for value in self.info.get("keyspace", {}).values():
-            parts = dict(item.split("=", 1) for item in value.split(",") if "=" in item)
-            total += int(parts.get("expires", 0))
-        return total
+        return self._keyspace_sum("expires")
 
 
 @dataclass
