@@ -165,3 +165,14 @@ def test_renamed_commands_are_named_not_visible(make_server) -> None:
     result = run_cli("doctor", srv.url, "--key-sample", "0")
     assert result.returncode in (0, 1, 2)
     assert "Not visible" in result.stdout and "MEMORY STATS" in result.stdout
+
+
+def test_config_values_are_collected(make_server) -> None:
+    srv: LocalServer = make_server(maxmemory="7mb", maxmemory_policy="volatile-ttl", save=["900", "1"],
+                                   activedefrag="no")
+    config = collect_snapshot(ConnectionOptions.build(srv.url)).nodes[0].config
+    assert config["maxmemory"] == str(7 * 1024 * 1024)
+    assert config["maxmemory-policy"] == "volatile-ttl"
+    assert config["save"] == "900 1"
+    assert config["activedefrag"] == "no"
+    assert config["timeout"] == "0"

@@ -29,7 +29,7 @@ def collect_config(client: redis.Redis, probe: Probe) -> dict[str, str]:
     """One CONFIG GET per parameter, pipelined (Redis < 7.0 takes one pattern per call)."""
     pipe = client.pipeline(transaction=False)
     for name in MEMORY_CONFIG:
-        pipe.execute_command("CONFIG", "GET", name)
+        pipe.config_get(name)  # through redis-py's CONFIG GET parser: a dict in RESP2 and RESP3 alike
     replies = probe.run("CONFIG GET", lambda: pipe.execute(raise_on_error=False))
     if replies is None:
         return {}
