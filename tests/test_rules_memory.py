@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from rules_states import diagnose, fill_until, ids, only, snapshot_of
-
 from redisguard.localserver import LocalServer
 from redisguard.rules import Severity, Thresholds, analyse
+from rules_states import diagnose, fill_until, ids, only, snapshot_of
 
 
 def test_healthy_cache_has_no_findings(make_server) -> None:
