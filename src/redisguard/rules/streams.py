@@ -112,9 +112,10 @@ def untrimmed_streams(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
     for stream in node.streams:
         if stream.length < t.untrimmed_stream_entries:
             continue
-        if stream.max_deleted_entry_id not in (None, "0-0"):
-            continue  # entries have been trimmed or deleted at some point
-        if stream.max_deleted_entry_id is None and (stream.first_entry_age_ms or 0) < _DAY_MS:
+        if stream.entries_added is not None:
+            if stream.entries_added > stream.length:
+                continue  # Redis >= 7.0: entries were trimmed or deleted at some point
+        elif (stream.first_entry_age_ms or 0) < _DAY_MS:
             continue  # Redis < 7.0 cannot tell; only flag streams whose first entry is over a day old
         yield Finding(
             id="streams.untrimmed", severity=Severity.WARNING, node=node.address,
@@ -122,7 +123,7 @@ def untrimmed_streams(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                   "been trimmed: it grows until memory is full",
             evidence={"stream": stream.key, "length": stream.length, "memory_bytes": stream.memory_bytes,
                       "first_entry_age": fmt_duration_ms(stream.first_entry_age_ms),
-                      "max_deleted_entry_id": stream.max_deleted_entry_id},
+                      "entries_added": stream.entries_added},
             bytes_at_stake=stream.memory_bytes,
             fixes=[Fix("run redisguard.streams.Trimmer beside the consumers (trims only acknowledged entries)",
                        "none to unprocessed data"),
