@@ -1,0 +1,296 @@
+"""A stream producer that cannot run Redis (or itself) out of memory, and never drops an event.
+
+- ``send`` puts the event in a bounded buffer (events and bytes); when it is full, ``send`` waits, so the
+  caller (a websocket reader, an HTTP paginator) is slowed down instead of buffered without bound.
+- One writer task batches by size and linger time and writes with a non-transactional pipeline (MULTI
+  is refused under OOM before Redis 7.4).
+- Before a batch it passes the gates: Redis used memory under ``memory_limit`` x maxmemory (INFO read at
+  most every ``gate_interval`` unless the bytes written since suggest the limit is near), and every
+  target stream's backlog under ``high_water`` (the slowest group's lag where Redis reports it, else
+  XLEN: an unknown lag is never taken as 0).
+- An OOM reply pauses with backoff and retries exactly the events that were refused.
+- ``checkpoint(cursor)`` is called with an upstream cursor only after its event (and every event before
+  it) is stored, so a resumable upstream restarts without loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.exceptions as rex
+
+from redisguard.streams.clients import AsyncClient, resolve_client
+from redisguard.streams.metrics import ProducerMetrics
+
+__all__ = ["Producer", "SyncProducer"]
+
+Fields = Mapping[str | bytes, str | bytes | int | float]
+Checkpoint = Callable[[Any], Awaitable[None] | None]
+MEMORY_OVERHEAD = 1.6  # used-memory bytes per payload byte in a stream entry, for the estimate between reads
+
+
+@dataclass
+class _Event:
+    stream: str
+    fields: Fields
+    size: int
+    cursor: Any
+
+
+def _size(fields: Fields) -> int:
+    return sum(len(str(k)) + len(v) if isinstance(v, bytes | str) else len(str(k)) + 8 for k, v in fields.items())
+
+
+class Producer:
+    """``async with Producer(url_or_client, memory_limit=0.8, high_water=1_000_000) as p: await p.send(...)``."""
+
+    def __init__(
+        self,
+        target: str | AsyncClient,
+        *,
+        memory_limit: float | None = 0.8,
+        high_water: int | None = None,
+        max_buffer_events: int = 10_000,
+        max_buffer_bytes: int = 16 * 1024 * 1024,
+        batch_size: int = 500,
+        linger: float = 0.005,
+        gate_interval: float = 0.1,
+        max_backoff: float = 2.0,
+        checkpoint: Checkpoint | None = None,
+    ) -> None:
+        if memory_limit is not None and not 0 < memory_limit <= 1:
+            raise ValueError("memory_limit is a fraction of maxmemory, in (0, 1]")
+        self._target = target
+        self.memory_limit = memory_limit
+        self.high_water = high_water
+        self.max_buffer_events = max_buffer_events
+        self.max_buffer_bytes = max_buffer_bytes
+        self.batch_size = batch_size
+        self.linger = linger
+        self.gate_interval = gate_interval
+        self.max_backoff = max_backoff
+        self.checkpoint = checkpoint
+        self.metrics = ProducerMetrics()
+        self._client: AsyncClient | None = None
+        self._owned = False
+        self._buffer: deque[_Event] = deque()
+        self._changed = asyncio.Condition()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
+        self._error: BaseException | None = None
+        self._memory_read_at = 0.0
+        self._memory_used = 0
+        self._memory_max = 0
+        self._written_since_read = 0
+        self._backlog_read_at: dict[str, float] = {}
+        self._backlog: dict[str, int] = {}
+
+    async def __aenter__(self) -> Producer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        self._client, self._owned = await resolve_client(self._target)
+        self._writer = asyncio.create_task(self._write_loop(), name="redisguard-producer-writer")
+
+    async def send(self, stream: str, fields: Fields, *, cursor: Any = None) -> None:
+        """Queue one event; waits while the buffer is full (that wait is the backpressure)."""
+        if self._writer is None:
+            raise RuntimeError("Producer not started: use 'async with Producer(...)' or await start()")
+        event = _Event(stream, fields, _size(fields), cursor)
+        async with self._changed:
+            started = time.monotonic()
+            while not self._has_room(event.size):
+                self._raise_if_failed()
+                await self._changed.wait()
+            self.metrics.send_wait_seconds += time.monotonic() - started
+            self._buffer.append(event)
+            self.metrics.events_sent += 1
+            self.metrics.events_in_flight += 1
+            self.metrics.bytes_in_flight += event.size
+            self.metrics.max_events_in_flight = max(self.metrics.max_events_in_flight, self.metrics.events_in_flight)
+            self.metrics.max_bytes_in_flight = max(self.metrics.max_bytes_in_flight, self.metrics.bytes_in_flight)
+            self._changed.notify_all()
+
+    def _has_room(self, size: int) -> bool:
+        if self.metrics.events_in_flight == 0:
+            return True  # one event larger than the byte bound still goes through, alone
+        return (self.metrics.events_in_flight < self.max_buffer_events
+                and self.metrics.bytes_in_flight + size <= self.max_buffer_bytes)
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise RuntimeError("the producer's writer failed") from self._error
+
+    async def flush(self) -> None:
+        """Wait until every event sent so far is stored."""
+        async with self._changed:
+            while self.metrics.events_in_flight:
+                self._raise_if_failed()
+                await self._changed.wait()
+
+    async def close(self) -> None:
+        """Flush, stop the writer, and close a client we created."""
+        try:
+            if self._writer is not None and self._error is None:
+                await self.flush()
+        finally:
+            self._closing = True
+            if self._writer is not None:
+                self._writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._writer
+            if self._client is not None and self._owned:
+                await self._client.aclose()
+
+    async def _next_batch(self) -> list[_Event]:
+        async with self._changed:
+            while not self._buffer:
+                await self._changed.wait()
+        if len(self._buffer) < self.batch_size and self.linger > 0:
+            await asyncio.sleep(self.linger)
+        return [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
+
+    async def _write_loop(self) -> None:
+        try:
+            while True:
+                batch = await self._next_batch()
+                await self._pass_gates({event.stream for event in batch})
+                await self._write(batch)
+                await self._stored(batch)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._error = exc
+            async with self._changed:
+                self._changed.notify_all()
+            raise
+
+    async def _write(self, batch: list[_Event]) -> None:
+        assert self._client is not None
+        remaining = batch
+        backoff = 0.05
+        while remaining:
+            pipe = self._client.pipeline(transaction=False)
+            for event in remaining:
+                pipe.xadd(event.stream, dict(event.fields))  # type: ignore[arg-type]
+            replies = await pipe.execute(raise_on_error=False)
+            refused = []
+            for event, reply in zip(remaining, replies, strict=True):
+                if isinstance(reply, rex.OutOfMemoryError):
+                    refused.append(event)
+                elif isinstance(reply, Exception):
+                    raise reply
+            self._written_since_read += sum(event.size for event in remaining if event not in refused)
+            if refused:
+                self.metrics.oom_replies += 1
+                await asyncio.sleep(backoff)
+                self.metrics.paused_seconds["oom"] += backoff
+                backoff = min(backoff * 2, self.max_backoff)
+                await self._pass_gates({event.stream for event in refused})
+            remaining = refused
+
+    async def _stored(self, batch: list[_Event]) -> None:
+        self.metrics.events_written += len(batch)
+        self.metrics.bytes_written += sum(event.size for event in batch)
+        self.metrics.batches_written += 1
+        cursors = [event.cursor for event in batch if event.cursor is not None]
+        if cursors and self.checkpoint is not None:
+            result = self.checkpoint(cursors[-1])
+            if inspect.isawaitable(result):
+                await result
+        async with self._changed:
+            self.metrics.events_in_flight -= len(batch)
+            self.metrics.bytes_in_flight -= sum(event.size for event in batch)
+            self._changed.notify_all()
+
+    async def _pass_gates(self, streams: set[str]) -> None:
+        while True:
+            reason = await self._closed_gate(streams)
+            if reason is None:
+                return
+            await asyncio.sleep(self.gate_interval)
+            self.metrics.paused_seconds[reason] += self.gate_interval
+
+    async def _closed_gate(self, streams: set[str]) -> str | None:
+        assert self._client is not None
+        now = time.monotonic()
+        if self.memory_limit is not None:
+            estimate = self._memory_used + self._written_since_read * MEMORY_OVERHEAD
+            near = self._memory_max and estimate >= self._memory_max * self.memory_limit
+            if now - self._memory_read_at >= self.gate_interval or near:
+                info = await self._client.info("memory")
+                self._memory_used, self._memory_max = int(info["used_memory"]), int(info.get("maxmemory", 0))
+                self._memory_read_at, self._written_since_read = now, 0
+            if self._memory_max and self._memory_used >= self._memory_max * self.memory_limit:
+                self._memory_read_at = 0.0  # re-read on the next check
+                return "memory"
+        if self.high_water is not None:
+            for stream in streams:
+                if now - self._backlog_read_at.get(stream, 0.0) >= self.gate_interval:
+                    self._backlog[stream] = await self._backlog_of(stream)
+                    self._backlog_read_at[stream] = now
+                if self._backlog[stream] >= self.high_water:
+                    self._backlog_read_at[stream] = 0.0
+                    return "backlog"
+        return None
+
+    async def _backlog_of(self, stream: str) -> int:
+        assert self._client is not None
+        try:
+            groups = await self._client.xinfo_groups(stream)
+        except rex.ResponseError:
+            return 0  # no such stream yet
+        lags = [group.get("lag") for group in groups]
+        if groups and all(lag is not None for lag in lags):
+            return max(int(lag) for lag in lags if lag is not None)
+        return int(await self._client.xlen(stream))  # lag unknown (Redis < 7, deletions): the length
+
+
+class SyncProducer:
+    """A thin blocking wrapper: the asyncio Producer runs in a background thread with its own loop."""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="redisguard-producer")
+        self._thread.start()
+        self._producer = Producer(url, **options)
+        self._call(self._producer.start())
+
+    def _call(self, coroutine: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()  # type: ignore[arg-type]
+
+    @property
+    def metrics(self) -> ProducerMetrics:
+        return self._producer.metrics
+
+    def send(self, stream: str, fields: Fields, *, cursor: Any = None) -> None:
+        self._call(self._producer.send(stream, fields, cursor=cursor))
+
+    def flush(self) -> None:
+        self._call(self._producer.flush())
+
+    def close(self) -> None:
+        try:
+            self._call(self._producer.close())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+
+    def __enter__(self) -> SyncProducer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

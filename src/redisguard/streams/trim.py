@@ -1,0 +1,80 @@
+"""Trimming: only what every group has acknowledged (atomic script), or, when asked, past that point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio
+
+from redisguard.streams.ids import StreamId, format_id
+from redisguard.streams.safety import TRIM_SCRIPT
+
+__all__ = ["COUNT_CAP", "TrimResult", "atrim_safe", "count_between", "trim_safe"]
+
+# One approximate XTRIM removes at most this many entries (Redis' default LIMIT is 100 x
+# stream-node-max-entries); a large backlog is freed over several calls.
+DEFAULT_LIMIT = 10_000
+MAX_ROUNDS = 10_000
+COUNT_CAP = 5_000_000
+
+
+@dataclass(frozen=True)
+class TrimResult:
+    point: str | None  # None: the stream has no consumer groups (or does not exist): nothing trimmed
+    trimmed: int
+    rounds: int
+
+
+def _decode(reply: list[object]) -> tuple[str | None, int]:
+    point, trimmed = reply[0], reply[1]
+    text = point.decode() if isinstance(point, bytes) else (point if isinstance(point, str) else None)
+    return text, int(str(trimmed))
+
+
+def trim_safe(client: redis.Redis | redis.RedisCluster, key: str | bytes, *, exact: bool = False,
+              limit: int = DEFAULT_LIMIT) -> TrimResult:
+    """Trim ``key`` up to its safe point, looping until a call removes nothing."""
+    script = client.register_script(TRIM_SCRIPT)
+    total, rounds, point = 0, 0, None
+    while rounds < MAX_ROUNDS:
+        reply = script(keys=[key], args=["=" if exact else "~", 0 if exact else limit])
+        point, trimmed = _decode(list(reply))
+        rounds += 1
+        total += trimmed
+        if trimmed == 0 or point is None or exact:
+            break
+    return TrimResult(point, total, rounds)
+
+
+async def atrim_safe(client: redis.asyncio.Redis | redis.asyncio.RedisCluster, key: str | bytes, *,
+                     exact: bool = False, limit: int = DEFAULT_LIMIT) -> TrimResult:
+    """:func:`trim_safe` for asyncio clients."""
+    script = client.register_script(TRIM_SCRIPT)
+    total, rounds, point = 0, 0, None
+    while rounds < MAX_ROUNDS:
+        reply = await script(keys=[key], args=["=" if exact else "~", 0 if exact else limit])
+        point, trimmed = _decode(list(reply))
+        rounds += 1
+        total += trimmed
+        if trimmed == 0 or point is None or exact:
+            break
+    return TrimResult(point, total, rounds)
+
+
+def count_between(client: redis.Redis | redis.RedisCluster, key: str | bytes, start: StreamId,
+                  end: StreamId, *, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """Entries with start <= id < end (read-only, in batches); (count, capped)."""
+    if end <= start:
+        return 0, False
+    count, cursor = 0, format_id(start)
+    last = format_id((end[0], end[1] - 1) if end[1] > 0 else (end[0] - 1, 2**64 - 1))
+    while count < cap:
+        batch = client.xrange(key, min=cursor, max=last, count=10_000)
+        if not batch:
+            break
+        count += len(batch)
+        cursor = "(" + (batch[-1][0].decode() if isinstance(batch[-1][0], bytes) else str(batch[-1][0]))
+    return min(count, cap), count >= cap
+
+
