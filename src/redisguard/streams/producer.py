@@ -92,13 +92,16 @@ class Producer:
         self._written_since_read = 0
         self._backlog_read_at: dict[str, float] = {}
         self._backlog: dict[str, int] = {}
+        self._added_since_read: dict[str, int] = {}
 
     async def __aenter__(self) -> Producer:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type: object, *exc: object) -> None:
+        # Leaving because of an error: try to flush, but do not wait forever on a closed gate (what was
+        # not stored stays counted in metrics.events_in_flight).
+        await self.close(timeout=None if exc_type is None else 5.0)
 
     async def start(self) -> None:
         self._client, self._owned = await resolve_client(self._target)
@@ -140,11 +143,12 @@ class Producer:
                 self._raise_if_failed()
                 await self._changed.wait()
 
-    async def close(self) -> None:
-        """Flush, stop the writer, and close a client we created."""
+    async def close(self, timeout: float | None = None) -> None:
+        """Flush (waiting at most ``timeout`` seconds), stop the writer, and close a client we created."""
         try:
             if self._writer is not None and self._error is None:
-                await self.flush()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.flush(), timeout)
         finally:
             self._closing = True
             if self._writer is not None:
@@ -192,7 +196,10 @@ class Producer:
                     refused.append(event)
                 elif isinstance(reply, Exception):
                     raise reply
-            self._written_since_read += sum(event.size for event in remaining if event not in refused)
+            stored = [event for event in remaining if event not in refused]
+            self._written_since_read += sum(event.size for event in stored)
+            for event in stored:
+                self._added_since_read[event.stream] = self._added_since_read.get(event.stream, 0) + 1
             if refused:
                 self.metrics.oom_replies += 1
                 await asyncio.sleep(backoff)
@@ -238,9 +245,10 @@ class Producer:
                 return "memory"
         if self.high_water is not None:
             for stream in streams:
-                if now - self._backlog_read_at.get(stream, 0.0) >= self.gate_interval:
+                estimate = self._backlog.get(stream, 0) + self._added_since_read.get(stream, 0)
+                if now - self._backlog_read_at.get(stream, 0.0) >= self.gate_interval or estimate >= self.high_water:
                     self._backlog[stream] = await self._backlog_of(stream)
-                    self._backlog_read_at[stream] = now
+                    self._backlog_read_at[stream], self._added_since_read[stream] = now, 0
                 if self._backlog[stream] >= self.high_water:
                     self._backlog_read_at[stream] = 0.0
                     return "backlog"
@@ -252,10 +260,12 @@ class Producer:
             groups = await self._client.xinfo_groups(stream)
         except rex.ResponseError:
             return 0  # no such stream yet
+        length = int(await self._client.xlen(stream))
         lags = [group.get("lag") for group in groups]
         if groups and all(lag is not None for lag in lags):
-            return max(int(lag) for lag in lags if lag is not None)
-        return int(await self._client.xlen(stream))  # lag unknown (Redis < 7, deletions): the length
+            # lag is not lowered by trimming (redis issue 13957): no more than the entries still there
+            return min(length, max(int(lag) for lag in lags if lag is not None))
+        return length  # lag unknown (Redis < 7, after deletions): never taken as 0
 
 
 class SyncProducer:
