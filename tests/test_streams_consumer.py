@@ -1,0 +1,144 @@
+"""Consumer: a killed consumer's entries are reclaimed; poison entries are dead-lettered; clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import redis
+
+from redisguard.localserver import LocalServer
+from redisguard.streams import Consumer, Entry
+
+
+def _produce(client: redis.Redis, stream: str, count: int, poison: set[int] = frozenset()) -> list[str]:
+    pipe = client.pipeline(transaction=False)
+    for index in range(count):
+        pipe.xadd(stream, {"n": str(index), "poison": "1" if index in poison else "0"})
+    return [entry_id.decode() for entry_id in pipe.execute()]
+
+
+async def _run_until(consumer: Consumer, done, timeout: float = 60) -> None:
+    task = asyncio.create_task(consumer.run())
+    try:
+        for _ in range(int(timeout * 20)):
+            if done() or task.done():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def test_killed_consumer_entries_are_claimed_and_processed(make_server) -> None:
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    admin.xgroup_create("work", "workers", id="0", mkstream=True)
+    ids = _produce(admin, "work", 200)
+    victim = subprocess.Popen([sys.executable, str(Path(__file__).with_name("streams_victim.py")), srv.url, "work"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert victim.stdout is not None
+        first = victim.stdout.readline()
+        assert first.startswith("got ")
+        os.kill(victim.pid, signal.SIGKILL)  # mid-batch: it holds 50 delivered, unacknowledged entries
+        victim.wait(timeout=10)
+    finally:
+        if victim.poll() is None:
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait(timeout=10)
+        if victim.stdout is not None:
+            victim.stdout.close()
+    pending = admin.xpending("work", "workers")
+    assert pending["pending"] == 50
+    assert {c["name"]: c["pending"] for c in pending["consumers"]} == {b"victim": 50}
+
+    handled: list[str] = []
+
+    async def handler(entry: Entry) -> None:
+        handled.append(entry.id)
+
+    survivor = Consumer(srv.url, "work", "workers", "survivor", handler, claim_idle_ms=300, claim_interval=0.1,
+                        block_ms=50)
+    await _run_until(survivor, lambda: set(handled) >= set(ids))
+    assert set(handled) == set(ids)  # nothing lost
+    assert survivor.metrics.claimed == 50
+    assert admin.xpending("work", "workers")["pending"] == 0
+    admin.close()
+
+
+async def test_poison_entry_goes_to_dead_letter_and_the_rest_flows(make_server) -> None:
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    ids = _produce(admin, "orders", 30, poison={7})
+    handled: list[int] = []
+
+    async def handler(entry: Entry) -> None:
+        if entry.fields[b"poison"] == b"1":
+            raise ValueError("cannot parse order")
+        handled.append(int(entry.fields[b"n"]))
+
+    consumer = Consumer(srv.url, "orders", "billing", "b1", handler, max_deliveries=3, claim_idle_ms=50,
+                        claim_interval=0.05, block_ms=20)
+    await _run_until(consumer, lambda: admin.exists("orders:dead") == 1)
+    assert sorted(handled) == [n for n in range(30) if n != 7]
+    dead = admin.xrange("orders:dead")
+    assert len(dead) == 1
+    fields = dead[0][1]
+    assert fields[b"dead:id"].decode() == ids[7]
+    assert fields[b"dead:deliveries"] == b"4"
+    assert b"ValueError: cannot parse order" in fields[b"dead:error"]
+    assert fields[b"n"] == b"7"
+    assert admin.xpending("orders", "billing")["pending"] == 0
+    assert consumer.metrics.dead_lettered == 1
+    admin.close()
+
+
+async def test_group_creation_tolerates_oom_when_group_exists(make_server) -> None:
+    srv: LocalServer = make_server(maxmemory_policy="noeviction")
+    admin = srv.client()
+    admin.xgroup_create("s", "g", id="0", mkstream=True)
+    _produce(admin, "s", 20)
+    admin.set("ballast", "x" * 2 * 1024 * 1024)
+    admin.config_set("maxmemory", "1mb")
+    try:
+        admin.xgroup_create("s", "g", id="0")
+        raise AssertionError("expected OOM")
+    except redis.exceptions.OutOfMemoryError:
+        pass  # the fact the consumer must survive: OOM, not BUSYGROUP
+    handled: list[str] = []
+
+    async def handler(entry: Entry) -> None:
+        handled.append(entry.id)
+
+    consumer = Consumer(srv.url, "s", "g", "c", handler, block_ms=20)
+    await _run_until(consumer, lambda: len(handled) == 20)
+    assert len(handled) == 20  # it started during the incident, read and acknowledged
+    assert admin.xpending("s", "g")["pending"] == 0
+    admin.close()
+
+
+async def test_idle_consumers_without_pending_are_removed(make_server) -> None:
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    admin.xgroup_create("s", "g", id="0", mkstream=True)
+    _produce(admin, "s", 10)
+    admin.xreadgroup("g", "holder", {"s": ">"}, count=3)  # holds 3 pending: must never be removed
+    admin.xgroup_createconsumer("s", "g", "empty")
+    await asyncio.sleep(0.3)
+
+    async def handler(entry: Entry) -> None:
+        return None
+
+    consumer = Consumer(srv.url, "s", "g", "worker", handler, remove_idle_ms=200, claim_idle_ms=60_000,
+                        claim_interval=0.05, block_ms=20)
+    await _run_until(consumer, lambda: consumer.metrics.consumers_removed >= 1, timeout=10)
+    names = {c["name"] for c in admin.xinfo_consumers("s", "g")}
+    assert b"empty" not in names
+    assert b"holder" in names
+    assert admin.xpending("s", "g")["pending"] == 3
+    admin.close()
