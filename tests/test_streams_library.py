@@ -1,0 +1,101 @@
+"""Producer features (checkpoints, sync wrapper, metrics) and the pipeline on Redis Cluster."""
+
+from __future__ import annotations
+
+import asyncio
+
+import redis
+
+from redisguard.localserver import LocalCluster, LocalServer
+from redisguard.streams import Consumer, Entry, Producer, SyncProducer, Trimmer, safe_trim_point
+from redisguard.streams.metrics import export_prometheus
+
+
+async def test_checkpoint_only_after_events_are_stored(make_server) -> None:
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    checkpoints: list[int] = []
+
+    async def checkpoint(cursor: int) -> None:
+        # every event up to this cursor must already be in Redis
+        assert admin.xlen("page-feed") >= cursor + 1
+        checkpoints.append(cursor)
+
+    async with Producer(srv.url, batch_size=50, checkpoint=checkpoint) as producer:
+        for index in range(500):
+            await producer.send("page-feed", {"n": str(index)}, cursor=index)
+    assert checkpoints and checkpoints == sorted(checkpoints)
+    assert checkpoints[-1] == 499
+    assert admin.xlen("page-feed") == 500
+    admin.close()
+
+
+def test_sync_producer_and_prometheus_metrics(make_server) -> None:
+    from prometheus_client import generate_latest
+
+    srv: LocalServer = make_server()
+    with SyncProducer(srv.url, batch_size=100) as producer:
+        for index in range(1000):
+            producer.send("sync-feed", {"n": str(index)})
+        producer.flush()
+        registry = export_prometheus(producer.metrics)
+        text = generate_latest(registry).decode()
+    assert "redisguard_producer_events_written_total 1000.0" in text
+    assert 'redisguard_producer_paused_seconds_total{reason="memory"} 0.0' in text
+    metrics = producer.metrics.as_dict()
+    assert metrics["events_written"] == 1000 and metrics["events_in_flight"] == 0
+    with srv.client() as client:
+        assert client.xlen("sync-feed") == 1000
+
+
+async def test_safe_trim_point_reads_live_state(make_server) -> None:
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    ids = [admin.xadd("s", {"n": str(n)}).decode() for n in range(20)]
+    assert await safe_trim_point(srv.url, "s") is None
+    admin.xgroup_create("s", "g", id="0")
+    admin.xreadgroup("g", "c", {"s": ">"}, count=5)
+    point = await safe_trim_point(srv.url, "s")
+    assert point is not None and point.text == ids[0] and point.pinned_by == "g"
+    admin.close()
+
+
+async def test_pipeline_on_cluster_over_several_slots(cluster: LocalCluster) -> None:
+    streams = [f"rg-lib-{n}" for n in range(4)]
+    seen: dict[str, set[int]] = {stream: set() for stream in streams}
+
+    def handler_for(stream: str):
+        async def handler(entry: Entry) -> None:
+            seen[stream].add(int(entry.fields[b"n"]))
+        return handler
+
+    admin = redis.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port)
+    try:
+        slots = {admin.keyslot(stream) for stream in streams}
+        assert len(slots) == len(streams)
+        consumers = [Consumer(cluster.url, stream, "g", "c1", handler_for(stream), block_ms=20) for stream in streams]
+        tasks = [asyncio.create_task(consumer.run()) for consumer in consumers]
+        async with Producer(cluster.url, batch_size=50, high_water=10_000) as producer:
+            for index in range(300):
+                for stream in streams:
+                    await producer.send(stream, {"n": str(index)})
+        for _ in range(400):
+            if all(len(values) == 300 for values in seen.values()):
+                break
+            await asyncio.sleep(0.05)
+        for consumer in consumers:
+            consumer.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+        assert all(values == set(range(300)) for values in seen.values())
+        trimmer = Trimmer(cluster.url, streams, exact=True)
+        client = redis.asyncio.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port)
+        try:
+            freed = await trimmer.trim_once(client)
+        finally:
+            await client.aclose()
+        assert freed == 4 * 300
+        assert all(admin.xlen(stream) == 0 for stream in streams)
+    finally:
+        for stream in streams:
+            admin.delete(stream)
+        admin.close()
