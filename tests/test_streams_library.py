@@ -99,3 +99,37 @@ async def test_pipeline_on_cluster_over_several_slots(cluster: LocalCluster) -> 
         for stream in streams:
             admin.delete(stream)
         admin.close()
+
+
+async def test_suspending_handlers_run_with_bounded_concurrency(make_server) -> None:
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    for index in range(120):
+        admin.xadd("io", {"n": str(index)})
+    running, peak, done = 0, 0, set()
+
+    async def handler(entry: Entry) -> None:  # an I/O-bound handler: it suspends
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        if entry.fields[b"n"] == b"5" and entry.deliveries == 1:
+            running -= 1
+            raise RuntimeError("fails once")
+        running -= 1
+        done.add(int(entry.fields[b"n"]))
+
+    consumer = Consumer(srv.url, "io", "g", "c", handler, batch_size=60, concurrency=8, block_ms=20,
+                        claim_idle_ms=50, claim_interval=0.05)
+    task = asyncio.create_task(consumer.run())
+    for _ in range(400):
+        if len(done) == 120:
+            break
+        await asyncio.sleep(0.02)
+    consumer.stop()
+    await asyncio.wait_for(task, timeout=30)
+    assert done == set(range(120))
+    assert 1 < peak <= 8
+    assert consumer.metrics.failed == 1 and consumer.metrics.claimed >= 1
+    assert admin.xpending("io", "g")["pending"] == 0
+    admin.close()

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import redis.exceptions as rex
 
@@ -27,8 +27,10 @@ from redisguard.streams.clients import AsyncClient, resolve_client
 
 __all__ = ["Consumer", "ConsumerMetrics", "Entry"]
 
+T = TypeVar("T")
 
-@dataclass(frozen=True)
+
+@dataclass(slots=True)
 class Entry:
     stream: str
     id: str
@@ -52,6 +54,40 @@ class ConsumerMetrics:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def _finish(coroutine: Coroutine[Any, Any, T], yielded: Any) -> T:
+    """Drive a coroutine that suspended during its eager first step, as a Task would."""
+    while True:
+        try:
+            if yielded is None:
+                await asyncio.sleep(0)
+            else:
+                await asyncio.wait([yielded])  # wait for the future it awaits, without consuming its result
+        except asyncio.CancelledError:
+            coroutine.close()
+            raise
+        try:
+            yielded = coroutine.send(None)  # the future's __await__ now returns (or raises) its result
+        except StopIteration as stop:
+            return cast(T, stop.value)
+
+
+async def _run_eagerly(coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Like gather(), but a coroutine that completes without suspending costs no Task (Python 3.12's eager
+    tasks, by hand): most handlers finish synchronously, and a Task per entry halved throughput."""
+    results: list[Any] = [None] * len(coroutines)
+    suspended: list[tuple[int, asyncio.Task[T]]] = []
+    for index, coroutine in enumerate(coroutines):
+        try:
+            yielded = coroutine.send(None)
+        except StopIteration as stop:
+            results[index] = stop.value
+            continue
+        suspended.append((index, asyncio.ensure_future(_finish(coroutine, yielded))))
+    for index, task in suspended:
+        results[index] = await task
+    return results
 
 
 class Consumer:
@@ -192,7 +228,7 @@ class Consumer:
 
     async def _process(self, entries: list[Entry]) -> None:
         assert self._client is not None
-        done = [entry_id for entry_id in await asyncio.gather(*(self._handle(entry) for entry in entries))
+        done = [entry_id for entry_id in await _run_eagerly([self._handle(entry) for entry in entries])
                 if entry_id is not None]
         if done:
             pipe = self._client.pipeline(transaction=False)
