@@ -82,7 +82,9 @@ class Producer:
         self._client: AsyncClient | None = None
         self._owned = False
         self._buffer: deque[_Event] = deque()
-        self._changed = asyncio.Condition()
+        self._nonempty = asyncio.Event()  # the writer has something to write
+        self._room = asyncio.Event()  # a send() waiting for buffer room may retry
+        self._idle = asyncio.Event()  # nothing in flight (flush)
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self._error: BaseException | None = None
@@ -112,19 +114,23 @@ class Producer:
         if self._writer is None:
             raise RuntimeError("Producer not started: use 'async with Producer(...)' or await start()")
         event = _Event(stream, fields, _size(fields), cursor)
-        async with self._changed:
+        metrics = self.metrics
+        if not self._has_room(event.size):
             started = time.monotonic()
             while not self._has_room(event.size):
                 self._raise_if_failed()
-                await self._changed.wait()
-            self.metrics.send_wait_seconds += time.monotonic() - started
-            self._buffer.append(event)
-            self.metrics.events_sent += 1
-            self.metrics.events_in_flight += 1
-            self.metrics.bytes_in_flight += event.size
-            self.metrics.max_events_in_flight = max(self.metrics.max_events_in_flight, self.metrics.events_in_flight)
-            self.metrics.max_bytes_in_flight = max(self.metrics.max_bytes_in_flight, self.metrics.bytes_in_flight)
-            self._changed.notify_all()
+                self._room.clear()
+                await self._room.wait()
+            metrics.send_wait_seconds += time.monotonic() - started
+        self._buffer.append(event)
+        metrics.events_sent += 1
+        metrics.events_in_flight += 1
+        metrics.bytes_in_flight += event.size
+        if metrics.events_in_flight > metrics.max_events_in_flight:
+            metrics.max_events_in_flight = metrics.events_in_flight
+        if metrics.bytes_in_flight > metrics.max_bytes_in_flight:
+            metrics.max_bytes_in_flight = metrics.bytes_in_flight
+        self._nonempty.set()
 
     def _has_room(self, size: int) -> bool:
         if self.metrics.events_in_flight == 0:
@@ -138,10 +144,10 @@ class Producer:
 
     async def flush(self) -> None:
         """Wait until every event sent so far is stored."""
-        async with self._changed:
-            while self.metrics.events_in_flight:
-                self._raise_if_failed()
-                await self._changed.wait()
+        while self.metrics.events_in_flight:
+            self._raise_if_failed()
+            self._idle.clear()
+            await self._idle.wait()
 
     async def close(self, timeout: float | None = None) -> None:
         """Flush (waiting at most ``timeout`` seconds), stop the writer, and close a client we created."""
@@ -159,9 +165,9 @@ class Producer:
                 await self._client.aclose()
 
     async def _next_batch(self) -> list[_Event]:
-        async with self._changed:
-            while not self._buffer:
-                await self._changed.wait()
+        while not self._buffer:
+            self._nonempty.clear()
+            await self._nonempty.wait()
         if len(self._buffer) < self.batch_size and self.linger > 0:
             await asyncio.sleep(self.linger)
         return [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
@@ -177,8 +183,8 @@ class Producer:
             raise
         except BaseException as exc:
             self._error = exc
-            async with self._changed:
-                self._changed.notify_all()
+            self._room.set()  # wake send() and flush() so they raise
+            self._idle.set()
             raise
 
     async def _write(self, batch: list[_Event]) -> None:
@@ -217,10 +223,11 @@ class Producer:
             result = self.checkpoint(cursors[-1])
             if inspect.isawaitable(result):
                 await result
-        async with self._changed:
-            self.metrics.events_in_flight -= len(batch)
-            self.metrics.bytes_in_flight -= sum(event.size for event in batch)
-            self._changed.notify_all()
+        self.metrics.events_in_flight -= len(batch)
+        self.metrics.bytes_in_flight -= sum(event.size for event in batch)
+        self._room.set()
+        if not self.metrics.events_in_flight:
+            self._idle.set()
 
     async def _pass_gates(self, streams: set[str]) -> None:
         while True:
