@@ -126,10 +126,8 @@ class Producer:
         metrics.events_sent += 1
         metrics.events_in_flight += 1
         metrics.bytes_in_flight += event.size
-        if metrics.events_in_flight > metrics.max_events_in_flight:
-            metrics.max_events_in_flight = metrics.events_in_flight
-        if metrics.bytes_in_flight > metrics.max_bytes_in_flight:
-            metrics.max_bytes_in_flight = metrics.bytes_in_flight
+        metrics.max_events_in_flight = max(metrics.max_events_in_flight, metrics.events_in_flight)
+        metrics.max_bytes_in_flight = max(metrics.max_bytes_in_flight, metrics.bytes_in_flight)
         self._nonempty.set()
 
     def _has_room(self, size: int) -> bool:
