@@ -26,40 +26,49 @@ class TrimResult:
     rounds: int
 
 
-def _decode(reply: list[object]) -> tuple[str | None, int]:
-    point, trimmed = reply[0], reply[1]
-    text = point.decode() if isinstance(point, bytes) else (point if isinstance(point, str) else None)
-    return text, int(str(trimmed))
+@dataclass
+class _Rounds:
+    """The loop shared by the sync and asyncio trims: call the script until a call frees nothing."""
+
+    exact: bool
+    limit: int
+    total: int = 0
+    rounds: int = 0
+    point: str | None = None
+
+    @property
+    def args(self) -> list[str | int]:
+        return ["=" if self.exact else "~", 0 if self.exact else self.limit]
+
+    def more(self, reply: list[object]) -> bool:
+        point, trimmed = reply[0], int(str(reply[1]))
+        self.point = point.decode() if isinstance(point, bytes) else (point if isinstance(point, str) else None)
+        self.rounds += 1
+        self.total += trimmed
+        return trimmed > 0 and self.point is not None and not self.exact and self.rounds < MAX_ROUNDS
+
+    def result(self) -> TrimResult:
+        return TrimResult(self.point, self.total, self.rounds)
 
 
 def trim_safe(client: redis.Redis | redis.RedisCluster, key: str | bytes, *, exact: bool = False,
               limit: int = DEFAULT_LIMIT) -> TrimResult:
     """Trim ``key`` up to its safe point, looping until a call removes nothing."""
     script = client.register_script(TRIM_SCRIPT)
-    total, rounds, point = 0, 0, None
-    while rounds < MAX_ROUNDS:
-        reply = script(keys=[key], args=["=" if exact else "~", 0 if exact else limit])
-        point, trimmed = _decode(list(reply))
-        rounds += 1
-        total += trimmed
-        if trimmed == 0 or point is None or exact:
-            break
-    return TrimResult(point, total, rounds)
+    rounds = _Rounds(exact, limit)
+    while rounds.more(list(script(keys=[key], args=rounds.args))):
+        pass
+    return rounds.result()
 
 
 async def atrim_safe(client: redis.asyncio.Redis | redis.asyncio.RedisCluster, key: str | bytes, *,
                      exact: bool = False, limit: int = DEFAULT_LIMIT) -> TrimResult:
     """:func:`trim_safe` for asyncio clients."""
     script = client.register_script(TRIM_SCRIPT)
-    total, rounds, point = 0, 0, None
-    while rounds < MAX_ROUNDS:
-        reply = await script(keys=[key], args=["=" if exact else "~", 0 if exact else limit])
-        point, trimmed = _decode(list(reply))
-        rounds += 1
-        total += trimmed
-        if trimmed == 0 or point is None or exact:
-            break
-    return TrimResult(point, total, rounds)
+    rounds = _Rounds(exact, limit)
+    while rounds.more(list(await script(keys=[key], args=rounds.args))):
+        pass
+    return rounds.result()
 
 
 def count_between(client: redis.Redis | redis.RedisCluster, key: str | bytes, start: StreamId,
