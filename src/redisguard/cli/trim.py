@@ -24,10 +24,7 @@ __all__ = ["command"]
 
 def _client(conn: ConnectionOptions) -> redis.Redis | redis.RedisCluster:
     if discover(conn).mode == "cluster":
-        kwargs = conn.redis_kwargs()
-        for unsupported in ("db", "unix_socket_path", "client_name"):
-            kwargs.pop(unsupported, None)
-        return redis.RedisCluster(**kwargs)
+        return redis.RedisCluster(**conn.cluster_kwargs())
     return open_client(conn, need_primary=True)
 
 

@@ -128,6 +128,13 @@ class ConnectionOptions:
             kwargs.pop("socket_connect_timeout", None)
         return kwargs
 
+    def cluster_kwargs(self) -> dict[str, Any]:
+        """:meth:`redis_kwargs` for ``RedisCluster`` (sync or asyncio): no db, socket path or client name."""
+        kwargs = self.redis_kwargs()
+        for unsupported in ("db", "unix_socket_path", "client_name"):
+            kwargs.pop(unsupported, None)
+        return kwargs
+
     def for_node(self, host: str, port: int) -> ConnectionOptions:
         """The same credentials and TLS settings, pointed at another node (cluster fan-out, replicas)."""
         scheme = "rediss" if self.is_tls else "redis"

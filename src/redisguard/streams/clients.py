@@ -22,7 +22,4 @@ async def resolve_client(target: str | AsyncClient) -> tuple[AsyncClient, bool]:
     if int(info.get("cluster_enabled", 0)) != 1:
         return client, True
     await client.aclose()
-    kwargs = options.redis_kwargs()
-    for unsupported in ("db", "unix_socket_path", "client_name"):
-        kwargs.pop(unsupported, None)
-    return RedisCluster(**kwargs), True
+    return RedisCluster(**options.cluster_kwargs()), True
