@@ -161,10 +161,11 @@ class Producer:
             self._closing = True
             if self._writer is not None:
                 self._writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._writer
+                # A writer cancelled in the middle of a pipeline write is given 5 s to unwind, not forever.
+                await asyncio.wait({self._writer}, timeout=5.0)
             if self._client is not None and self._owned:
-                await self._client.aclose()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._client.aclose(), timeout=5.0)
 
     async def _next_batch(self) -> list[_Event]:
         while not self._buffer:
