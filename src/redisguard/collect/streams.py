@@ -48,7 +48,9 @@ def scan_streams(client: redis.Redis, limit: int = MAX_STREAMS) -> tuple[list[by
     found: list[bytes] = []
     cursor = 0
     while True:
-        cursor, keys = client.scan(cursor=cursor, count=1000, _type="stream")
+        # COUNT 200: each SCAN call blocks Redis for the buckets it walks; smaller steps keep other
+        # clients' p99 low on big keyspaces, for a few hundred extra round trips per million keys.
+        cursor, keys = client.scan(cursor=cursor, count=200, _type="stream")
         for key in keys:
             if len(found) >= limit:
                 return found, True
