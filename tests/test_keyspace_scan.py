@@ -14,6 +14,12 @@ from redisguard.keyspace import ScanSettings, sample_for_doctor, scan_client, sc
 from redisguard.keyspace.aggregate import TTL_BUCKETS, ttl_bucket
 from redisguard.localserver import LocalServer
 
+# The type's length command, through redis-py's own methods: the independent truth for each key's length.
+LENGTH_OF = {
+    b"string": lambda c, k: c.strlen(k), b"list": lambda c, k: c.llen(k), b"hash": lambda c, k: c.hlen(k),
+    b"set": lambda c, k: c.scard(k), b"zset": lambda c, k: c.zcard(k), b"stream": lambda c, k: c.xlen(k),
+}
+
 
 def populate(client: redis.Redis, count: int, prefix: str) -> None:
     """``prefix:0`` .. ``prefix:count-1`` (like DEBUG POPULATE, which servers disable by default)."""
@@ -32,20 +38,27 @@ def truth(client: redis.Redis, made: dict[str, set[bytes]]) -> dict[str, dict[st
         sizes = [int(client.memory_usage(key)) for key in keys]
         hist = [0] * len(TTL_BUCKETS)
         types: dict[str, int] = {}
+        length = 0
         for key in keys:
             hist[ttl_bucket(int(client.pttl(key)))] += 1
-            typ = client.type(key).decode()
-            types[typ] = types.get(typ, 0) + 1
+            typ = client.type(key)
+            types[typ.decode()] = types.get(typ.decode(), 0) + 1
+            length += int(LENGTH_OF[typ](client, key))
         out[pattern] = {"keys": len(keys), "bytes": sum(sizes), "no_ttl": hist[0],
-                        "hist": dict(zip(TTL_BUCKETS, hist, strict=True)), "types": types}
+                        "hist": dict(zip(TTL_BUCKETS, hist, strict=True)), "types": types, "length": length}
     return out
 
 
-def test_full_scan_totals_equal_independent_sums(server: LocalServer) -> None:
+@pytest.mark.parametrize("settings", [
+    ScanSettings(count=50),  # overlapped writes: SCAN, a batch's first round and an earlier batch's lengths
+    ScanSettings(count=1),  # one key per batch: the most writes, each round its own
+    ScanSettings(count=1000, max_impact_ms=5.0),  # one measured batch in flight at a time
+], ids=["overlapped", "count-1", "max-impact"])
+def test_full_scan_totals_equal_independent_sums(server: LocalServer, settings: ScanSettings) -> None:
     with server.client() as admin:
         made = fill_known(admin, per_pattern=150)
         expected = truth(admin, made)
-    report = scan_deployment(options(server), ScanSettings(count=50))
+    report = scan_deployment(options(server), settings)
     assert report.exact
     assert report.seen == report.keyspace_size == sum(len(keys) for keys in made.values())
     assert report.vanished == 0
@@ -57,6 +70,8 @@ def test_full_scan_totals_equal_independent_sums(server: LocalServer) -> None:
         assert row.no_ttl == want["no_ttl"]
         assert row.ttl_histogram == want["hist"]
         assert row.types == want["types"]
+        assert row.total_length == want["length"]
+        assert row.avg_length == pytest.approx(want["length"] / want["keys"])  # type: ignore[operator]
         assert row.keys_low is None and row.bytes_high is None
     assert report.total_bytes == sum(int(w["bytes"]) for w in expected.values())  # type: ignore[call-overload]
 
@@ -69,10 +84,11 @@ def test_every_per_key_size_equals_memory_usage(server: LocalServer) -> None:
             scan = scan_client(client, ScanSettings(top_k=1000, count=17))
         checked = 0
         for typ, heap in scan.aggregator.heaps.items():
-            for size, key, encoding, _ in heap:
+            for size, key, encoding, _, length in heap:
                 assert size == admin.memory_usage(key), key
                 assert typ == admin.type(key)
                 assert encoding == admin.object("encoding", key)
+                assert length == LENGTH_OF[typ](admin, key), key
                 checked += 1
         assert checked == sum(len(keys) for keys in made.values())
 
@@ -126,6 +142,38 @@ def test_keys_that_vanish_mid_scan_are_counted(server: LocalServer) -> None:
     assert deleted.is_set()
     assert agg.vanished > 0
     assert agg.seen == agg.vanished + sum(acc[0] for acc in agg.combos.values())
+
+
+def test_key_retyped_between_the_two_rounds_gets_no_length(server: LocalServer) -> None:
+    """Every key becomes a list right after the first batch is aggregated: the next batch's types were
+    already read as string, so its STRLEN gets WRONGTYPE and those keys' lengths are unknown, not wrong."""
+    with server.client() as admin:
+        populate(admin, 600, "re")
+        retyped = threading.Event()
+
+        def retype_all(_: int) -> None:
+            if not retyped.is_set():
+                retyped.set()
+                pipe = admin.pipeline(transaction=False)
+                for n in range(600):
+                    pipe.delete(f"re:{n}")
+                    pipe.rpush(f"re:{n}", "a", "b", "c")
+                pipe.execute()
+
+        with open_client(options(server)) as client:
+            scan = scan_client(client, ScanSettings(count=1000, max_impact_ms=50), progress=retype_all)
+    assert retyped.is_set()
+    by_type: dict[bytes, list[int]] = {}
+    for (_, typ, _, _), acc in scan.aggregator.combos.items():
+        into = by_type.setdefault(typ, [0] * len(acc))
+        for slot, value in enumerate(acc):
+            into[slot] += value
+    keys, _, _, length_sum, measured = by_type[b"string"]
+    assert measured < keys  # the batch in between: typed as string, then WRONGTYPE
+    assert 7 * measured <= length_sum <= 9 * measured  # STRLEN of "value:0" .. "value:599"
+    lists = by_type[b"list"]
+    assert lists[4] == lists[0] and lists[3] == 3 * lists[0]  # every key seen as a list has LLEN 3
+    assert scan.aggregator.seen == 600 and scan.aggregator.vanished == 0
 
 
 def test_sampling_draws_from_the_server_with_expiring_keys(server: LocalServer) -> None:

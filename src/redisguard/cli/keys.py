@@ -110,6 +110,7 @@ def render_terminal(report: KeyspaceReport, console: Console, top: int) -> None:
     if sampled:
         table.add_column("bytes 95% CI", justify="right")
     table.add_column("avg", justify="right")
+    table.add_column("avg len", justify="right")
     table.add_column("% used", justify="right")
     table.add_column("no TTL", justify="right")
     table.add_column("TTL " + " / ".join(TTL_BUCKETS[1:]), justify="right")
@@ -123,6 +124,7 @@ def render_terminal(report: KeyspaceReport, console: Console, top: int) -> None:
             cells.append(_ci(row.bytes_low, row.bytes_high, fmt_bytes))
         cells += [
             fmt_bytes(row.avg_bytes),
+            "?" if row.avg_length is None else f"{row.avg_length:,.1f}",
             "?" if row.share_of_memory is None else f"{row.share_of_memory:.1%}",
             f"{row.no_ttl_share:.0%}",
             " / ".join(str(row.ttl_histogram[name]) for name in TTL_BUCKETS[1:]),
@@ -152,8 +154,13 @@ def render_terminal(report: KeyspaceReport, console: Console, top: int) -> None:
                      if report.pattern_depth is not None else ""))
     for node in report.nodes:
         if node.max_added_latency_ms is not None:
+            load = ""
+            if node.server_ops_per_s is not None and node.min_duty is not None:
+                load = (f"; server up to {node.server_ops_per_s:,} ops/s, other clients up to "
+                        f"{node.others_ops_per_s or 0:,.0f} commands/s; the scan took at most "
+                        f"{node.min_duty:.0%} of the server's time at the busiest")
             console.print(f"{node.address}: worst added latency seen by the probe "
-                          f"{node.max_added_latency_ms:.2f} ms")
+                          f"{node.max_added_latency_ms:.2f} ms{load}")
     for note in report.notes:
         console.print(f"note: {for_terminal(note)}")
 
@@ -190,8 +197,8 @@ def command(conn: ConnectionOptions, match: str | None, sample: int | None, budg
             top: int, big: int, cap: int, count: int, memory_samples: int | None) -> None:
     """Which keys use the memory: per key pattern, bytes, counts, TTL coverage, and the biggest keys.
 
-    Read-only (SCAN, MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING, RANDOMKEY). Exit code: 0 done,
-    2 bad usage, 3 could not connect (or lost the connection).
+    Read-only (SCAN, MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING, the type's length command, RANDOMKEY).
+    Exit code: 0 done, 2 bad usage, 3 could not connect (or lost the connection).
     """
     if as_json and as_csv:
         raise click.UsageError("--json and --csv are exclusive")

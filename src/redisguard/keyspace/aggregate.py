@@ -1,6 +1,10 @@
 """Streaming per-pattern aggregation with bounded memory: counters per (pattern, type, encoding, TTL
 bucket) and a top-K heap of the biggest keys per type. No list of keys is ever kept.
 
+A key's *length* is what its type's length command says (STRLEN, LLEN, HLEN, SCARD, ZCARD, XLEN): bytes
+for a string, elements for the others; ``None`` for types without one (modules) or when it was not
+visible.
+
 Memory: at most ``cap`` patterns times the few (type, encoding, TTL bucket) combinations each, ``top_k``
 keys per type, and the grouper's bounded token cache, whatever the keyspace size.
 """
@@ -24,8 +28,8 @@ _DAY_MS = 24 * _HOUR_MS
 _WEEK_MS = 7 * _DAY_MS
 _CUT_CACHE_LIMIT = 100_000
 
-# (bytes, key, encoding, pttl): ordered by bytes then key name, so ties break the same way every run.
-HeapEntry = tuple[int, bytes, bytes | None, int]
+# (bytes, key, encoding, pttl, length): ordered by bytes then key name, so ties break the same way every run.
+HeapEntry = tuple[int, bytes, bytes | None, int, int | None]
 Combo = tuple[str, bytes, bytes | None, int]  # (pattern, type, encoding, ttl bucket)
 
 
@@ -46,8 +50,8 @@ def ttl_bucket(pttl: int) -> int:
 class Aggregator:
     """Everything one scan (or sample) of one node learned, in bounded memory.
 
-    ``combos`` maps (pattern, type, encoding, TTL bucket) to ``[keys, bytes, sum of bytes²]``; the
-    squares are what sampling needs for its confidence intervals.
+    ``combos`` maps (pattern, type, encoding, TTL bucket) to ``[keys, bytes, sum of bytes², sum of lengths,
+    keys with a length]``; the squares are what sampling needs for its confidence intervals.
     """
 
     cap: int = DEFAULT_CAP
@@ -67,8 +71,9 @@ class Aggregator:
             self._grouper = PatternGrouper(self.cap)
         return self._grouper
 
-    def add_batch(self, keys: list[bytes], replies: list[Any]) -> None:
-        """Fold in one batch: ``replies`` holds MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING per key."""
+    def add_batch(self, keys: list[bytes], replies: list[Any], lengths: list[int | None] | None = None) -> None:
+        """Fold in one batch: ``replies`` holds MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING per key, and
+        ``lengths`` (if given) each key's length, in the same order."""
         raw_of = self.grouper.raw
         combos = self.combos
         patterns = self.patterns
@@ -78,9 +83,10 @@ class Aggregator:
         limited = self.depth < UNLIMITED_DEPTH
         vanished = 0
         index = 0
-        for key in keys:
+        for position, key in enumerate(keys):
             mem, typ, pttl, enc = replies[index], replies[index + 1], replies[index + 2], replies[index + 3]
             index += 4
+            length = None if lengths is None else lengths[position]
             if (mem.__class__ is not int or typ.__class__ is not bytes or pttl.__class__ is not int
                     or typ == b"none" or pttl == -2):
                 if mem is None or typ == b"none" or pttl == -2 or _moved(mem, typ, pttl):
@@ -110,7 +116,7 @@ class Aggregator:
             combo = (pattern, typ, enc, bucket)
             acc = combos.get(combo)
             if acc is None:
-                combos[combo] = [1, mem, mem * mem]
+                combos[combo] = [1, mem, mem * mem, length or 0, 0 if length is None else 1]
                 if pattern not in patterns:
                     patterns.add(pattern)
                     if len(patterns) > self.cap:
@@ -120,14 +126,17 @@ class Aggregator:
                 acc[0] += 1
                 acc[1] += mem
                 acc[2] += mem * mem
+                if length is not None:
+                    acc[3] += length
+                    acc[4] += 1
             heap = heaps.get(typ)
             if heap is None:
-                heaps[typ] = [(mem, key, enc, pttl)]
+                heaps[typ] = [(mem, key, enc, pttl, length)]
             elif len(heap) < top_k:
                 if not _holds(heap, key):  # sampling draws with replacement: a key may come twice
-                    heapq.heappush(heap, (mem, key, enc, pttl))
+                    heapq.heappush(heap, (mem, key, enc, pttl, length))
             elif (mem > heap[0][0] or (mem == heap[0][0] and key > heap[0][1])) and not _holds(heap, key):
-                heapq.heapreplace(heap, (mem, key, enc, pttl))
+                heapq.heapreplace(heap, (mem, key, enc, pttl, length))
         self.seen += len(keys)
         self.vanished += vanished
 
@@ -141,7 +150,7 @@ class Aggregator:
             if into is None:
                 merged[combo] = list(acc)
             else:
-                for slot in range(3):
+                for slot in range(len(acc)):
                     into[slot] += acc[slot]
         # In place: add_batch holds references to both while it folds mid-batch.
         self.combos.clear()
@@ -162,7 +171,7 @@ class Aggregator:
                 self.combos[combo] = list(acc)
                 self.patterns.add(combo[0])
             else:
-                for slot in range(3):
+                for slot in range(len(acc)):
                     into[slot] += acc[slot]
         if len(self.patterns) > self.cap:
             self._fold()

@@ -34,7 +34,7 @@ def sample_for_doctor(client: redis.Redis, *, max_keys: int, db: int = 0) -> Key
     bytes_by_type: dict[str, int] = {}
     with_ttl = 0
     sampled_bytes = 0
-    for (pattern, typ, _enc, bucket), (count, size, _sq) in agg.combos.items():
+    for (pattern, typ, _enc, bucket), (count, size, *_) in agg.combos.items():
         row = patterns.setdefault(cut(pattern, agg.depth), [0, 0, 0])
         row[0] += count
         row[1] += size
@@ -45,9 +45,9 @@ def sample_for_doctor(client: redis.Redis, *, max_keys: int, db: int = 0) -> Key
         by_type[_text(typ)] = by_type.get(_text(typ), 0) + count
         bytes_by_type[_text(typ)] = bytes_by_type.get(_text(typ), 0) + size
         sampled_bytes += size
-    big = [BigKey(key=to_text(key), type=_text(typ), bytes=size, length=scan.lengths.get(key),
+    big = [BigKey(key=to_text(key), type=_text(typ), bytes=size, length=length,
                   encoding=None if enc is None else _text(enc), ttl_ms=None if pttl < 0 else pttl)
-           for typ, heap in agg.heaps.items() for size, key, enc, pttl in heap]
+           for typ, heap in agg.heaps.items() for size, key, enc, pttl, length in heap]
     big.sort(key=lambda item: (-item.bytes, item.key))
     return KeySample(
         db=db, scanned=agg.seen, keyspace_size=scan.dbsize, sampled_bytes=sampled_bytes, with_ttl=with_ttl,

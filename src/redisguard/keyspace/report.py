@@ -37,6 +37,10 @@ class PatternRow:
     types: dict[str, int]
     encodings: dict[str, int]
     seen: int  # keys (or draws) actually looked at in this pattern
+    # Sum and mean of the keys' lengths (STRLEN bytes for strings, elements for the other types), over the
+    # keys whose type has a length command; None when none has. Scaled like ``keys`` when sampled.
+    total_length: int | None = None
+    avg_length: float | None = None
     keys_low: float | None = None  # 95 % confidence interval (sampling only)
     keys_high: float | None = None
     bytes_low: float | None = None
@@ -65,6 +69,11 @@ class NodeSummary:
     elapsed_s: float
     used_memory: int | None
     max_added_latency_ms: float | None = None  # --max-impact: worst added latency its probes saw
+    # --max-impact, from INFO stats once a second: the highest instantaneous_ops_per_sec, the highest rate
+    # of other clients' commands, and the smallest share of the server's time the scan allowed itself.
+    server_ops_per_s: int | None = None
+    others_ops_per_s: float | None = None
+    min_duty: float | None = None
 
 
 @dataclass
@@ -97,7 +106,7 @@ class KeyspaceReport:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["pattern", "keys", "bytes", "avg_bytes", "share_of_memory", "no_ttl", "no_ttl_share",
                          *(f"ttl_{name}" for name in TTL_BUCKETS), "types", "encodings",
-                         "keys_low", "keys_high", "bytes_low", "bytes_high"])
+                         "keys_low", "keys_high", "bytes_low", "bytes_high", "total_length", "avg_length"])
         for row in self.patterns:
             writer.writerow([
                 row.pattern, row.keys, row.bytes, f"{row.avg_bytes:.1f}",
@@ -107,6 +116,8 @@ class KeyspaceReport:
                 ";".join(f"{k}={v}" for k, v in sorted(row.encodings.items())),
                 *("" if value is None else f"{value:.0f}"
                   for value in (row.keys_low, row.keys_high, row.bytes_low, row.bytes_high)),
+                "" if row.total_length is None else row.total_length,
+                "" if row.avg_length is None else f"{row.avg_length:.1f}",
             ])
         return out.getvalue()
 
@@ -133,10 +144,20 @@ class _Tally:
     histogram: list[float] = field(default_factory=lambda: [0.0] * len(TTL_BUCKETS))
     types: dict[str, float] = field(default_factory=dict)
     encodings: dict[str, float] = field(default_factory=dict)
+    length_sum: float = 0.0
+    length_keys: float = 0.0
 
 
 def _text(value: bytes | None) -> str:
     return "unknown" if value is None else value.decode("utf-8", "replace")
+
+
+def _load_fields(scan: NodeScan) -> dict[str, Any]:
+    load = scan.load
+    if load is None or not load.readings:
+        return {}
+    return {"server_ops_per_s": load.server_ops_per_s, "others_ops_per_s": round(load.others_ops_per_s, 1),
+            "min_duty": round(load.min_duty, 3)}
 
 
 def build_report(scans: list[NodeScan], *, target: str, topology: Literal["standalone", "cluster"],
@@ -151,8 +172,10 @@ def build_report(scans: list[NodeScan], *, target: str, topology: Literal["stand
         agg = scan.aggregator
         scale = 1.0 if scan.mode == "full" or not agg.seen else scan.dbsize / agg.seen
         per: dict[str, _Tally] = {}
-        for (pattern, typ, enc, bucket), (count, size, squares) in agg.combos.items():
+        for (pattern, typ, enc, bucket), (count, size, squares, lengths, measured) in agg.combos.items():
             tally = per.setdefault(cut(pattern, depth), _Tally())
+            tally.length_sum += lengths * scale
+            tally.length_keys += measured * scale
             tally.hits += count
             tally.bytes += size
             tally.squares += squares
@@ -180,6 +203,8 @@ def build_report(scans: list[NodeScan], *, target: str, topology: Literal["stand
         keys = round(est.keys)
         size = round(est.bytes)
         no_ttl = round(sum(t.no_ttl for _, t in parts))
+        length_sum = sum(t.length_sum for _, t in parts)
+        length_keys = sum(t.length_keys for _, t in parts)
         types: dict[str, float] = {}
         encodings: dict[str, float] = {}
         histogram = [0.0] * len(TTL_BUCKETS)
@@ -197,23 +222,24 @@ def build_report(scans: list[NodeScan], *, target: str, topology: Literal["stand
             types={name: round(value) for name, value in types.items()},
             encodings={name: round(value) for name, value in encodings.items()},
             seen=sum(t.hits for _, t in parts),
+            total_length=round(length_sum) if length_keys else None,
+            avg_length=length_sum / length_keys if length_keys else None,
             keys_low=None if exact else est.keys_low, keys_high=None if exact else est.keys_high,
             bytes_low=None if exact else est.bytes_low, bytes_high=None if exact else est.bytes_high,
         ))
 
-    owner: dict[bytes, NodeScan] = {}
+    owner: dict[bytes, str] = {}
     for scan in scans:
         for heap in scan.aggregator.heaps.values():
-            for _, key, _, _ in heap:
-                owner.setdefault(key, scan)
+            for entry in heap:
+                owner.setdefault(entry[1], scan.address)
     big: dict[str, list[BigKeyRow]] = {}
     for typ in sorted(merged.heaps):
-        for size, key, enc, pttl in merged.biggest(typ):
-            node = owner[key]
+        for size, key, enc, pttl, length in merged.biggest(typ):
             big.setdefault(_text(typ), []).append(BigKeyRow(
-                key=to_text(key), type=_text(typ), bytes=size, length=node.lengths.get(key),
+                key=to_text(key), type=_text(typ), bytes=size, length=length,
                 encoding=None if enc is None else _text(enc), ttl_ms=None if pttl < 0 else pttl,
-                node=node.address))
+                node=owner[key]))
 
     seen = sum(scan.aggregator.seen for scan in scans)
     took = elapsed_s if elapsed_s is not None else max((scan.elapsed_s for scan in scans), default=0.0)
@@ -221,7 +247,8 @@ def build_report(scans: list[NodeScan], *, target: str, topology: Literal["stand
                          seen=scan.aggregator.seen, vanished=scan.aggregator.vanished,
                          elapsed_s=round(scan.elapsed_s, 3), used_memory=scan.used_memory,
                          max_added_latency_ms=round(max(scan.added_latency_ms), 3)
-                         if scan.added_latency_ms else None)
+                         if scan.added_latency_ms else None,
+                         **_load_fields(scan))
              for scan in scans]
     return KeyspaceReport(
         target=target, topology=topology, exact=exact, keyspace_size=sum(scan.dbsize for scan in scans),

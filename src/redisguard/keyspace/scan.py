@@ -1,19 +1,20 @@
 """The scan engine: SCAN (or RANDOMKEY draws) with pipelined per-key commands, on one node.
 
 For every key: ``MEMORY USAGE`` (``SAMPLES n`` if asked), ``TYPE``, ``PTTL`` and ``OBJECT ENCODING``,
-written as raw RESP and parsed by hiredis (:mod:`redisguard.keyspace.resp`). The element count (the
-type's length command: ``STRLEN``, ``LLEN``, ``HLEN``, ...) is fetched at the end for the top keys
-only, which are the only keys whose length the report shows.
+then the type's length command (``STRLEN``, ``LLEN``, ``HLEN``, ``SCARD``, ``ZCARD``, ``XLEN``), all
+written as raw RESP and parsed by hiredis (:mod:`redisguard.keyspace.resp`). The length needs the type,
+so it is a second round per batch; it rides along with the next batch's write (see :class:`_Flow`).
 
-Overlap: each write carries the *next* SCAN first and this batch's per-key commands after it, so the
-next keys are known as soon as the server reaches them and the server works on one batch while the
-client aggregates the previous one. With ``--max-impact`` the engine instead keeps one small batch in
-flight at a time and lets :class:`~redisguard.keyspace.throttle.Throttle` size it.
+Overlap: each write carries the *next* SCAN first and the per-key commands after it, so the next keys
+are known as soon as the server reaches them and the server works on one write while the client
+aggregates the previous one. With ``--max-impact`` the engine instead keeps one small batch in flight
+at a time and lets :class:`~redisguard.keyspace.throttle.Throttle` size it.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -25,7 +26,7 @@ import redis.exceptions as rex
 from redisguard.keyspace.aggregate import Aggregator
 from redisguard.keyspace.patterns import DEFAULT_CAP
 from redisguard.keyspace.resp import RawPipe, bulk, command
-from redisguard.keyspace.throttle import Throttle
+from redisguard.keyspace.throttle import ServerLoad, Throttle
 
 __all__ = ["LENGTH_COMMANDS", "NodeScan", "ScanSettings", "scan_client"]
 
@@ -70,8 +71,8 @@ class NodeScan:
     dbsize: int
     used_memory: int | None
     elapsed_s: float
-    lengths: dict[bytes, int | None] = field(default_factory=dict)
     added_latency_ms: list[float] = field(default_factory=list)
+    load: ServerLoad | None = None  # --max-impact: the server's load as INFO stats showed it
 
 
 class _ScanSource:
@@ -146,65 +147,147 @@ def _builder(samples: int | None) -> Callable[[list[bytes]], bytes]:
     return build
 
 
-def _run_overlapped(pipe: RawPipe, source: _ScanSource | _RandomSource, agg: Aggregator, throttle: Throttle,
-                    build: Callable[[list[bytes]], bytes], progress: Progress | None) -> None:
-    request, replies = source.request(throttle.batch)
-    pipe.send(request, replies)
-    keys = source.parse(pipe.read_many(replies))
-    previous: list[bytes] = []
+_LENGTH_HEADS: dict[bytes, bytes] = {typ: b"*2\r\n" + bulk(name) for typ, name in LENGTH_COMMANDS.items()}
+_SCAN, _META, _LENGTHS = 0, 1, 2
+
+
+class _Flow:
+    """The reply groups in flight on one connection, in the order the server answers them.
+
+    Per batch of keys there are two rounds: the *meta* round (MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING
+    per key) and, once the types are known, the *lengths* round (the type's length command per key).
+    A write carries whatever is ready: the next SCAN, the newest keys' meta round, and the lengths round
+    of every batch whose types arrived, so the second round costs no extra round trip. A batch is
+    aggregated when its lengths arrive. At most a few batches are held at any time.
+    """
+
+    def __init__(self, pipe: RawPipe, source: _ScanSource | _RandomSource, agg: Aggregator,
+                 build: Callable[[list[bytes]], bytes], progress: Progress | None) -> None:
+        self.pipe, self.source, self.agg, self.build, self.progress = pipe, source, agg, build, progress
+        self.groups: deque[tuple[int, int, int, Any]] = deque()  # (write number, kind, replies, batch)
+        self.writes = 0
+        self.keys: list[bytes] = []  # from the last SCAN (or RANDOMKEY) reply, not asked about yet
+        self._typed: list[tuple[list[bytes], list[Any], list[int | None], list[int]]] = []
+        self._parts: list[bytes] = []
+        self._replies = 0
+        self.commands = 0  # sent in all
+
+    def queue_scan(self, batch: int) -> None:
+        request, replies = self.source.request(batch)
+        self._queue(_SCAN, request, replies, None)
+
+    def queue_meta(self, keys: list[bytes]) -> None:
+        self._queue(_META, self.build(keys), 4 * len(keys), keys)
+
+    def queue_lengths(self) -> None:
+        for batch in self._typed:
+            keys, asked = batch[0], batch[3]
+            payload = b"".join(_LENGTH_HEADS[batch[1][4 * at + 1]] + bulk(keys[at]) for at in asked)
+            self._queue(_LENGTHS, payload, len(asked), batch)
+        self._typed = []
+
+    def _queue(self, kind: int, payload: bytes, replies: int, batch: Any) -> None:
+        if replies:
+            self._parts.append(payload)
+            self._replies += replies
+            self.groups.append((self.writes, kind, replies, batch))
+
+    def flush(self) -> int:
+        """Send what was queued as one write; the number of commands in it (0: nothing was queued)."""
+        sent = self._replies
+        if sent:
+            self.pipe.send(b"".join(self._parts), sent)
+            self._parts, self._replies = [], 0
+            self.writes += 1
+            self.commands += sent
+        return sent
+
+    @property
+    def idle(self) -> bool:
+        return not self.groups and not self._typed and not self.keys
+
+    def read_through_scan(self) -> None:
+        """Handle every group of earlier writes, then the newest write's SCAN reply (if it has one)."""
+        newest = self.writes - 1
+        groups = self.groups
+        while groups and (groups[0][0] < newest or groups[0][1] == _SCAN):
+            self._handle(*groups.popleft())
+
+    def read_all(self) -> None:
+        while self.groups:
+            self._handle(*self.groups.popleft())
+
+    def _handle(self, _write: int, kind: int, replies: int, batch: Any) -> None:
+        answers = self.pipe.read_many(replies)
+        if kind == _SCAN:
+            self.keys = self.source.parse(answers)
+        elif kind == _META:
+            self._typed_batch(batch, answers)
+        else:
+            keys, meta, lengths, asked = batch
+            for at, reply in zip(asked, answers, strict=True):
+                lengths[at] = reply if reply.__class__ is int else None  # WRONGTYPE (replaced), NOPERM
+            self._aggregate(keys, meta, lengths)
+
+    def _typed_batch(self, keys: list[bytes], meta: list[Any]) -> None:
+        heads = _LENGTH_HEADS
+        asked = [at for at in range(len(keys)) if meta[4 * at].__class__ is int and meta[4 * at + 1] in heads]
+        lengths: list[int | None] = [None] * len(keys)
+        if asked:
+            self._typed.append((keys, meta, lengths, asked))
+        else:
+            self._aggregate(keys, meta, lengths)
+
+    def _aggregate(self, keys: list[bytes], meta: list[Any], lengths: list[int | None]) -> None:
+        self.agg.add_batch(keys, meta, lengths)
+        if self.progress is not None:
+            self.progress(len(keys))
+
+
+def _run_overlapped(flow: _Flow, throttle: Throttle) -> None:
+    flow.queue_scan(throttle.batch)
+    flow.flush()
+    flow.read_through_scan()
     while True:
-        more = not source.done
-        request, replies = source.request(throttle.batch) if more else (b"", 0)
-        if keys:
-            throttle.before_send(len(keys))
-        if replies or keys:
-            pipe.send(request + build(keys), replies + 4 * len(keys))
-        if previous:
-            agg.add_batch(previous, pipe.read_many(4 * len(previous)))
-            if progress is not None:
-                progress(len(previous))
-        if not more:
-            if keys:
-                agg.add_batch(keys, pipe.read_many(4 * len(keys)))
-                if progress is not None:
-                    progress(len(keys))
+        if not flow.source.done:
+            flow.queue_scan(throttle.batch)
+        if flow.keys:
+            throttle.before_send(len(flow.keys))
+            flow.queue_meta(flow.keys)
+            flow.keys = []
+        flow.queue_lengths()
+        if flow.flush():
+            flow.read_through_scan()  # the server works on this write while the client handles the last
+        elif flow.groups:
+            flow.read_all()
+        else:
             return
-        previous, keys = keys, source.parse(pipe.read_many(replies))
 
 
-def _run_serial(pipe: RawPipe, source: _ScanSource | _RandomSource, agg: Aggregator, throttle: Throttle,
-                build: Callable[[list[bytes]], bytes], progress: Progress | None) -> None:
-    while not source.done:
-        # SCAN (or RANDOMKEY) itself is cheap per key; its keys are then sent in small measured batches.
-        request, replies = source.request(throttle.batch * 4)
-        pipe.send(request, replies)
-        keys = source.parse(pipe.read_many(replies))
+def _run_serial(flow: _Flow, throttle: Throttle) -> None:
+    while not flow.idle or not flow.source.done:
+        if not flow.source.done:
+            # SCAN (or RANDOMKEY) itself is cheap per key; its keys are then sent in small measured batches.
+            flow.queue_scan(throttle.batch * 4)
+        flow.queue_lengths()
+        flow.flush()
+        flow.read_all()
+        keys, flow.keys = flow.keys, []
         start = 0
         while start < len(keys):
             chunk = keys[start:start + throttle.batch]
             start += len(chunk)
             throttle.before_send(len(chunk))
-            payload = build(chunk)
+            flow.queue_meta(chunk)
+            flow.queue_lengths()  # the previous chunk's second round rides along with this one
             began = time.perf_counter()
-            pipe.send(payload, 4 * len(chunk))
+            sent = flow.flush()
             probe_ms = throttle.probe_in_flight()
-            answers = pipe.read_many(4 * len(chunk))
+            flow.read_all()
             took = time.perf_counter() - began
-            throttle.observe(took, probe_ms)
-            agg.add_batch(chunk, answers)
-            if progress is not None:
-                progress(len(chunk))
+            throttle.observe(took, probe_ms, sent)
+            throttle.watch_load(flow.commands)
             throttle.after_batch(took)
-
-
-def _lengths(pipe: RawPipe, agg: Aggregator) -> dict[bytes, int | None]:
-    wanted = [(key, LENGTH_COMMANDS[typ]) for typ, heap in agg.heaps.items() if typ in LENGTH_COMMANDS
-              for _, key, _, _ in heap]
-    if not wanted:
-        return {}
-    pipe.send(b"".join(command(name, key) for key, name in wanted), len(wanted))
-    replies = pipe.read_many(len(wanted))
-    return {key: reply if reply.__class__ is int else None for (key, _), reply in zip(wanted, replies, strict=True)}
 
 
 def _info_used_memory(client: redis.Redis) -> int | None:
@@ -245,16 +328,16 @@ def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "
         else:
             source = _ScanSource(settings.count, settings.match)
         try:
+            flow = _Flow(pipe, source, agg, _builder(settings.samples), progress)
             if throttle.serial:
                 probe = RawPipe(client)
                 throttle.attach_probe(probe)
-                _run_serial(pipe, source, agg, throttle, _builder(settings.samples), progress)
+                _run_serial(flow, throttle)
             else:
-                _run_overlapped(pipe, source, agg, throttle, _builder(settings.samples), progress)
-            lengths = _lengths(pipe, agg)
+                _run_overlapped(flow, throttle)
         finally:
             if probe is not None:
                 probe.close()
     return NodeScan(address=address, role=role, mode=mode, aggregator=agg, dbsize=dbsize,
-                    used_memory=used_memory, elapsed_s=time.monotonic() - began, lengths=lengths,
-                    added_latency_ms=list(throttle.probes))
+                    used_memory=used_memory, elapsed_s=time.monotonic() - began,
+                    added_latency_ms=list(throttle.probes), load=throttle.load if throttle.serial else None)

@@ -6,9 +6,16 @@ client is served. What another client sees is therefore the time the server spen
 chunk ahead of it, not the scanner's throughput. So ``--max-impact`` measures exactly that: with one
 batch in flight at a time, the scanner sends a PING on a second connection right behind each batch
 and times it against the PING latency measured while idle before the scan. Added latency over the
-budget shrinks the batch; comfortably under it, the batch grows by a tenth. A short pause after
-each batch leaves the server (and, on a small machine, the CPU) to everyone else. See
+budget shrinks the batch; comfortably under it, the batch grows by a tenth. See
 :meth:`Throttle.observe` for the two measures used.
+
+The batch bounds how long one wait behind the scanner can be; how *often* others wait depends on how
+busy the server is. So once a second the probe connection also reads ``INFO stats``: the server's
+``instantaneous_ops_per_sec`` and its ``total_commands_processed``, whose growth less the commands the
+scanner itself sent is the other clients' load. Their share of the server's time is estimated from that
+rate and the per-command cost the scanner measures on its own batches; the scanner then takes at most
+what keeps the server under 70 % busy (between 5 % and 50 % of its time) by pausing after each batch:
+a server that other clients already keep busy gets a slower scan, an idle one a faster one.
 """
 
 from __future__ import annotations
@@ -23,7 +30,35 @@ from redisguard.keyspace.resp import RawPipe
 __all__ = ["Throttle"]
 
 _PING = b"*1\r\n$4\r\nPING\r\n"
+_INFO_STATS = b"*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n"
 _MIN_BATCH = 5
+_LOAD_INTERVAL_S = 1.0  # how often INFO stats is read (its instantaneous ops are a ~1.6 s average)
+_TARGET_BUSY = 0.7  # the server's busy share, others' and the scanner's together, to stay under
+_MIN_DUTY = 0.05  # the scan always gets at least this share of the server's time...
+_MAX_DUTY = 0.5  # ...and never more than this
+_MAX_PAUSE_S = 0.25
+
+
+def _info_field(text: bytes, name: bytes) -> int | None:
+    start = text.find(b"\r\n" + name + b":")
+    if start < 0:
+        return None
+    start += len(name) + 3
+    end = text.find(b"\r\n", start)
+    try:
+        return int(text[start:end if end >= 0 else None])
+    except ValueError:
+        return None
+
+
+@dataclass
+class ServerLoad:
+    """What ``INFO stats`` said of the load, for the report (``--max-impact`` only)."""
+
+    server_ops_per_s: int = 0  # the highest instantaneous_ops_per_sec read
+    others_ops_per_s: float = 0.0  # the highest rate of commands from other clients
+    min_duty: float = _MAX_DUTY  # the smallest share of the server's time the scan allowed itself
+    readings: int = 0
 
 
 @dataclass
@@ -38,6 +73,12 @@ class Throttle:
     batch: int = 0
     baseline_ms: float = 0.0
     probes: list[float] = field(default_factory=list)  # added latency (ms) seen by each probe PING
+    load: ServerLoad = field(default_factory=ServerLoad)
+    duty: float = _MAX_DUTY  # the share of the server's time the scan may take (impact mode)
+    _cost_s: float | None = None  # server seconds per scanner command, smoothed
+    _last_stats: tuple[float, int, int] | None = None  # (time, total_commands_processed, own + probe's)
+    _pings: int = 0  # PINGs and INFOs the probe sent: commands that are not the other clients' either
+    _load_visible: bool = True
     _started: float | None = None
     _sent: int = 0
     _probe: RawPipe | None = None
@@ -71,6 +112,7 @@ class Throttle:
     def _ping_ms(self) -> float:
         assert self._probe is not None
         start = time.perf_counter()
+        self._pings += 1
         self._probe.send(_PING, 1)
         self._probe.read()
         return (time.perf_counter() - start) * 1000.0
@@ -92,7 +134,7 @@ class Throttle:
             return 0.0
         return max(0.0, self._ping_ms() - self.baseline_ms)
 
-    def observe(self, batch_seconds: float, probe_added_ms: float) -> None:
+    def observe(self, batch_seconds: float, probe_added_ms: float, commands: int = 0) -> None:
         """Adapt the batch to the worse of two measures of the impact of the batch just done.
 
         The batch's own round trip (less an idle round trip) is how long the server was busy with it,
@@ -102,7 +144,11 @@ class Throttle:
         """
         if self.max_impact_ms is None:
             return
-        added = max(probe_added_ms, batch_seconds * 1000.0 - self.baseline_ms)
+        busy_ms = batch_seconds * 1000.0 - self.baseline_ms
+        added = max(probe_added_ms, busy_ms)
+        if commands > 0 and busy_ms > 0:
+            cost = busy_ms / 1000.0 / commands
+            self._cost_s = cost if self._cost_s is None else 0.8 * self._cost_s + 0.2 * cost
         self.probes.append(added)
         if len(self.probes) > 10_000:
             del self.probes[:5_000]
@@ -113,7 +159,46 @@ class Throttle:
         elif added < 0.25 * self.max_impact_ms:
             self.batch = min(self.max_batch, self.batch + max(1, self.batch // 10))
 
+    def watch_load(self, own_commands: int) -> None:
+        """Read INFO stats on the probe connection at most once per interval and set :attr:`duty`.
+
+        ``own_commands`` is how many commands the scanner has sent in all, so that its own share of the
+        server's command count can be taken out.
+        """
+        if self._probe is None or self.max_impact_ms is None or not self._load_visible:
+            return
+        now = self.clock()
+        if self._last_stats is not None and now - self._last_stats[0] < _LOAD_INTERVAL_S:
+            return
+        self._pings += 1
+        self._probe.send(_INFO_STATS, 1)
+        reply = self._probe.read()
+        total = _info_field(reply, b"total_commands_processed") if reply.__class__ is bytes else None
+        if total is None:  # INFO denied or renamed: latency alone paces the scan
+            self._load_visible = False
+            return
+        instantaneous = _info_field(reply, b"instantaneous_ops_per_sec")
+        self.load.readings += 1
+        if instantaneous is not None:
+            self.load.server_ops_per_s = max(self.load.server_ops_per_s, instantaneous)
+        ours = own_commands + self._pings  # the scanner's commands and the probe's are not the others' load
+        if self._last_stats is not None:
+            then, before, ours_before = self._last_stats
+            # total_commands_processed counts a command once it has run, so neither reading counts its own
+            # INFO: between the two, ours - ours_before of the server's commands were the scanner's.
+            others = max(0.0, (total - before - (ours - ours_before)) / max(now - then, 1e-3))
+            self.set_others_rate(others)
+        self._last_stats = (now, total, ours)
+
+    def set_others_rate(self, others_per_s: float) -> None:
+        """The share of the server's time the scan may take, given the other clients' command rate."""
+        self.load.others_ops_per_s = max(self.load.others_ops_per_s, others_per_s)
+        others_busy = min(1.0, others_per_s * (self._cost_s or 0.0))
+        self.duty = min(_MAX_DUTY, max(_MIN_DUTY, _TARGET_BUSY - others_busy))
+        self.load.min_duty = min(self.load.min_duty, self.duty)
+
     def after_batch(self, seconds: float) -> None:
-        """Leave the server to everyone else for a while after a batch (impact mode only)."""
+        """Leave the server to everyone else after a batch, so the scan takes at most :attr:`duty` of its
+        time (impact mode only)."""
         if self.max_impact_ms is not None:
-            self.sleep(min(0.05, seconds))
+            self.sleep(min(_MAX_PAUSE_S, seconds * (1.0 / self.duty - 1.0)))
