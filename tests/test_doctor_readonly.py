@@ -72,6 +72,12 @@ def test_doctor_under_least_privilege_user_is_read_only(make_server, with_config
     assert by_option.returncode == result.returncode, by_option.stderr
     assert report["nodes"][0]["streams"] == 1
     assert report["nodes"][0]["key_sample"]["scanned"] == 5
+    # Fewer draws than keys: the sample is drawn with RANDOMKEY, which the user must be allowed too.
+    sampled = subprocess.run([*REDISGUARD, "doctor", url, "--json", "--key-sample", "3"], capture_output=True,
+                             text=True, timeout=120, check=False)
+    assert sampled.returncode == result.returncode, sampled.stderr
+    sample = json.loads(sampled.stdout)["nodes"][0]["key_sample"]
+    assert (sample["scanned"], sample["exact"], sample["keyspace_size"]) == (3, False, 5)
     calls_after = _commands(admin)
     after = _state(admin)
     expiry_before, expiry_after = before.pop("expires_at_ms"), after.pop("expires_at_ms")

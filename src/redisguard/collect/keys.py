@@ -17,7 +17,7 @@ def default_key_sampler(max_keys: int) -> KeySampler:
     def sample(client: redis.Redis, probe: Probe) -> KeySample | None:
         from redisguard.keyspace import sample_for_doctor
 
-        return probe.run("keyspace sample (SCAN, TYPE, PTTL, MEMORY USAGE)",
+        return probe.run("keyspace sample (SCAN or RANDOMKEY, MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING, lengths)",
                          lambda: sample_for_doctor(client, max_keys=max_keys))
 
     return sample

@@ -10,8 +10,8 @@ __all__ = ["DIAGNOSIS_COMMANDS", "acl_setuser_line"]
 DIAGNOSIS_COMMANDS: tuple[str, ...] = (
     "ping", "hello", "auth", "client|id", "client|setname", "client|list", "info", "time", "dbsize",
     "memory|stats", "memory|doctor", "memory|usage", "slowlog|get", "latency|latest",
-    "scan", "type", "pttl", "ttl", "object|encoding", "strlen", "llen", "hlen", "scard", "zcard", "xlen",
-    "xinfo|stream", "xinfo|groups", "xinfo|consumers", "xpending", "cluster|nodes", "cluster|info",
+    "scan", "randomkey", "type", "pttl", "ttl", "object|encoding", "strlen", "llen", "hlen", "scard", "zcard",
+    "xlen", "xinfo|stream", "xinfo|groups", "xinfo|consumers", "xpending", "cluster|nodes", "cluster|info",
     "cluster|slots", "cluster|shards", "cluster|myid", "role", "select", "command|docs", "command|info",
     "readonly",
 )
