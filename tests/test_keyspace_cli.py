@@ -138,3 +138,21 @@ def test_renamed_memory_command_is_one_line_exit_3(make_server: object) -> None:
     assert code == 3
     assert "refused a command the scan needs" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("mode", [[], ["--sample", "50"], ["--max-impact", "1"]], ids=["full", "sample", "impact"])
+def test_least_privilege_user_may_run_every_mode(make_server: object, mode: list[str]) -> None:
+    """The `redisguard acl` user runs keys in each mode without a single ACL denial."""
+    from redisguard.connect.acl import acl_setuser_line
+
+    server = make_server(password="adminpw")  # type: ignore[operator]
+    with server.client() as admin:
+        fill_known(admin, per_pattern=40)
+        admin.execute_command(*acl_setuser_line("diag", password="diag-pw").split())
+        admin.execute_command("ACL", "LOG", "RESET")
+        code, out, err = run(f"redis://diag:diag-pw@127.0.0.1:{server.port}/0", "--json", *mode)
+        assert code == 0, err
+        report = json.loads(out)
+        assert report["seen"] == (50 if mode[:1] == ["--sample"] else 200)
+        assert all(row["avg_length"] is not None for row in report["patterns"])
+        assert admin.acl_log() == []
