@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis
 
 from redisguard.localserver import LocalCluster, LocalServer
@@ -132,4 +133,74 @@ async def test_suspending_handlers_run_with_bounded_concurrency(make_server) -> 
     assert 1 < peak <= 8
     assert consumer.metrics.failed == 1 and consumer.metrics.claimed >= 1
     assert admin.xpending("io", "g")["pending"] == 0
+    admin.close()
+
+
+async def test_oom_refused_events_are_retried_exactly_never_dropped(make_server) -> None:
+    # Gates off, so Redis itself refuses: the writer must retry exactly the refused events, once stored.
+    srv: LocalServer = make_server(maxmemory_policy="noeviction")
+    admin = srv.client()
+    used = int(admin.info("memory")["used_memory"])
+    admin.config_set("maxmemory", str(used + 1024 * 1024))  # about 1 MB of room: 3000 x 1 KB overflows
+    async with Producer(srv.url, memory_limit=None, batch_size=200, max_backoff=0.1) as producer:
+        async def upstream() -> None:
+            for index in range(3000):
+                await producer.send("full", {"seq": str(index), "payload": "p" * 1000})
+
+        feeding = asyncio.create_task(upstream())
+        for _ in range(600):
+            if producer.metrics.oom_replies >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert producer.metrics.oom_replies >= 3
+        assert producer.metrics.events_written < 3000
+        admin.config_set("maxmemory", "0")  # the incident ends
+        await asyncio.wait_for(feeding, timeout=60)
+        await asyncio.wait_for(producer.flush(), timeout=60)
+    seqs = [int(fields[b"seq"]) for _, fields in admin.xrange("full")]
+    assert sorted(seqs) == list(range(3000))  # every event stored, none twice
+    assert producer.metrics.events_written == 3000 and producer.metrics.events_in_flight == 0
+    assert int(admin.info("errorstats").get("errorstat_OOM", {}).get("count", 0)) > 0
+    admin.close()
+
+
+async def test_send_encodes_at_once_and_refuses_bad_fields(make_server) -> None:
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    async with Producer(srv.url, batch_size=10, linger=0.05) as producer:
+        fields: dict[str | bytes, str | bytes | int | float] = {"n": "1", b"raw": b"\x00\xff", "i": 7, "f": 1.5}
+        await producer.send("enc", fields)
+        fields["n"] = "changed after send"  # the event was taken as it was when sent
+        with pytest.raises(redis.exceptions.DataError):
+            await producer.send("enc", {"flag": True})  # as redis-py: a bool is refused, to the caller
+        with pytest.raises(redis.exceptions.DataError):
+            await producer.send("enc", {})
+        await producer.send("enc", {"é": "ü"})  # the producer carries on
+    rows = [fields for _, fields in admin.xrange("enc")]
+    assert rows == [{b"n": b"1", b"raw": b"\x00\xff", b"i": b"7", b"f": b"1.5"},
+                    {"é".encode(): "ü".encode()}]
+    assert producer.metrics.events_written == 2
+    admin.close()
+
+
+async def test_producer_survives_killed_connections(make_server) -> None:
+    # The server drops the producer's connection between batches (at every 20th checkpoint): the next write
+    # fails and is retried on a new connection (the client's retry policy). Nothing is lost.
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    kills, batches = [0], [0]
+
+    def checkpoint(cursor: int) -> None:
+        batches[0] += 1
+        if batches[0] % 20 == 0:
+            kills[0] += int(admin.client_kill_filter(_type="normal", skipme=True))
+
+    async with Producer(srv.url, batch_size=100, memory_limit=None, checkpoint=checkpoint) as producer:
+        for index in range(20_000):
+            await producer.send("kill", {"seq": str(index)}, cursor=index)
+    assert kills[0] >= 5
+    assert int(admin.info("stats")["total_connections_received"]) >= kills[0] + 2  # it reconnected
+    seqs = [int(fields[b"seq"]) for _, fields in admin.xrange("kill")]
+    assert set(seqs) == set(range(20_000))
+    assert producer.metrics.events_written == 20_000
     admin.close()
