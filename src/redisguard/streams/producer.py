@@ -5,8 +5,9 @@
 - One writer task batches by size and linger time and writes with a non-transactional pipeline (MULTI
   is refused under OOM before Redis 7.4). On a standalone server each XADD is packed into RESP bytes once,
   in ``send`` (so a caller mutating its dict afterwards changes nothing), and a batch is one write of those
-  bytes on a pooled connection, with one reply read per event: redis-py's per-command packing was most of
-  the writer's time. On Redis Cluster the batch goes through redis-py's cluster pipeline (per-slot routing).
+  bytes on a pooled connection (:mod:`redisguard.streams.resp`), with one reply read per event: redis-py's
+  per-command packing was most of the writer's time. On Redis Cluster the batch goes through redis-py's
+  cluster pipeline (per-slot routing).
 - Before a batch it passes the gates: Redis used memory under ``memory_limit`` x maxmemory (INFO read at
   most every ``gate_interval`` unless the bytes written since suggest the limit is near), and every
   target stream's backlog under ``high_water`` (the slowest group's lag where Redis reports it, else
@@ -26,14 +27,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import redis.asyncio
 import redis.exceptions as rex
-from redis.asyncio.connection import Connection
 
 from redisguard.streams.clients import AsyncClient, resolve_client
 from redisguard.streams.metrics import ProducerMetrics
+from redisguard.streams.resp import execute_packed, packable
 
 __all__ = ["Producer", "SyncProducer"]
 
@@ -146,7 +147,7 @@ class Producer:
         self._client, self._owned = await resolve_client(self._target)
         client = self._client
         self._encoder = client.get_encoder()
-        self._packed = isinstance(client, redis.asyncio.Redis) and not client.single_connection_client
+        self._packed = packable(client)
         self._writer = asyncio.create_task(self._write_loop(), name="redisguard-producer-writer")
 
     async def send(self, stream: str, fields: Fields, *, cursor: Any = None) -> None:
@@ -279,30 +280,10 @@ class Producer:
                 pipe.execute_command("XADD", event.stream, "*", *event.command)
             return list(await pipe.execute(raise_on_error=False))
         assert isinstance(self._client, redis.asyncio.Redis)
-        pool = self._client.connection_pool
-        payload = b"".join([event.command for event in events])  # type: ignore[misc]
-        connection = cast(Connection, await pool.get_connection())
-        try:
-            # As redis-py's pipeline does: retry what the client's retry policy covers (connection errors)
-            # on a fresh connection, re-sending the whole batch (at-least-once, never dropped).
-            return cast("list[Any]", await connection.retry.call_with_retry(
-                lambda: self._send_and_read(connection, payload, len(events)),
-                lambda _error: connection.disconnect()))
-        finally:
-            await pool.release(connection)
-
-    @staticmethod
-    async def _send_and_read(connection: Connection, payload: bytes, count: int) -> list[Any]:
-        # redis-py disconnects a connection whose send or read fails or is interrupted (cancellation
-        # too), so one is never handed back to the pool with replies still unread on it.
-        await connection.send_packed_command(payload)
-        replies: list[Any] = []
-        for _ in range(count):
-            try:
-                replies.append(await connection.read_response(disable_decoding=True))
-            except rex.ResponseError as exc:  # an error reply: read the rest before judging
-                replies.append(exc)
-        return replies
+        # As redis-py's pipeline: a connection error is retried under the client's retry policy on a new
+        # connection, re-sending the whole batch (at-least-once, never dropped).
+        return await execute_packed(self._client, b"".join([event.command for event in events]),  # type: ignore[misc]
+                                    len(events))
 
     async def _stored(self, batch: list[_Event]) -> None:
         self.metrics.events_written += len(batch)
