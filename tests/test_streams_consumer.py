@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
 
 from redisguard.localserver import LocalServer
-from redisguard.streams import Consumer, Entry
+from redisguard.streams import Consumer, Entry, Producer
 
 
 def _produce(client: redis.Redis, stream: str, count: int, poison: set[int] = frozenset()) -> list[str]:
@@ -141,4 +142,133 @@ async def test_idle_consumers_without_pending_are_removed(make_server) -> None:
     assert b"empty" not in names
     assert b"holder" in names
     assert admin.xpending("s", "g")["pending"] == 3
+    admin.close()
+
+
+async def test_acks_sent_with_the_next_read_are_all_sent_by_stop(make_server) -> None:
+    # A batch's XACK travels with the next XREADGROUP. stop() from inside a handler: the last batch's
+    # acks have no next read, and must still be sent before run() returns.
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    ids = _produce(admin, "s", 1000)
+    handled: list[str] = []
+
+    async def handler(entry: Entry) -> None:
+        handled.append(entry.id)
+        if len(handled) == len(ids):
+            consumer.stop()
+
+    consumer = Consumer(srv.url, "s", "g", "c", handler, batch_size=64, block_ms=20)
+    await asyncio.wait_for(consumer.run(), timeout=30)
+    assert sorted(handled) == sorted(ids)
+    assert admin.xpending("s", "g")["pending"] == 0
+    assert consumer.metrics.acked == consumer.metrics.handled == 1000
+    admin.close()
+
+
+async def test_acks_do_not_wait_for_a_blocked_read(make_server) -> None:
+    # The XACK runs before the XREADGROUP it is pipelined with: while that read blocks (nothing new to
+    # read), what was handled is already acknowledged.
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    _produce(admin, "s", 10)
+    handled: list[str] = []
+
+    async def handler(entry: Entry) -> None:
+        handled.append(entry.id)
+
+    consumer = Consumer(srv.url, "s", "g", "c", handler, block_ms=2000, claim_interval=3600)
+    task = asyncio.create_task(consumer.run())
+    try:
+        for _ in range(200):  # bounded wait (10 s) for the state, not a timing assertion
+            if len(handled) == 10 and admin.xpending("s", "g")["pending"] == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert len(handled) == 10
+        assert admin.xpending("s", "g")["pending"] == 0
+        assert not task.done()  # still running: the acks did not wait for run() to end
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, timeout=30)
+    assert consumer.metrics.acked == 10
+    admin.close()
+
+
+async def test_cancelled_consumer_acknowledges_what_it_handled(make_server) -> None:
+    # Cancelled while one handler is suspended: every entry handled before is acknowledged on the way
+    # out (the previous batch's queued acks and this batch's); only the interrupted entry stays pending.
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    ids = _produce(admin, "s", 20)
+    started, never = asyncio.Event(), asyncio.Event()
+    handled: list[str] = []
+
+    async def handler(entry: Entry) -> None:
+        if entry.id == ids[15]:
+            started.set()
+            await never.wait()
+        handled.append(entry.id)
+
+    consumer = Consumer(srv.url, "s", "g", "c", handler, batch_size=10, block_ms=20)
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(started.wait(), timeout=30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=30)
+    assert sorted(handled) == sorted(ids[:15] + ids[16:])
+    pending = admin.xpending_range("s", "g", min="-", max="+", count=100)
+    assert [row["message_id"].decode() for row in pending] == [ids[15]]
+    assert consumer.metrics.acked == 19
+    admin.close()
+
+
+class _Fatal(BaseException):
+    """Not a handler failure (those are Exceptions): it ends run()."""
+
+
+async def test_acks_that_cannot_be_sent_on_error_are_reported(make_server) -> None:
+    # run() leaves with an error and the server is gone: the acks it could not send are named on the
+    # error (those entries stay pending and are redelivered), not dropped silently.
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    ids = _produce(admin, "s", 5)
+    admin.close()
+
+    async def handler(entry: Entry) -> None:
+        if entry.id == ids[3]:
+            srv.stop()
+            raise _Fatal("the worker must stop")
+
+    consumer = Consumer(srv.url, "s", "g", "c", handler, batch_size=10, block_ms=20)
+    with pytest.raises(_Fatal) as caught:
+        await asyncio.wait_for(consumer.run(), timeout=60)
+    notes = getattr(caught.value, "__notes__", [])
+    assert any("3 handled entries were not acknowledged" in note for note in notes), notes
+    assert consumer.metrics.handled == 3 and consumer.metrics.acked == 0
+
+
+async def test_resp3_client_of_the_caller(make_server) -> None:
+    # A caller's own client may speak RESP3 (XREADGROUP then replies with a map): same entries, same acks.
+    import redis.asyncio as aredis
+
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    client = aredis.Redis(host="127.0.0.1", port=srv.port, protocol=3)
+    try:
+        async with Producer(client, batch_size=50) as producer:
+            for index in range(300):
+                await producer.send("s", {"n": str(index)})
+        seen: list[int] = []
+
+        async def handler(entry: Entry) -> None:
+            seen.append(int(entry.fields[b"n"]))
+            if len(seen) == 300:
+                consumer.stop()
+
+        consumer = Consumer(client, "s", "g", "c", handler, batch_size=64, block_ms=20)
+        await asyncio.wait_for(consumer.run(), timeout=30)
+    finally:
+        await client.aclose()
+    assert seen == list(range(300))
+    assert admin.xpending("s", "g")["pending"] == 0
     admin.close()
