@@ -15,18 +15,13 @@ import hiredis
 import redis
 import redis.exceptions as rex
 
-__all__ = ["RawPipe", "bulk", "command"]
+from redisguard.respwire import command
+
+__all__ = ["RawPipe"]
 
 _READ_SIZE = 1 << 18
 
 
-def bulk(arg: bytes) -> bytes:
-    return b"$%d\r\n%b\r\n" % (len(arg), arg)
-
-
-def command(*args: bytes) -> bytes:
-    """One command in RESP form."""
-    return b"*%d\r\n" % len(args) + b"".join(bulk(arg) for arg in args)
 
 
 class RawPipe:

@@ -25,8 +25,9 @@ import redis.exceptions as rex
 
 from redisguard.keyspace.aggregate import Aggregator
 from redisguard.keyspace.patterns import DEFAULT_CAP
-from redisguard.keyspace.resp import RawPipe, bulk, command
+from redisguard.keyspace.resp import RawPipe
 from redisguard.keyspace.throttle import ServerLoad, Throttle
+from redisguard.respwire import bulk, command
 
 __all__ = ["LENGTH_COMMANDS", "NodeScan", "ScanSettings", "scan_client"]
 

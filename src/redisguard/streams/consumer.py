@@ -29,8 +29,9 @@ from typing import Any, TypeVar, cast
 import redis.asyncio
 import redis.exceptions as rex
 
+from redisguard.respwire import bulk, command
 from redisguard.streams.clients import AsyncClient, resolve_client
-from redisguard.streams.resp import bulk, command, execute_packed, packable
+from redisguard.streams.resp import execute_packed, packable
 
 __all__ = ["Consumer", "ConsumerMetrics", "Entry"]
 

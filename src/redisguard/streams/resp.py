@@ -19,16 +19,9 @@ from redis.asyncio.connection import Connection
 
 from redisguard.streams.clients import AsyncClient
 
-__all__ = ["bulk", "command", "execute_packed", "packable"]
+__all__ = ["execute_packed", "packable"]
 
 
-def bulk(arg: bytes) -> bytes:
-    return b"$%d\r\n%b\r\n" % (len(arg), arg)
-
-
-def command(*args: bytes) -> bytes:
-    """One command in RESP form."""
-    return b"*%d\r\n" % len(args) + b"".join([bulk(arg) for arg in args])
 
 
 def packable(client: AsyncClient) -> bool:
