@@ -85,7 +85,9 @@ async def test_guarded_producer_never_ooms_and_loses_nothing(make_server) -> Non
         assert paused_at < EVENTS
         assert _oom_errors(admin) == 0
         batch_bytes = BATCH * (len(PAYLOAD) + 200)
-        assert peak[0] <= LIMIT * GATE + 2 * batch_bytes, (peak[0], LIMIT * GATE)
+        # The gate reserves room for the batch about to be written: used memory stays under the gate plus
+        # one batch (the bound; measured ~0.8-1.1 batches *under* the gate itself on 6.2 and 7.0).
+        assert peak[0] <= LIMIT * GATE + batch_bytes, (peak[0], LIMIT * GATE)
         assert producer.metrics.max_events_in_flight <= 5000  # the producer's own memory is bounded
 
         # phase 2: the indexers come back, with a Trimmer freeing what they acknowledged

@@ -8,10 +8,10 @@
   bytes on a pooled connection (:mod:`redisguard.streams.resp`), with one reply read per event: redis-py's
   per-command packing was most of the writer's time. On Redis Cluster the batch goes through redis-py's
   cluster pipeline (per-slot routing).
-- Before a batch it passes the gates: Redis used memory under ``memory_limit`` x maxmemory (INFO read at
-  most every ``gate_interval`` unless the bytes written since suggest the limit is near), and every
-  target stream's backlog under ``high_water`` (the slowest group's lag where Redis reports it, else
-  XLEN: an unknown lag is never taken as 0).
+- Before a batch it passes the gates: Redis used memory plus the batch's estimated cost under
+  ``memory_limit`` x maxmemory (INFO read at most every ``gate_interval`` unless the bytes written since
+  suggest the limit is near), and every target stream's backlog under ``high_water`` (the slowest
+  group's lag where Redis reports it, else XLEN: an unknown lag is never taken as 0).
 - An OOM reply pauses with backoff and retries exactly the events that were refused.
 - ``checkpoint(cursor)`` is called with an upstream cursor only after its event (and every event before
   it) is stored, so a resumable upstream restarts without loss.
@@ -229,7 +229,7 @@ class Producer:
         try:
             while True:
                 batch = await self._next_batch()
-                await self._pass_gates({event.stream for event in batch})
+                await self._pass_gates(batch)
                 await self._write(batch)
                 await self._stored(batch)
         except asyncio.CancelledError:
@@ -261,7 +261,7 @@ class Producer:
                 await asyncio.sleep(backoff)
                 self.metrics.paused_seconds["oom"] += backoff
                 backoff = min(backoff * 2, self.max_backoff)
-                await self._pass_gates({event.stream for event in refused})
+                await self._pass_gates(refused)
             remaining = refused
 
     @staticmethod
@@ -300,25 +300,34 @@ class Producer:
         if not self.metrics.events_in_flight:
             self._idle.set()
 
-    async def _pass_gates(self, streams: set[str]) -> None:
+    async def _pass_gates(self, batch: list[_Event]) -> None:
+        streams = {event.stream for event in batch}
+        incoming = sum(event.size for event in batch) * MEMORY_OVERHEAD
         while True:
-            reason = await self._closed_gate(streams)
+            reason = await self._closed_gate(streams, incoming)
             if reason is None:
                 return
             await asyncio.sleep(self.gate_interval)
             self.metrics.paused_seconds[reason] += self.gate_interval
 
-    async def _closed_gate(self, streams: set[str]) -> str | None:
+    async def _closed_gate(self, streams: set[str], incoming: float) -> str | None:
+        """The first closed gate's name, or None. ``incoming``: the estimated used-memory cost of the batch
+        about to be written, which must fit under the memory gate too (so used memory stays under the gate,
+        not the gate plus a batch); capped at half the gate, so that one huge batch cannot wait forever."""
         assert self._client is not None
         now = time.monotonic()
         if self.memory_limit is not None:
             estimate = self._memory_used + self._written_since_read * MEMORY_OVERHEAD
-            near = self._memory_max and estimate >= self._memory_max * self.memory_limit
+            gate = self._memory_max * self.memory_limit
+            reserve = min(incoming, gate / 2)
+            near = self._memory_max and estimate + reserve >= gate
             if now - self._memory_read_at >= self.gate_interval or near:
                 info = await self._client.info("memory")
                 self._memory_used, self._memory_max = int(info["used_memory"]), int(info.get("maxmemory", 0))
                 self._memory_read_at, self._written_since_read = now, 0
-            if self._memory_max and self._memory_used >= self._memory_max * self.memory_limit:
+                gate = self._memory_max * self.memory_limit
+                reserve = min(incoming, gate / 2)
+            if self._memory_max and self._memory_used + reserve >= gate:
                 self._memory_read_at = 0.0  # re-read on the next check
                 return "memory"
         if self.high_water is not None:
