@@ -3,8 +3,9 @@
 1. producer throughput: raw pipelined XADD (redis-py asyncio, same batch size) vs Producer with gates on
 2. consumer throughput: raw XREADGROUP + XACK loop vs Consumer (handler does nothing)
 3. producer memory while upstream outpaces Redis (maxmemory 64mb, noeviction, consumer stopped) for
-   --seconds (default 60): the guarded Producer vs a naive producer with an unbounded asyncio.Queue
-   (stopped at 1 GiB). Each runs in a child process whose RSS is sampled.
+   --seconds (default 60), the same upstream (UPSTREAM_RATE events/s) for both: the guarded Producer vs
+   a naive producer with an unbounded asyncio.Queue that re-queues refused events (stopped at 1 GiB).
+   Each runs in a child process whose RSS is sampled.
 Usage: python bench/streams.py [--events N] [--seconds S]
 """
 
@@ -17,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 import psutil
 import redis
@@ -84,27 +86,47 @@ async def guarded_consume(url: str, stream: str, events: int) -> float:
     return events / elapsed
 
 
+UPSTREAM_RATE = 20_000  # events/s offered by the upstream in the overflow run: 5x the incident's firehose
+
+
 async def child(mode: str, url: str, seconds: float) -> None:
-    """Upstream as fast as possible for ``seconds``; print RSS samples (MiB) as JSON."""
+    """Upstream at UPSTREAM_RATE events/s for ``seconds``; print RSS samples (MiB) and events accepted as JSON.
+
+    Both producers get the same upstream. The guarded one slows it down (``send`` waits while a gate is
+    closed); the naive one accepts everything into an unbounded queue and re-queues what Redis refuses,
+    as the ingester of seeds/001 did.
+    """
     process = psutil.Process()
     samples: list[float] = []
     deadline = time.monotonic() + seconds
     stop = False
+    accepted = 0
 
     async def sampler() -> None:
         while not stop:
             samples.append(process.memory_info().rss / 2**20)
             await asyncio.sleep(0.5)
 
+    async def paced(offer: Callable[[], Awaitable[None]]) -> None:
+        nonlocal accepted
+        start = time.monotonic()
+        while time.monotonic() < deadline and process.memory_info().rss < 2**30:
+            for _ in range(100):
+                await offer()
+                accepted += 1
+            ahead = start + accepted / UPSTREAM_RATE - time.monotonic()
+            await asyncio.sleep(max(0.0, ahead))
+
     sampling = asyncio.create_task(sampler())
     if mode == "guarded":
         producer = Producer(url, memory_limit=0.8, batch_size=BATCH)
         await producer.start()
-        async def upstream() -> None:
-            while time.monotonic() < deadline:
-                await producer.send("overflow", PAYLOAD)
+
+        async def send() -> None:
+            await producer.send("overflow", PAYLOAD)
+
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(upstream(), timeout=seconds + 5)
+            await asyncio.wait_for(paced(send), timeout=seconds + 5)
         await producer.close(timeout=0.1)
     else:
         queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()  # the unbounded channel of seeds/001
@@ -119,27 +141,29 @@ async def child(mode: str, url: str, seconds: float) -> None:
                 for event in batch:
                     pipe.xadd("overflow", event)
                 replies = await pipe.execute(raise_on_error=False)
-                for event, reply in zip(batch, replies, strict=True):
-                    if isinstance(reply, Exception):
-                        queue.put_nowait(event)  # keep it to retry later: the buffer grows
-                await asyncio.sleep(0)
+                refused = [event for event, reply in zip(batch, replies, strict=True) if isinstance(reply, Exception)]
+                for event in refused:
+                    queue.put_nowait(event)  # keep it to retry later: the buffer grows
+                if refused:
+                    await asyncio.sleep(0.05)  # back off a little, as a retry loop would
+
+        async def put() -> None:
+            queue.put_nowait(dict(PAYLOAD))
 
         writing = asyncio.create_task(writer())
-        while time.monotonic() < deadline and process.memory_info().rss < 2**30:
-            for _ in range(1000):
-                queue.put_nowait(dict(PAYLOAD))
-            await asyncio.sleep(0)
+        await paced(put)
         writing.cancel()
         await client.aclose()
     stop = True
     await sampling
-    print(json.dumps(samples))
+    print(json.dumps({"rss": samples, "accepted": accepted}))
 
 
-def rss_run(mode: str, url: str, seconds: float) -> list[float]:
+def rss_run(mode: str, url: str, seconds: float) -> tuple[list[float], int]:
     out = subprocess.run([sys.executable, __file__, "--child", mode, url, str(seconds)], capture_output=True,
                          text=True, timeout=seconds + 120, check=True).stdout
-    return list(json.loads(out.strip().splitlines()[-1]))
+    result = json.loads(out.strip().splitlines()[-1])
+    return list(result["rss"]), int(result["accepted"])
 
 
 def main() -> None:
@@ -164,14 +188,16 @@ def main() -> None:
         with LocalServer(binary, config={"maxmemory": "64mb", "maxmemory-policy": "noeviction"}) as server:
             with server.client() as client:
                 client.xgroup_create("overflow", "stopped", id="0", mkstream=True)
-            samples = rss_run(mode, server.url, args.seconds)
+            samples, accepted = rss_run(mode, server.url, args.seconds)
             with redis.Redis(host="127.0.0.1", port=server.port) as client:
                 ooms = client.info("errorstats").get("errorstat_OOM", {}).get("count", 0)
+                stored = client.xlen("overflow")
         half = samples[len(samples) // 2] if samples else float("nan")
         rows.append((f"{mode} producer RSS MiB (mid / peak)", f"{half:.0f}", f"{max(samples):.0f}",
                      f"OOM replies {ooms}"))
+        rows.append((f"{mode}: upstream events taken / stored", f"{accepted:,}", f"{stored:,}", ""))
     print(f"# redis-server {binary.version_text}, batch {BATCH}, {args.events} events, "
-          f"overflow run {args.seconds:.0f} s per producer")
+          f"overflow run {args.seconds:.0f} s per producer, upstream {UPSTREAM_RATE:,} events/s")
     print(f"{'measure':36} {'raw redis-py':>14} {'redisguard':>14} {'ratio':>18}")
     for name, raw, ours, ratio in rows:
         print(f"{name:36} {raw:>14} {ours:>14} {ratio:>18}")
