@@ -156,8 +156,8 @@ def render_terminal(report: KeyspaceReport, console: Console, top: int) -> None:
         if node.max_added_latency_ms is not None:
             load = ""
             if node.server_ops_per_s is not None and node.min_duty is not None:
-                load = (f"; server up to {node.server_ops_per_s:,} ops/s, other clients up to "
-                        f"{node.others_ops_per_s or 0:,.0f} commands/s; the scan took at most "
+                load = (f"; server up to {node.server_ops_per_s:,} ops/s (the scan's own included), "
+                        f"other clients up to {node.others_ops_per_s or 0:,.0f} commands/s; the scan took at most "
                         f"{node.min_duty:.0%} of the server's time at the busiest")
             console.print(f"{node.address}: worst added latency seen by the probe "
                           f"{node.max_added_latency_ms:.2f} ms{load}")
