@@ -272,3 +272,51 @@ async def test_resp3_client_of_the_caller(make_server) -> None:
     assert seen == list(range(300))
     assert admin.xpending("s", "g")["pending"] == 0
     admin.close()
+
+
+@pytest.mark.parametrize("block_ms", [0, 1500], ids=["block-forever", "block-longer-than-timeout"])
+async def test_block_longer_than_the_clients_socket_timeout(server: LocalServer, block_ms: int) -> None:
+    """A caller's client with a 0.5 s socket timeout and a longer (or endless) BLOCK: the consumer waits
+    through idle periods without a TimeoutError, still sees new entries, and stops cleanly."""
+    import redis.asyncio as aredis
+
+    client = aredis.Redis(host="127.0.0.1", port=server.port, socket_timeout=0.5, protocol=2)
+    seen: list[bytes] = []
+
+    async def handler(entry: Entry) -> None:
+        seen.append(entry.fields[b"n"])
+
+    consumer = Consumer(client, "quiet", "g", "c1", handler, block_ms=block_ms)
+    task = asyncio.create_task(consumer.run())
+    try:
+        await asyncio.sleep(1.6)  # three socket timeouts with nothing to read
+        assert not task.done()
+        with server.client() as admin:
+            admin.xadd("quiet", {"n": "1"})
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == [b"1"]
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, timeout=10)  # raises here if run() failed
+        await client.aclose()
+    with server.client() as admin:
+        assert admin.xpending("quiet", "g")["pending"] == 0
+
+
+async def test_cluster_client_block_is_bounded_too(cluster) -> None:
+    from redis.asyncio.cluster import RedisCluster
+
+    from redisguard.streams.consumer import _bounded_block
+
+    node = cluster.nodes[0]
+    client = RedisCluster(host="127.0.0.1", port=node.port, socket_timeout=0.4)
+    try:
+        assert _bounded_block(5000, client) == 200
+        assert _bounded_block(0, client) == 200
+        assert _bounded_block(100, client) == 100
+        assert _bounded_block(None, client) is None
+    finally:
+        await client.aclose()

@@ -81,6 +81,20 @@ async def _finish(coroutine: Coroutine[Any, Any, T], yielded: Any) -> T:
             return cast(T, stop.value)
 
 
+def _bounded_block(block_ms: int | None, client: AsyncClient) -> int | None:
+    """XREADGROUP's BLOCK, at most half the client's socket timeout (0, "for ever", too): a longer block
+    would end in a client-side TimeoutError. The read loop simply reads again after an empty block."""
+    if block_ms is None:
+        return None
+    kwargs = client.connection_pool.connection_kwargs if isinstance(client, redis.asyncio.Redis) \
+        else client.connection_kwargs
+    timeout = kwargs.get("socket_timeout")
+    if not timeout:
+        return block_ms
+    limit = max(1, int(timeout * 1000 / 2))
+    return limit if block_ms == 0 else min(block_ms, limit)
+
+
 class Consumer:
     def __init__(
         self,
@@ -118,6 +132,7 @@ class Consumer:
         self._unacked: list[str] = []  # handled (or dead-lettered), to acknowledge with the next read
         self._packed = False
         self._xreadgroup = b""
+        self._block_ms: int | None = block_ms
         self._xack_args = b""
 
     def stop(self) -> None:
@@ -152,9 +167,10 @@ class Consumer:
         :mod:`redisguard.streams.resp`): redis-py's packing of a 500-id XACK and its XREADGROUP reply
         callback were the largest costs per batch. On a cluster, redis-py's pipeline is used."""
         self._packed = packable(client)
+        self._block_ms = _bounded_block(self.block_ms, client)
         encode = client.get_encoder().encode
         stream, group, name = encode(self.stream), encode(self.group), encode(self.name)
-        block = [] if self.block_ms is None else [b"BLOCK", b"%d" % self.block_ms]
+        block = [] if self._block_ms is None else [b"BLOCK", b"%d" % self._block_ms]
         self._xreadgroup = command(b"XREADGROUP", b"GROUP", group, name, b"COUNT", b"%d" % self.batch_size,
                                    *block, b"STREAMS", stream, b">")
         self._xack_args = bulk(b"XACK") + bulk(stream) + bulk(group)
@@ -225,7 +241,7 @@ class Consumer:
             pipe = self._client.pipeline(transaction=False)
             if acks:
                 pipe.xack(self.stream, self.group, *acks)
-            pipe.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.batch_size, block=self.block_ms)
+            pipe.xreadgroup(self.group, self.name, {self.stream: ">"}, count=self.batch_size, block=self._block_ms)
             replies = await pipe.execute(raise_on_error=False)
             if acks:
                 self._acked(replies[0], len(acks))
