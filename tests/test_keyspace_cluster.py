@@ -55,6 +55,41 @@ def test_cluster_sampling_is_stratified(cluster_keys: Keys) -> None:
     assert total == pytest.approx(report.keyspace_size, rel=0.02)  # shares per node sum to one
 
 
+def test_one_shard_failing_cancels_the_others(cluster: LocalCluster) -> None:
+    """The first shard to fail ends the whole scan at once: the other shards stop within a batch rather
+    than scanning to the end (which is also what makes Ctrl-C on a cluster scan stop it)."""
+    import threading
+
+    client = RedisCluster(host="127.0.0.1", port=cluster.primary_nodes[0].port)
+    names = [f"kscancel:{n}" for n in range(45_000)]
+    try:
+        for start in range(0, len(names), 5000):
+            pipe = client.pipeline()
+            for name in names[start:start + 5000]:
+                pipe.set(name, "v")
+            pipe.execute()
+        progressed: list[int] = []
+        lock = threading.Lock()
+
+        def progress(keys: int) -> None:
+            with lock:
+                progressed.append(keys)
+                if len(progressed) == 1:
+                    raise RuntimeError("shard failed")
+
+        with pytest.raises(RuntimeError, match="shard failed"):
+            scan_deployment(ConnectionOptions.build(cluster.url), ScanSettings(count=100), progress=progress)
+        # 3 shards of ~15,000 keys in batches of 100: each stops within a few batches of the failure
+        assert sum(progressed) < len(names) // 3
+    finally:
+        for start in range(0, len(names), 5000):
+            pipe = client.pipeline()
+            for name in names[start:start + 5000]:
+                pipe.delete(name)
+            pipe.execute()
+        client.close()
+
+
 def test_replica_is_scanned_instead_of_the_primary(make_server: object) -> None:
     primary = make_server(repl_diskless_sync_delay=0)  # type: ignore[operator]
     replica = make_server(replicaof=["127.0.0.1", str(primary.port)])  # type: ignore[operator]

@@ -4,10 +4,12 @@ shard with ``--replica``), a standalone server (or its replica), then merge into
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import replace
+from typing import cast
 
 from redisguard.connect import ConnectionOptions, Node, Topology, discover, open_client
 from redisguard.keyspace.report import KeyspaceReport, build_report
@@ -44,6 +46,24 @@ def _dbsize(node: Node, db: int | None) -> int:
         return int(client.dbsize())
 
 
+def _run_all(run: Callable[[int], NodeScan], count: int, cancel: threading.Event) -> list[NodeScan]:
+    """Every shard's scan in its own thread. The first error (or Ctrl-C in this thread) cancels the
+    others within a batch, instead of waiting for them to scan their whole shard."""
+    pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="redisguard-scan")
+    try:
+        futures = [pool.submit(run, index) for index in range(count)]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            if future.done() and future.exception() is not None:
+                raise cast(BaseException, future.exception())
+        return [future.result() for future in futures]
+    except BaseException:
+        cancel.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, replica: bool = False,
                     progress: Progress | None = None,
                     on_total: Callable[[int], None] | None = None) -> KeyspaceReport:
@@ -66,18 +86,16 @@ def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, repli
     if on_total is not None:
         on_total(sum(min(size, d) if d is not None else size for size, d in zip(sizes, draws, strict=True)))
 
+    cancel = threading.Event()
+
     def run(index: int) -> NodeScan:
         node = nodes[index]
         node_settings = settings if settings.sample is None else replace(settings, sample=draws[index])
         with open_client(node.options) as client:
             return scan_client(client, node_settings, address=node.address, role=node.role, progress=progress,
-                               draws=draws[index])
+                               draws=draws[index], cancel=cancel)
 
-    if len(nodes) == 1:
-        scans = [run(0)]
-    else:
-        with ThreadPoolExecutor(max_workers=len(nodes), thread_name_prefix="redisguard-scan") as pool:
-            scans = list(pool.map(run, range(len(nodes))))
+    scans = [run(0)] if len(nodes) == 1 else _run_all(run, len(nodes), cancel)
     report = build_report(scans, target=options.display, topology=topology.mode, cap=settings.cap,
                           elapsed_s=time.monotonic() - began)
     report.notes.extend(notes)

@@ -13,6 +13,7 @@ at a time and lets :class:`~redisguard.keyspace.throttle.Throttle` size it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from redisguard.keyspace.resp import RawPipe
 from redisguard.keyspace.throttle import ServerLoad, Throttle
 from redisguard.respwire import bulk, command
 
-__all__ = ["LENGTH_COMMANDS", "NodeScan", "ScanSettings", "scan_client"]
+__all__ = ["LENGTH_COMMANDS", "NodeScan", "ScanCancelled", "ScanSettings", "scan_client"]
 
 Progress = Callable[[int], None]
 # With only --budget: a keyspace this small per second of budget is scanned in full (exact, and done in
@@ -40,6 +41,10 @@ LENGTH_COMMANDS: dict[bytes, bytes] = {
     b"string": b"STRLEN", b"list": b"LLEN", b"set": b"SCARD", b"zset": b"ZCARD", b"hash": b"HLEN",
     b"stream": b"XLEN",
 }
+
+
+class ScanCancelled(Exception):
+    """The scan was stopped from outside (``cancel`` was set) between two batches."""
 
 
 @dataclass(frozen=True)
@@ -163,8 +168,10 @@ class _Flow:
     """
 
     def __init__(self, pipe: RawPipe, source: _ScanSource | _RandomSource, agg: Aggregator,
-                 build: Callable[[list[bytes]], bytes], progress: Progress | None) -> None:
+                 build: Callable[[list[bytes]], bytes], progress: Progress | None,
+                 cancel: threading.Event | None = None) -> None:
         self.pipe, self.source, self.agg, self.build, self.progress = pipe, source, agg, build, progress
+        self.cancel = cancel
         self.groups: deque[tuple[int, int, int, Any]] = deque()  # (write number, kind, replies, batch)
         self.writes = 0
         self.keys: list[bytes] = []  # from the last SCAN (or RANDOMKEY) reply, not asked about yet
@@ -240,6 +247,8 @@ class _Flow:
             self._aggregate(keys, meta, lengths)
 
     def _aggregate(self, keys: list[bytes], meta: list[Any], lengths: list[int | None]) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise ScanCancelled  # the pipe is closed with replies unread: its connection is dropped
         self.agg.add_batch(keys, meta, lengths)
         if self.progress is not None:
             self.progress(len(keys))
@@ -300,12 +309,14 @@ def _info_used_memory(client: redis.Redis) -> int | None:
 
 
 def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "", role: str = "primary",
-                progress: Progress | None = None, draws: int | None = None) -> NodeScan:
+                progress: Progress | None = None, draws: int | None = None,
+                cancel: threading.Event | None = None) -> NodeScan:
     """Scan (or sample) the keyspace behind ``client`` and return its aggregation.
 
     ``draws`` overrides ``settings.sample`` for this node (the cluster planner splits a sample across
-    shards). When the draws would be as many as the keys, the node is scanned in full instead: exact,
-    and no slower.
+    shards). Setting ``cancel`` stops the scan with :class:`ScanCancelled` at the next batch.
+    When the draws would be as many as the keys, the node is scanned in full instead: exact, and no
+    slower.
     """
     began = time.monotonic()
     wanted = settings.sample if draws is None else draws
@@ -329,7 +340,7 @@ def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "
         else:
             source = _ScanSource(settings.count, settings.match)
         try:
-            flow = _Flow(pipe, source, agg, _builder(settings.samples), progress)
+            flow = _Flow(pipe, source, agg, _builder(settings.samples), progress, cancel)
             if throttle.serial:
                 probe = RawPipe(client)
                 throttle.attach_probe(probe)
