@@ -25,9 +25,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from redisguard.collect.info import parse_info_text
 from redisguard.keyspace.resp import RawPipe
 
-__all__ = ["Throttle"]
+__all__ = ["ServerLoad", "Throttle"]
 
 _PING = b"*1\r\n$4\r\nPING\r\n"
 _INFO_STATS = b"*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n"
@@ -37,18 +38,6 @@ _TARGET_BUSY = 0.7  # the server's busy share, others' and the scanner's togethe
 _MIN_DUTY = 0.05  # the scan always gets at least this share of the server's time...
 _MAX_DUTY = 0.5  # ...and never more than this
 _MAX_PAUSE_S = 0.25
-
-
-def _info_field(text: bytes, name: bytes) -> int | None:
-    start = text.find(b"\r\n" + name + b":")
-    if start < 0:
-        return None
-    start += len(name) + 3
-    end = text.find(b"\r\n", start)
-    try:
-        return int(text[start:end if end >= 0 else None])
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -173,14 +162,14 @@ class Throttle:
         self._pings += 1
         self._probe.send(_INFO_STATS, 1)
         reply = self._probe.read()
-        total = _info_field(reply, b"total_commands_processed") if reply.__class__ is bytes else None
-        if total is None:  # INFO denied or renamed: latency alone paces the scan
+        stats = parse_info_text(reply.decode("ascii", "replace")).get("stats", {}) if reply.__class__ is bytes else {}
+        if not stats.get("total_commands_processed", "").isdigit():  # INFO denied or renamed: latency alone paces
             self._load_visible = False
             return
-        instantaneous = _info_field(reply, b"instantaneous_ops_per_sec")
+        total = int(stats["total_commands_processed"])
         self.load.readings += 1
-        if instantaneous is not None:
-            self.load.server_ops_per_s = max(self.load.server_ops_per_s, instantaneous)
+        if stats.get("instantaneous_ops_per_sec", "").isdigit():
+            self.load.server_ops_per_s = max(self.load.server_ops_per_s, int(stats["instantaneous_ops_per_sec"]))
         ours = own_commands + self._pings  # the scanner's commands and the probe's are not the others' load
         if self._last_stats is not None:
             then, before, ours_before = self._last_stats
