@@ -310,6 +310,11 @@ class Producer:
             await asyncio.sleep(self.gate_interval)
             self.metrics.paused_seconds[reason] += self.gate_interval
 
+    def _over_gate(self, used: float, incoming: float) -> bool:
+        """Would ``used`` plus the batch's cost (at most half the gate) reach the memory gate?"""
+        gate = self._memory_max * (self.memory_limit or 1.0)
+        return bool(self._memory_max) and used + min(incoming, gate / 2) >= gate
+
     async def _closed_gate(self, streams: set[str], incoming: float) -> str | None:
         """The first closed gate's name, or None. ``incoming``: the estimated used-memory cost of the batch
         about to be written, which must fit under the memory gate too (so used memory stays under the gate,
@@ -318,16 +323,11 @@ class Producer:
         now = time.monotonic()
         if self.memory_limit is not None:
             estimate = self._memory_used + self._written_since_read * MEMORY_OVERHEAD
-            gate = self._memory_max * self.memory_limit
-            reserve = min(incoming, gate / 2)
-            near = self._memory_max and estimate + reserve >= gate
-            if now - self._memory_read_at >= self.gate_interval or near:
+            if now - self._memory_read_at >= self.gate_interval or self._over_gate(estimate, incoming):
                 info = await self._client.info("memory")
                 self._memory_used, self._memory_max = int(info["used_memory"]), int(info.get("maxmemory", 0))
                 self._memory_read_at, self._written_since_read = now, 0
-                gate = self._memory_max * self.memory_limit
-                reserve = min(incoming, gate / 2)
-            if self._memory_max and self._memory_used + reserve >= gate:
+            if self._over_gate(self._memory_used, incoming):
                 self._memory_read_at = 0.0  # re-read on the next check
                 return "memory"
         if self.high_water is not None:
