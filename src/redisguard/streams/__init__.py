@@ -4,6 +4,7 @@ dead-letter, and a trimmer that only removes what every consumer group has finis
 from __future__ import annotations
 
 from redisguard.streams.consumer import Consumer, ConsumerMetrics, Entry
+from redisguard.streams.errors import EventsNotStoredError
 from redisguard.streams.producer import Producer, SyncProducer
 from redisguard.streams.safety import SafePoint, safe_point_of_groups, safe_trim_point
 from redisguard.streams.trim import TrimResult, atrim_safe, trim_safe
@@ -13,6 +14,7 @@ __all__ = [
     "Consumer",
     "ConsumerMetrics",
     "Entry",
+    "EventsNotStoredError",
     "Producer",
     "SafePoint",
     "SyncProducer",
