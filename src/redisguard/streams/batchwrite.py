@@ -14,12 +14,18 @@ import redis.asyncio
 import redis.exceptions as rex
 from redis.asyncio.connection import Connection
 
-__all__ = ["RETRYABLE", "BatchInterrupted", "write_batch"]
+__all__ = ["RETRYABLE", "BatchInterrupted", "transient", "write_batch"]
 
 # What a restart, a failover or a network cut looks like from the client: the connection is refused or
 # reset, a reply never comes, or the restarted server is still loading its data (BusyLoadingError is a
 # ConnectionError). OOM, NOPERM, WRONGTYPE ... are answers, never retried as a connection fault.
 RETRYABLE: tuple[type[BaseException], ...] = (rex.ConnectionError, rex.TimeoutError, OSError)
+
+
+def transient(fault: BaseException) -> bool:
+    """A fault that goes away by itself (retry after a backoff); a wrong password is not one, although
+    redis-py makes AuthenticationError a ConnectionError."""
+    return isinstance(fault, RETRYABLE) and not isinstance(fault, rex.AuthenticationError)
 
 
 class BatchInterrupted(Exception):

@@ -39,7 +39,7 @@ from typing import Any
 import redis.asyncio
 import redis.exceptions as rex
 
-from redisguard.streams.batchwrite import RETRYABLE, BatchInterrupted, write_batch
+from redisguard.streams.batchwrite import RETRYABLE, BatchInterrupted, transient, write_batch
 from redisguard.streams.clients import AsyncClient, resolve_client
 from redisguard.streams.errors import EventsNotStoredError
 from redisguard.streams.metrics import ProducerMetrics
@@ -280,6 +280,8 @@ class Producer:
                 await self._pass_gates(remaining)
                 replies = await self._execute(remaining)
             except BatchInterrupted as cut:
+                if not transient(cut.cause):
+                    raise cut.cause from None
                 settled = len(cut.replies)
                 refused = self._settle(remaining[:settled], cut.replies)
                 self.metrics.possible_duplicates += cut.unsettled
@@ -287,6 +289,8 @@ class Producer:
                 await self._connection_fault(cut.cause)
                 continue
             except RETRYABLE as fault:  # a gate's read (INFO, XINFO) or the cluster pipeline
+                if not transient(fault):
+                    raise
                 await self._connection_fault(fault)
                 continue
             self._fault_backoff = 0.0
@@ -308,7 +312,7 @@ class Producer:
                 if isinstance(reply, rex.OutOfMemoryError):
                     again.append(event)
                     continue
-                if isinstance(reply, RETRYABLE):
+                if transient(reply):
                     self.metrics.possible_duplicates += 1
                     self._last_fault = reply
                     again.append(event)
