@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["EventsNotStoredError"]
+from redisguard.errors import RedisguardError, UsageError
+
+__all__ = ["EventsNotStoredError", "NotAStreamError"]
 
 
-class EventsNotStoredError(RuntimeError):
+class NotAStreamError(UsageError):
+    """The key does not exist or holds another type than a stream (exit 2)."""
+
+
+class EventsNotStoredError(RedisguardError, RuntimeError):
     """``Producer.close()`` gave up with events that ``send()`` had accepted still not stored.
 
     ``count`` is how many; ``__cause__`` is the last error seen (Redis unreachable, or a reply that stopped
@@ -13,5 +19,5 @@ class EventsNotStoredError(RuntimeError):
     """
 
     def __init__(self, count: int, reason: str) -> None:
-        super().__init__(f"{count} events accepted by send() were not stored ({reason})")
+        super().__init__(f"{count} events accepted by send() were not stored ({reason})", kind="not-stored")
         self.count = count

@@ -8,16 +8,14 @@ from typing import Any
 import redis
 import redis.asyncio
 
-from redisguard.streams.ids import StreamId, format_id
 from redisguard.streams.safety import TRIM_SCRIPT
 
-__all__ = ["COUNT_CAP", "TrimResult", "atrim_safe", "count_between", "trim_safe"]
+__all__ = ["TrimResult", "atrim_safe", "trim_safe"]
 
 # One approximate XTRIM removes at most this many entries (Redis' default LIMIT is 100 x
 # stream-node-max-entries); a large backlog is freed over several calls.
 DEFAULT_LIMIT = 10_000
 MAX_ROUNDS = 10_000
-COUNT_CAP = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -81,21 +79,3 @@ async def atrim_safe(client: redis.asyncio.Redis | redis.asyncio.RedisCluster, k
     while rounds.more(list(await script(keys=[key], args=rounds.args))):
         pass
     return rounds.result()
-
-
-def count_between(client: redis.Redis | redis.RedisCluster, key: str | bytes, start: StreamId,
-                  end: StreamId, *, cap: int = COUNT_CAP) -> tuple[int, bool]:
-    """Entries with start <= id < end (read-only, in batches); (count, capped)."""
-    if end <= start:
-        return 0, False
-    count, cursor = 0, format_id(start)
-    last = format_id((end[0], end[1] - 1) if end[1] > 0 else (end[0] - 1, 2**64 - 1))
-    while count < cap:
-        batch = client.xrange(key, min=cursor, max=last, count=10_000)
-        if not batch:
-            break
-        count += len(batch)
-        cursor = "(" + (batch[-1][0].decode() if isinstance(batch[-1][0], bytes) else str(batch[-1][0]))
-    return min(count, cap), count >= cap
-
-
