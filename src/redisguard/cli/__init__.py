@@ -18,6 +18,7 @@ import redis.exceptions as rex
 from redisguard import __version__
 from redisguard.cli.options import current_target, scrub
 from redisguard.errors import EXIT_CANCELLED, EXIT_INTERNAL, RedisguardError, from_redis
+from redisguard.keynames import visible
 
 __all__ = ["cli", "main"]
 
@@ -36,7 +37,8 @@ for _name in COMMAND_MODULES:
 
 
 def _say(message: str) -> None:
-    click.echo(f"redisguard: {scrub(message)}", err=True)
+    """One line on stderr: secrets scrubbed, control characters and non-UTF-8 bytes from a name shown as escapes."""
+    click.echo(f"redisguard: {visible(scrub(message))}", err=True)
 
 
 def run(args: list[str] | None = None) -> int:
