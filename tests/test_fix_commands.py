@@ -158,3 +158,21 @@ def test_connection_flags_never_carry_the_password() -> None:
     assert guard == "redisguard trim --dry-run --user ops --tls-ca /etc/ca.pem -- 's p' rediss://10.0.0.5:6380/3"
     from_url = shell_line(Fix.redis("PING", risk="", node="redis://u:***@db.internal:7000/2"), CommandContext())
     assert from_url == "redis-cli -h db.internal -p 7000 -n 2 PING" and "***" not in from_url
+
+
+def test_acl_line_for_a_shell_passes_the_exact_argv(tmp_path: Path) -> None:
+    user = "ops $(touch pwned) `x`;y"
+    result = subprocess.run([sys.executable, "-m", "redisguard", "acl", "--user", user, "--json"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    data = json.loads(result.stdout)
+    (tmp_path / "redis-cli").write_text(RECORDER.format(python=sys.executable))
+    (tmp_path / "redis-cli").chmod(0o755)
+    log = tmp_path / "argv.log"
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "RG_ARGV_LOG": str(log)}
+    subprocess.run(["sh", "-c", data["shell"]], cwd=tmp_path, env=env, check=True, timeout=60)
+    recorded = [bytes.fromhex(arg).decode() for arg in json.loads(log.read_text().splitlines()[0])]
+    assert recorded == data["argv"] and recorded[2] == user
+    assert not (tmp_path / "pwned").exists()
+    plain = subprocess.run([sys.executable, "-m", "redisguard", "acl", "--user", user], capture_output=True,
+                           text=True, timeout=60, check=True).stdout
+    assert plain.startswith('ACL SETUSER "ops $(touch pwned) `x`;y" reset on ')  # one argument at a redis-cli prompt

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["DIAGNOSIS_COMMANDS", "acl_setuser_line"]
+from redisguard.keynames import quote_cli
+
+__all__ = ["DIAGNOSIS_COMMANDS", "acl_setuser_argv", "acl_setuser_line"]
 
 # Everything the collectors and the keyspace scan run. No KEYS, FLUSH*, DEBUG, MONITOR, CONFIG SET, or
 # any write. CONFIG GET is separate: ACLs cannot limit it to some parameters, and it can read
@@ -19,6 +21,13 @@ DIAGNOSIS_COMMANDS: tuple[str, ...] = (
 
 def acl_setuser_line(user: str = "redisguard", *, with_config: bool = False, password: str = "<password>") -> str:  # noqa: S107 - a placeholder the user replaces
     """``ACL SETUSER`` for a diagnosis user: reads key metadata, never values' content beyond sizes."""
+    return " ".join(quote_cli(arg) if index == 2 else arg
+                    for index, arg in enumerate(acl_setuser_argv(user, with_config=with_config, password=password)))
+
+
+def acl_setuser_argv(user: str = "redisguard", *, with_config: bool = False,
+                     password: str = "<password>") -> list[str]:  # noqa: S107 - a placeholder the user replaces
+    """The same command as an argv (for a client, or ``shlex.join`` for a shell)."""
     commands = [*DIAGNOSIS_COMMANDS, *(["config|get"] if with_config else [])]
-    grants = " ".join(f"+{command}" for command in commands)
-    return f"ACL SETUSER {user} reset on >{password} ~* resetchannels -@all {grants}"
+    return ["ACL", "SETUSER", user, "reset", "on", f">{password}", "~*", "resetchannels", "-@all",
+            *(f"+{command}" for command in commands)]

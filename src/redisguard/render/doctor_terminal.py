@@ -93,6 +93,9 @@ def render_doctor_terminal(report: DoctorReport, console: Console) -> None:
         counts = [(severity, report.count(severity)) for severity in _STYLE]
         console.print(f"\n[bold]{len(report.findings)} finding(s):[/] " + ", ".join(
             f"[{_STYLE[severity]}]{count} {severity.label}[/]" for severity, count in counts if count))
+        if report.commands.password_needed:
+            console.print("[dim]the commands below take the password from $REDISCLI_AUTH (export it first); "
+                          "it is never printed[/]")
         for finding in report.findings:
             console.print(_finding_panel(finding, report))
     if report.not_visible:
