@@ -9,6 +9,7 @@ argv is recorded by a stand-in on PATH (what the shell passed is what this test 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -19,13 +20,14 @@ from pathlib import Path
 
 import pytest
 import redis
+from rich.console import Console
 
 from redisguard.collect import collect_snapshot
 from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
 from redisguard.keynames import to_bytes, to_text
 from redisguard.localserver import LocalServer
-from redisguard.render import doctor_to_dict, render_doctor_markdown
+from redisguard.render import doctor_to_dict, render_doctor_markdown, render_doctor_terminal
 from redisguard.rules import CommandContext, Fix, FixKind, Thresholds, diagnose, shell_line
 from redisguard.rules.commands import node_url
 
@@ -100,6 +102,10 @@ def test_pasted_fix_commands_run_nothing_hidden_and_pass_the_exact_argv(make_ser
     assert kinds == {FixKind.REDIS, FixKind.REDISGUARD}
     lines = _printed_lines(doctor_to_dict(report), render_doctor_markdown(report))
     assert len(lines) == len({shell_line(fix, ctx) for fix in runnable})
+    terminal = io.StringIO()
+    render_doctor_terminal(report, Console(file=terminal, width=80, no_color=True))
+    shown = {line.removeprefix("$ ") for line in terminal.getvalue().splitlines() if line.startswith("$ ")}
+    assert shown == lines  # the terminal prints each whole, on one line, exactly as the JSON has it
 
     sandbox = tmp_path / "sandbox"
     bin_dir = tmp_path / "bin"
