@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from redisguard.localserver import LocalServer
-from redisguard.rules import Severity, Thresholds, analyse, diagnose
+from redisguard.rules import Severity, Thresholds, analyse, analyse_history, diagnose
 from redisguard.snapshot import load
 
 REDISGUARD = [sys.executable, "-m", "redisguard"]
@@ -67,3 +67,30 @@ def test_cluster_imbalance_is_a_deployment_rule() -> None:
     assert not [f for f in analyse(cluster) if f.id == "cluster.memory-imbalance"]
     standalone = [f for f in analyse(base) if f.id == "cluster.memory-imbalance"]
     assert standalone == []
+
+
+def _series(growth_per_step: int, steps: int = 40) -> list:
+    base = load(RECORDED / "healthy-cache--redis-7.0.15.json")
+    limit = base.nodes[0].maxmemory
+    history = []
+    for step in range(steps):
+        snapshot = copy.deepcopy(base)
+        snapshot.taken_at = base.taken_at + 60 * step
+        sawtooth = (step % 4) * 200_000  # expiry cycles
+        snapshot.nodes[0].info["memory"]["used_memory"] = str(limit // 2 + growth_per_step * step + sawtooth)
+        snapshot.nodes[0].info["memory"]["mem_not_counted_for_evict"] = "0"
+        history.append(snapshot)
+    return history
+
+
+def test_forecast_is_a_history_rule() -> None:
+    growing = _series(growth_per_step=400_000)  # 24 MB/h on a 64 MB limit half full: full in about 1 h
+    found = analyse_history(list(reversed(growing)))  # any order: sorted by time
+    assert [f.id for f in found] == ["memory.forecast-full"]
+    forecast = found[0]
+    assert forecast.severity is Severity.CRITICAL
+    assert int(forecast.evidence["seconds_lower"] or 0) <= int(forecast.evidence["seconds_to_limit"] or 0) \
+        <= int(forecast.evidence["seconds_upper"] or 0)
+    assert forecast.fixes[0].argv == ("keys",)
+    assert analyse_history(_series(growth_per_step=0)) == []  # flat sawtooth: no forecast
+    assert analyse_history(growing[:3]) == []  # too little history
