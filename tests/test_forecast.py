@@ -126,6 +126,19 @@ def test_irregular_noisy_sawtooth_sampled_sparsely(every: int) -> None:
         expect(forecast(irregular_sawtooth(20_000, seed, every), LIMIT, "noeviction"), 20_000, tolerance=0.15)
 
 
+def test_one_drop_has_no_forecast_until_a_second_one_shows_the_period() -> None:
+    # The first tooth alone is growth (nothing can tell it from growth); after one drop, no forecast;
+    # from the second drop the period is known and the flat lows say "not growing".
+    samples = sawtooth(trend=0, rise=50 * MB / 600, period=600, seconds=1800)
+    assert forecast(samples[:590], LIMIT, "noeviction") is not None
+    assert forecast(samples[:1190], LIMIT, "noeviction") is None
+    assert forecast(samples, LIMIT, "noeviction") is None
+    # a one-off fall during steady growth: none while it is in the window
+    falling = [(1.7e9 + i, 400 * MB + 30_000 * i - (100 * MB if i >= 900 else 0)) for i in range(1800)]
+    assert forecast(falling, LIMIT, "noeviction") is None
+    expect(forecast(falling[900:], LIMIT, "noeviction"), 30_000)
+
+
 def test_step_change_then_flat_has_no_forecast() -> None:
     samples = [(1.7e9 + i, 200 * MB if i < 900 else 500 * MB) for i in range(1800)]
     assert forecast(samples, LIMIT, "noeviction") is None

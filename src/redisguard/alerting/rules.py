@@ -55,6 +55,8 @@ def _memory(t: AlertThresholds) -> list[Alert]:
 
 
 def _forecast(t: AlertThresholds) -> list[Alert]:
+    """The forecast must hold for 15 / 10 min: in its first sawtooth cycle an exporter sees only a rising
+    tooth, which no estimator can tell from growth (it forecasts until the first drop)."""
     estimate = f'{m.SECONDS_TO_LIMIT.name}{{bound="estimate"}}'
     soon = f"{estimate} < {_num(t.forecast_warning_s)} >= {_num(t.forecast_critical_s)}"
     imminent = f"{estimate} < {_num(t.forecast_critical_s)}"
@@ -63,10 +65,10 @@ def _forecast(t: AlertThresholds) -> list[Alert]:
         text = (f"{tpl.WHERE} reaches maxmemory in {tpl.duration()} at its current growth rate, "
                 f"then {consequence}")
         out.append(Alert("RedisMemoryFullSoon", "warning",
-                         f"{soon} {join}", "5m", text, tpl.doctor(), {"consequence": consequence}))
+                         f"{soon} {join}", "15m", text, tpl.doctor(), {"consequence": consequence}))
         severity = "critical" if consequence == "write errors" else "warning"
         out.append(Alert("RedisMemoryFullImminent", severity,
-                         f"{imminent} {join}", "2m", text, tpl.doctor(), {"consequence": consequence}))
+                         f"{imminent} {join}", "10m", text, tpl.doctor(), {"consequence": consequence}))
     return out
 
 
