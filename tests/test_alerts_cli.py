@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from redisguard import metric_names
 from redisguard.alerting import AlertThresholds, metrics_used, rules_yaml, undefined_metrics
-from redisguard.cli import cli
+from redisguard.cli import run as cli_run
 
 PROMTOOL = shutil.which("promtool") or ("/usr/bin/promtool" if Path("/usr/bin/promtool").exists() else None)
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (./dev.sh setup installs it)")
@@ -26,9 +26,18 @@ EXPECTED_ALERTS = {
 }
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["alerts", *args])
-    return result.exit_code, result.stdout, result.stderr
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """``redisguard alerts ARGS`` through the real entry point: (exit code, stdout, stderr)."""
+    def invoke(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli_run(["alerts", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return invoke
+
+
+Run = Callable[..., tuple[int, str, str]]
 
 
 def rules(text: str) -> list[dict[str, object]]:
@@ -38,7 +47,7 @@ def rules(text: str) -> list[dict[str, object]]:
     return found
 
 
-def test_prints_every_alert_with_a_severity_a_summary_and_a_runbook_command() -> None:
+def test_prints_every_alert_with_a_severity_a_summary_and_a_runbook_command(run: Run) -> None:
     code, out, _ = run()
     assert code == 0
     found = rules(out)
@@ -52,7 +61,7 @@ def test_prints_every_alert_with_a_severity_a_summary_and_a_runbook_command() ->
         assert annotations["runbook"].startswith(("redisguard doctor '", "redisguard streams '"))
 
 
-def test_memory_is_counted_as_redis_counts_it_and_never_divided_by_zero() -> None:
+def test_memory_is_counted_as_redis_counts_it_and_never_divided_by_zero(run: Run) -> None:
     _, out, _ = run()
     high = next(rule for rule in rules(out) if rule["alert"] == "RedisMemoryHigh")
     expr = str(high["expr"])
@@ -60,7 +69,7 @@ def test_memory_is_counted_as_redis_counts_it_and_never_divided_by_zero() -> Non
     assert "/ (redis_memory_max_bytes > 0)" in expr
 
 
-def test_thresholds_are_options_and_reach_the_expressions() -> None:
+def test_thresholds_are_options_and_reach_the_expressions(run: Run) -> None:
     code, out, _ = run("--memory-warning", "0.7", "--memory-critical", "0.85", "--forecast-warning", "4h",
                        "--forecast-critical", "30m", "--stream-lag", "5000", "--fragmentation-bytes", "1gb",
                        "--pending-age", "10m", "--dead-consumer-idle", "1h", "--clients-share", "0.9",
@@ -91,13 +100,13 @@ def test_thresholds_are_options_and_reach_the_expressions() -> None:
     (["--noeviction-selector", 'job="a"} or vector(1'], "label matchers"),
     (["--stream-lag", "-1"], "--stream-lag must not be negative"),
 ])
-def test_bad_values_are_one_line_usage_errors(args: list[str], message: str) -> None:
+def test_bad_values_are_one_line_usage_errors(run: Run, args: list[str], message: str) -> None:
     code, out, err = run(*args)
     assert code == 2 and out == ""
     assert message in err and "Traceback" not in err
 
 
-def test_output_file_is_written_and_an_unwritable_one_is_one_line(tmp_path: Path) -> None:
+def test_output_file_is_written_and_an_unwritable_one_is_one_line(run: Run, tmp_path: Path) -> None:
     target = tmp_path / "redisguard.rules.yml"
     code, out, err = run("-o", str(target))
     assert code == 0 and out == "" and "wrote" in err
@@ -107,13 +116,13 @@ def test_output_file_is_written_and_an_unwritable_one_is_one_line(tmp_path: Path
     assert code == 2 and err.startswith("redisguard: cannot write") and len(err.splitlines()) == 1
 
 
-def test_json_is_the_same_document() -> None:
+def test_json_is_the_same_document(run: Run) -> None:
     _, as_yaml, _ = run()
     _, as_json, _ = run("--json")
     assert json.loads(as_json) == yaml.safe_load(as_yaml)
 
 
-def test_check_names_every_metric_the_rules_use_is_defined_for_the_exporter() -> None:
+def test_check_names_every_metric_the_rules_use_is_defined_for_the_exporter(run: Run) -> None:
     code, out, _ = run("--check-names")
     assert code == 0 and out.startswith("ok: the rules use")
     used = metrics_used(AlertThresholds(noeviction_selector='job="x"'))
@@ -126,7 +135,7 @@ def test_check_names_every_metric_the_rules_use_is_defined_for_the_exporter() ->
 
 
 @needs_promtool
-def test_promtool_check_rules_accepts_the_file(tmp_path: Path) -> None:
+def test_promtool_check_rules_accepts_the_file(run: Run, tmp_path: Path) -> None:
     assert PROMTOOL is not None
     for args in ([], ["--noeviction-selector", 'job=~"queue.*", env!="dev"'], ["--json"]):
         target = tmp_path / "rules.yml"

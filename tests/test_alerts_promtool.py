@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
 from redisguard.alerting import AlertThresholds, build_alerts
-from redisguard.cli import cli
+from redisguard.cli import run as cli_run
 from redisguard.forecast import History, forecast
 
 HERE = Path(__file__).parent / "promtool"
@@ -33,8 +32,7 @@ LIMIT = 1000 * MB
 
 def write_rules(directory: Path) -> None:
     for name, args in (("redisguard.rules.yml", []), ("redisguard.selector.rules.yml", SELECTOR_ARGS)):
-        result = CliRunner().invoke(cli, ["alerts", *args, "-o", str(directory / name)])
-        assert result.exit_code == 0, result.output
+        assert cli_run(["alerts", *args, "-o", str(directory / name)]) == 0
 
 
 def promtool_test(directory: Path, files: list[str]) -> str:

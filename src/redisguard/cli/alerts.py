@@ -20,7 +20,7 @@ from redisguard.alerting import (
     rules_yaml,
     undefined_metrics,
 )
-from redisguard.cli.options import fail
+from redisguard.errors import UsageError
 from redisguard.units import parse_bytes
 
 __all__ = ["command"]
@@ -125,11 +125,11 @@ def command(output: Path | None, as_json: bool, check_names: bool, **values: Any
     thresholds, args = _thresholds(values)
     problems = thresholds.problems()
     if problems:
-        fail("; ".join(problems), 2)
+        raise UsageError("; ".join(problems))
     if check_names:
         missing = undefined_metrics(thresholds)
         if missing:
-            fail(f"the rules use metrics the exporter does not define: {', '.join(sorted(missing))}", 2)
+            raise UsageError(f"the rules use metrics the exporter does not define: {', '.join(sorted(missing))}")
         click.echo(f"ok: the rules use {len(metrics_used(thresholds))} metrics, all defined in "
                    "redisguard.metric_names")
         return
@@ -141,5 +141,5 @@ def command(output: Path | None, as_json: bool, check_names: bool, **values: Any
     try:
         _write(output, text)
     except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}", 2)
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     click.echo(f"wrote {output}", err=True)
