@@ -82,6 +82,12 @@ STREAM_GROUP_LAG = _rx("redis_stream_group_lag", "gauge",
                        "db", "stream", "group")
 STREAM_GROUP_PENDING = _rx("redis_stream_group_messages_pending", "gauge",
                            "Entries delivered to the group and not acknowledged", "db", "stream", "group")
+STREAM_CONSUMER_IDLE = _rx("redis_stream_group_consumer_idle_seconds", "gauge",
+                           "Consumer idle time (per-consumer series: redisguard exporter --consumer-metrics)",
+                           "db", "stream", "group", "consumer")
+STREAM_CONSUMER_PENDING = _rx("redis_stream_group_consumer_messages_pending", "gauge",
+                              "Pending entries held by the consumer (per-consumer series, as above)",
+                              "db", "stream", "group", "consumer")
 STREAM_GROUP_CONSUMERS = _rx("redis_stream_group_consumers", "gauge", "Consumers of the group",
                              "db", "stream", "group")
 

@@ -110,10 +110,20 @@ def _streams(t: AlertThresholds) -> list[Alert]:
         Alert("RedisStreamPendingOld", "warning",
               f"{m.STREAM_OLDEST_PENDING_AGE.name} > {_num(t.pending_age_s)}", "5m",
               f"{where}: its oldest unacknowledged entry is {tpl.duration()} old", tpl.streams()),
-        Alert("RedisStreamDeadConsumer", "warning",
-              f"{m.STREAM_STALLED_CONSUMER_IDLE.name} > {_num(t.dead_consumer_idle_s)}", "5m",
+        Alert("RedisStreamDeadConsumer", "warning", _dead_consumers(t), "5m",
               f"{where}: a consumer holding pending entries has been idle for {tpl.duration()}", tpl.streams()),
     ]
+
+
+def _dead_consumers(t: AlertThresholds) -> str:
+    """redisguard's per-group series, or else (redis_exporter, or --consumer-metrics) the per-consumer ones:
+    a consumer idle past the threshold that still holds pending entries."""
+    idle = _num(t.dead_consumer_idle_s)
+    ours = m.STREAM_STALLED_CONSUMER_IDLE.name
+    per_consumer = (f"max by (instance, job, node, db, stream, group) ({m.STREAM_CONSUMER_IDLE.name} > {idle}"
+                    f" and on(instance, job, node, db, stream, group, consumer)"
+                    f" {m.STREAM_CONSUMER_PENDING.name} > 0)")
+    return f"{ours} > {idle} or ({per_consumer} unless on(instance, node, stream, group) {ours})"
 
 
 def _clients(t: AlertThresholds) -> list[Alert]:
