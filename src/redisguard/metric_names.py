@@ -68,6 +68,8 @@ FRAGMENTATION_RATIO = _rx("redis_mem_fragmentation_ratio", "gauge", "INFO mem_fr
 FRAGMENTATION_BYTES = _rx("redis_mem_fragmentation_bytes", "gauge", "INFO mem_fragmentation_bytes (RSS - used)")
 CONNECTED_CLIENTS = _rx("redis_connected_clients", "gauge", "INFO connected_clients")
 MAX_CLIENTS = _rx("redis_max_clients", "gauge", "INFO maxclients")
+CONFIG_MAX_CLIENTS = _rx("redis_config_maxclients", "gauge",
+                         "CONFIG GET maxclients (what redis_exporter before INFO's maxclients exported)")
 REJECTED_CONNECTIONS = _rx("redis_rejected_connections_total", "counter",
                            "INFO rejected_connections (refused at maxclients)")
 EVICTED_KEYS = _rx("redis_evicted_keys_total", "counter", "INFO evicted_keys")

@@ -131,7 +131,8 @@ def _clients(t: AlertThresholds) -> list[Alert]:
         Alert("RedisRejectedConnections", "critical", f"increase({m.REJECTED_CONNECTIONS.name}[5m]) > 0", "0m",
               f"{tpl.WHERE} refused {tpl.integer()} connections in 5 min (maxclients reached)", tpl.doctor()),
         Alert("RedisClientsNearMax", "warning",
-              f"{m.CONNECTED_CLIENTS.name} / ({m.MAX_CLIENTS.name} > 0) >= {_num(t.clients_share)}", "5m",
+              f"{m.CONNECTED_CLIENTS.name} / (({m.MAX_CLIENTS.name} or {m.CONFIG_MAX_CLIENTS.name}) > 0)"
+              f" >= {_num(t.clients_share)}", "5m",
               f"{tpl.WHERE} has {tpl.percent()} of maxclients connected", tpl.doctor()),
     ]
 
