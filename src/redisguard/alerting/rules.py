@@ -86,14 +86,14 @@ def _fragmentation(t: AlertThresholds) -> Alert:
 def _evictions(t: AlertThresholds) -> list[Alert]:
     evicted = f"increase({m.EVICTED_KEYS.name}[10m]) > 0"
     streams = f"({m.STREAM_LENGTH.name} or {m.STREAM_MEMORY.name})"
-    intended = _NOEVICTION
-    if t.noeviction_selector:
-        intended = f"({_NOEVICTION} or {m.UP.name}{{{t.noeviction_selector}}})"
+    unexpected = f"{evicted} and {ON} {_NOEVICTION}"
+    if t.noeviction_selector:   # redis_up may be one series per target even on a cluster: match on instance
+        unexpected = f"({unexpected}) or ({evicted} and on(instance) {m.UP.name}{{{t.noeviction_selector}}})"
     return [
         Alert("RedisEvictingStreams", "critical", f"{evicted} and {ON} {streams}", "0m",
               f"{tpl.WHERE} evicted {tpl.integer()} keys in 10 min and holds streams: "
               "an evicted stream is lost whole", tpl.doctor()),
-        Alert("RedisEvictionsUnexpected", "critical", f"{evicted} and {ON} {intended}", "0m",
+        Alert("RedisEvictionsUnexpected", "critical", unexpected, "0m",
               f"{tpl.WHERE} evicted {tpl.integer()} keys in 10 min although it is meant never to evict "
               "(noeviction)", tpl.doctor()),
     ]
