@@ -175,3 +175,29 @@ def _summary_at(minute: str, estimates: list[float | None]) -> str:
     hours, minutes, seconds = whole // 3600, whole // 60 % 60, whole % 60   # Prometheus's humanizeDuration
     return (f"grow:6379 reaches maxmemory in {hours}h {minutes}m {seconds}s at its current growth rate, "
             "then evictions")
+
+
+@pytest.mark.parametrize(("args", "alert"), [
+    (["--memory-warning", "0.3"], "RedisMemoryHigh"),                         # e:6379 at 50 %
+    (["--memory-warning", "0.3", "--memory-critical", "0.84"], "RedisMemoryCritical"),   # a:6379 at 85 %
+    (["--forecast-warning", "10h"], "RedisMemoryFullSoon"),                   # far:6379, 8 h 20 min away
+    (["--forecast-critical", "3h"], "RedisMemoryFullImminent"),               # v:6379 and u:6379, 2 h 47 min
+    (["--fragmentation-ratio", "1.1"], "RedisFragmentationHigh"),             # big:6379, ratio 1.2
+    (["--fragmentation-bytes", "10mb"], "RedisFragmentationHigh"),            # small:6379, 30 MB
+    (["--stream-lag", "10"], "RedisStreamLagHigh"),                           # billing, lag 20
+    (["--stream-pending", "1"], "RedisStreamPendingHigh"),                    # billing, 5 pending
+    (["--pending-age", "1s"], "RedisStreamPendingOld"),                       # billing, 3 s old
+    (["--dead-consumer-idle", "30s"], "RedisStreamDeadConsumer"),             # billing, idle 60 s
+    (["--clients-share", "0.4"], "RedisClientsNearMax"),                      # ok:6379 at 50 %
+])
+def test_each_threshold_is_pinned_by_a_case_that_must_not_fire(tmp_path: Path, args: list[str], alert: str) -> None:
+    """Loosen one threshold past a look-alike in the kept tests: that alert must then fail them."""
+    files = sorted(path.name for path in HERE.glob("*.yml") if "selector" not in path.name)
+    for name in files:
+        shutil.copy(HERE / name, tmp_path / name)
+    assert cli_run(["alerts", *args, "-o", str(tmp_path / "redisguard.rules.yml")]) == 0
+    assert PROMTOOL is not None
+    done = subprocess.run([PROMTOOL, "test", "rules", *files], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode != 0
+    assert f"alertname: {alert}," in done.stdout + done.stderr
