@@ -92,7 +92,10 @@ def forecast(samples: Sequence[tuple[float, int]], limit_bytes: int | None, poli
     """The growth rate and time to ``limit_bytes`` of the counted memory, or None.
 
     None when there is no limit (0 or None), too few samples (or a restart left too little history),
-    or memory is flat, shrinking, or growing too slowly to reach the limit within a month.
+    exactly one sawtooth drop in the window, or memory is flat, shrinking, or growing too slowly to reach
+    the limit within a month. ``samples_used`` counts the samples from the first low the slope used to
+    the latest (after a restart, only the new series). At or over the limit, the times are 0.
+    Cost: about 30 ms for 4,096 samples, 3 ms for 240 (measured on the shared 2-core machine).
     """
     if not limit_bytes or limit_bytes <= 0:
         return None
@@ -236,12 +239,14 @@ class History:
         if window_seconds <= 0 or max_samples < 1:
             raise ValueError("History needs window_seconds > 0 and max_samples >= 1")
         self._window = window_seconds
+        self._newest = -math.inf
         self._samples: deque[tuple[float, int]] = deque(maxlen=max_samples)
 
     def add(self, t: float, counted_bytes: int) -> None:
+        """Add a sample; samples older than the window (from the newest time seen) are dropped."""
         self._samples.append((float(t), int(counted_bytes)))
-        newest = max(self._samples[-1][0], self._samples[0][0])
-        while self._samples and self._samples[0][0] < newest - self._window:
+        self._newest = max(self._newest, float(t))
+        while self._samples and self._samples[0][0] < self._newest - self._window:
             self._samples.popleft()
 
     def samples(self) -> list[tuple[float, int]]:
