@@ -26,12 +26,14 @@ PROMTOOL = shutil.which("promtool") or ("/usr/bin/promtool" if Path("/usr/bin/pr
 pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (./dev.sh setup installs it)")
 
 SELECTOR_ARGS = ["--noeviction-selector", 'job="queues"', "--memory-warning", "0.6", "--memory-critical", "0.7"]
+RUNBOOK_ARGS = ["--runbook-scheme", "rediss", "--runbook-args", "--tls-ca '/etc/redis/my ca.pem' --user ops"]
 MB = 1_000_000
 LIMIT = 1000 * MB
 
 
 def write_rules(directory: Path) -> None:
-    for name, args in (("redisguard.rules.yml", []), ("redisguard.selector.rules.yml", SELECTOR_ARGS)):
+    for name, args in (("redisguard.rules.yml", []), ("redisguard.selector.rules.yml", SELECTOR_ARGS),
+                       ("redisguard.runbook.rules.yml", RUNBOOK_ARGS)):
         assert cli_run(["alerts", *args, "-o", str(directory / name)]) == 0
 
 
@@ -61,10 +63,12 @@ def test_the_kept_unit_tests_pass_and_make_every_alert_fire(tmp_path: Path) -> N
                 for alert in case["exp_alerts"]:
                     runbook = alert["exp_annotations"]["runbook"]
                     words = shlex.split(runbook)   # one shell word per argument, whatever the labels held
-                    assert words[:2] in (["redisguard", "doctor"], ["redisguard", "streams"]) and len(words) == 3
-                    url = words[2]
+                    assert words[:2] in (["redisguard", "doctor"], ["redisguard", "streams"])
+                    url, extra = words[2], words[3:]
                     instance = alert["exp_labels"]["instance"]
-                    assert url == (instance if "://" in instance else f"redis://{instance}")
+                    scheme = "rediss" if extra else "redis"
+                    assert url == (instance if "://" in instance else f"{scheme}://{instance}")
+                    assert extra in ([], ["--tls-ca", "/etc/redis/my ca.pem", "--user", "ops"])
     assert fired == {alert.name for alert in build_alerts(AlertThresholds())}
     assert {"RedisMemoryHigh", "RedisMemoryFullSoon", "RedisDown"} <= silent_checks
 
@@ -192,7 +196,8 @@ def _summary_at(minute: str, estimates: list[float | None]) -> str:
 ])
 def test_each_threshold_is_pinned_by_a_case_that_must_not_fire(tmp_path: Path, args: list[str], alert: str) -> None:
     """Loosen one threshold past a look-alike in the kept tests: that alert must then fail them."""
-    files = sorted(path.name for path in HERE.glob("*.yml") if "selector" not in path.name)
+    files = sorted(path.name for path in HERE.glob("*.yml")
+                   if yaml.safe_load(path.read_text())["rule_files"] == ["redisguard.rules.yml"])
     for name in files:
         shutil.copy(HERE / name, tmp_path / name)
     assert cli_run(["alerts", *args, "-o", str(tmp_path / "redisguard.rules.yml")]) == 0

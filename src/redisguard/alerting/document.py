@@ -9,6 +9,7 @@ import yaml
 
 from redisguard import metric_names
 from redisguard.alerting.rules import Alert, build_alerts
+from redisguard.alerting.templates import Runbook, command
 from redisguard.alerting.thresholds import AlertThresholds
 
 __all__ = ["GROUP_NAME", "metrics_used", "rules_document", "rules_yaml", "undefined_metrics"]
@@ -20,22 +21,24 @@ _HEADER = ("# Prometheus alerting rules written by `redisguard alerts` {args}\n"
            "# redis_* families). Every alert names the redisguard command to run next in its runbook.\n")
 
 
-def _rule(alert: Alert) -> dict[str, Any]:
+def _rule(alert: Alert, runbook: Runbook) -> dict[str, Any]:
     return {
         "alert": alert.name,
         "expr": alert.expr,
         "for": alert.for_,
         "labels": {"severity": alert.severity, **alert.labels},
-        "annotations": {"summary": alert.summary, "runbook": alert.runbook},
+        "annotations": {"summary": alert.summary, "runbook": command(alert.runbook, runbook)},
     }
 
 
-def rules_document(thresholds: AlertThresholds) -> dict[str, Any]:
-    return {"groups": [{"name": GROUP_NAME, "rules": [_rule(alert) for alert in build_alerts(thresholds)]}]}
+def rules_document(thresholds: AlertThresholds, runbook: Runbook | None = None) -> dict[str, Any]:
+    shown = runbook or Runbook()
+    return {"groups": [{"name": GROUP_NAME,
+                        "rules": [_rule(alert, shown) for alert in build_alerts(thresholds)]}]}
 
 
-def rules_yaml(thresholds: AlertThresholds, args: str = "") -> str:
-    body = yaml.safe_dump(rules_document(thresholds), sort_keys=False, width=1000, allow_unicode=False)
+def rules_yaml(thresholds: AlertThresholds, args: str = "", runbook: Runbook | None = None) -> str:
+    body = yaml.safe_dump(rules_document(thresholds, runbook), sort_keys=False, width=1000, allow_unicode=False)
     return _HEADER.format(args=args).replace(" \n", "\n") + body
 
 

@@ -28,7 +28,7 @@ class Alert:
     expr: str
     for_: str
     summary: str
-    runbook: str
+    runbook: str           # the redisguard subcommand to run next: "doctor" or "streams"
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -49,8 +49,8 @@ def _memory(t: AlertThresholds) -> list[Alert]:
     what = f"{tpl.WHERE} uses {tpl.percent()} of maxmemory (used_memory - mem_not_counted_for_evict)"
     return [
         Alert("RedisMemoryHigh", "warning",
-              f"{ratio} >= {_num(t.memory_warning)} < {_num(t.memory_critical)}", "5m", what, tpl.doctor()),
-        Alert("RedisMemoryCritical", "critical", f"{ratio} >= {_num(t.memory_critical)}", "2m", what, tpl.doctor()),
+              f"{ratio} >= {_num(t.memory_warning)} < {_num(t.memory_critical)}", "5m", what, "doctor"),
+        Alert("RedisMemoryCritical", "critical", f"{ratio} >= {_num(t.memory_critical)}", "2m", what, "doctor"),
     ]
 
 
@@ -65,10 +65,10 @@ def _forecast(t: AlertThresholds) -> list[Alert]:
         text = (f"{tpl.WHERE} reaches maxmemory in {tpl.duration()} at its current growth rate, "
                 f"then {consequence}")
         out.append(Alert("RedisMemoryFullSoon", "warning",
-                         f"{soon} {join}", "15m", text, tpl.doctor(), {"consequence": consequence}))
+                         f"{soon} {join}", "15m", text, "doctor", {"consequence": consequence}))
         severity = "critical" if consequence == "write errors" else "warning"
         out.append(Alert("RedisMemoryFullImminent", severity,
-                         f"{imminent} {join}", "10m", text, tpl.doctor(), {"consequence": consequence}))
+                         f"{imminent} {join}", "10m", text, "doctor", {"consequence": consequence}))
     return out
 
 
@@ -80,7 +80,7 @@ def _fragmentation(t: AlertThresholds) -> Alert:
         "15m",
         f"{tpl.WHERE}: {tpl.size()} of RSS is fragmentation, not data "
         f"(ratio above {_num(t.fragmentation_ratio)})",
-        tpl.doctor())
+        "doctor")
 
 
 def _evictions(t: AlertThresholds) -> list[Alert]:
@@ -92,10 +92,10 @@ def _evictions(t: AlertThresholds) -> list[Alert]:
     return [
         Alert("RedisEvictingStreams", "critical", f"{evicted} and {ON} {streams}", "0m",
               f"{tpl.WHERE} evicted {tpl.integer()} keys in 10 min and holds streams: "
-              "an evicted stream is lost whole", tpl.doctor()),
+              "an evicted stream is lost whole", "doctor"),
         Alert("RedisEvictionsUnexpected", "critical", unexpected, "0m",
               f"{tpl.WHERE} evicted {tpl.integer()} keys in 10 min although it is meant never to evict "
-              "(noeviction)", tpl.doctor()),
+              "(noeviction)", "doctor"),
     ]
 
 
@@ -103,15 +103,15 @@ def _streams(t: AlertThresholds) -> list[Alert]:
     where = f"{tpl.WHERE}: {tpl.group_of_stream()}"
     return [
         Alert("RedisStreamLagHigh", "warning", f"{m.STREAM_GROUP_LAG.name} > {_num(t.stream_lag)}", "10m",
-              f"{where} has {tpl.integer()} entries not yet read", tpl.streams()),
+              f"{where} has {tpl.integer()} entries not yet read", "streams"),
         Alert("RedisStreamPendingHigh", "warning",
               f"{m.STREAM_GROUP_PENDING.name} > {_num(t.stream_pending)}", "10m",
-              f"{where} has {tpl.integer()} entries delivered and not acknowledged", tpl.streams()),
+              f"{where} has {tpl.integer()} entries delivered and not acknowledged", "streams"),
         Alert("RedisStreamPendingOld", "warning",
               f"{m.STREAM_OLDEST_PENDING_AGE.name} > {_num(t.pending_age_s)}", "5m",
-              f"{where}: its oldest unacknowledged entry is {tpl.duration()} old", tpl.streams()),
+              f"{where}: its oldest unacknowledged entry is {tpl.duration()} old", "streams"),
         Alert("RedisStreamDeadConsumer", "warning", _dead_consumers(t), "5m",
-              f"{where}: a consumer holding pending entries has been idle for {tpl.duration()}", tpl.streams()),
+              f"{where}: a consumer holding pending entries has been idle for {tpl.duration()}", "streams"),
     ]
 
 
@@ -129,11 +129,11 @@ def _dead_consumers(t: AlertThresholds) -> str:
 def _clients(t: AlertThresholds) -> list[Alert]:
     return [
         Alert("RedisRejectedConnections", "critical", f"increase({m.REJECTED_CONNECTIONS.name}[5m]) > 0", "0m",
-              f"{tpl.WHERE} refused {tpl.integer()} connections in 5 min (maxclients reached)", tpl.doctor()),
+              f"{tpl.WHERE} refused {tpl.integer()} connections in 5 min (maxclients reached)", "doctor"),
         Alert("RedisClientsNearMax", "warning",
               f"{m.CONNECTED_CLIENTS.name} / (({m.MAX_CLIENTS.name} or {m.CONFIG_MAX_CLIENTS.name}) > 0)"
               f" >= {_num(t.clients_share)}", "5m",
-              f"{tpl.WHERE} has {tpl.percent()} of maxclients connected", tpl.doctor()),
+              f"{tpl.WHERE} has {tpl.percent()} of maxclients connected", "doctor"),
     ]
 
 
@@ -141,11 +141,11 @@ def _health() -> list[Alert]:
     return [
         Alert("RedisLastBgsaveFailed", "critical", f"{m.LAST_BGSAVE_STATUS.name} == 0", "1m",
               f"{tpl.WHERE}: the last background save failed (with stop-writes-on-bgsave-error, writes "
-              "are refused)", tpl.doctor()),
+              "are refused)", "doctor"),
         Alert("RedisDown", "critical", f"{m.UP.name} == 0", "1m",
-              f"{tpl.WHERE} cannot be reached by the exporter", tpl.doctor()),
+              f"{tpl.WHERE} cannot be reached by the exporter", "doctor"),
         Alert("RedisguardScrapePartial", "warning", f"{m.SCRAPE_PARTIAL.name} > 0", "10m",
-              f"{tpl.WHERE}: part of the exporter's scrape is missing (timeout or denied commands)", tpl.doctor()),
+              f"{tpl.WHERE}: part of the exporter's scrape is missing (timeout or denied commands)", "doctor"),
     ]
 
 

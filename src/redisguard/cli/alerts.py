@@ -14,6 +14,7 @@ import click
 
 from redisguard.alerting import (
     AlertThresholds,
+    Runbook,
     metrics_used,
     parse_duration,
     rules_document,
@@ -111,19 +112,33 @@ def _write(path: Path, text: str) -> None:
 
 @click.command("alerts")
 @_with_threshold_options
+@click.option("--runbook-scheme", type=click.Choice(["redis", "rediss"]), default="redis", show_default=True,
+              help="URL scheme of the runbook command for a host:port instance label (rediss: TLS).")
+@click.option("--runbook-args", default="", metavar="ARGS",
+              help="Arguments added to every runbook command, e.g. '--tls-ca /etc/redis/ca.pem --user ops' "
+                   "(never a password: redisguard reads REDISCLI_AUTH).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the rules file here instead of printing it.")
 @click.option("--json", "as_json", is_flag=True, help="The same rules as JSON (Prometheus reads either).")
 @click.option("--check-names", is_flag=True,
               help="Only check that every metric the rules use is one the exporter defines; exit 2 if not.")
-def command(output: Path | None, as_json: bool, check_names: bool, **values: Any) -> None:
+def command(output: Path | None, as_json: bool, check_names: bool, runbook_scheme: str, runbook_args: str,
+            **values: Any) -> None:
     """A Prometheus rules file: memory share and forecast, fragmentation, evictions, streams, clients,
     persistence, exporter health. Each alert's runbook annotation is the redisguard command to run next.
 
     Check it with `promtool check rules FILE`; load it with Prometheus's rule_files.
     """
     thresholds, args = _thresholds(values)
-    problems = thresholds.problems()
+    try:
+        runbook = Runbook(runbook_scheme, tuple(shlex.split(runbook_args)))
+    except ValueError as exc:
+        raise UsageError(f"--runbook-args: {exc}") from None
+    if runbook_scheme != "redis":
+        args += ["--runbook-scheme", runbook_scheme]
+    if runbook.extra_args:
+        args += ["--runbook-args", shlex.join(runbook.extra_args)]
+    problems = thresholds.problems() + runbook.problems()
     if problems:
         raise UsageError("; ".join(problems))
     if check_names:
@@ -134,7 +149,8 @@ def command(output: Path | None, as_json: bool, check_names: bool, **values: Any
                    "redisguard.metric_names")
         return
     shown = " ".join(shlex.quote(arg) for arg in args).replace("\n", "\\n")
-    text = json.dumps(rules_document(thresholds), indent=2) + "\n" if as_json else rules_yaml(thresholds, shown)
+    text = (json.dumps(rules_document(thresholds, runbook), indent=2) + "\n" if as_json
+            else rules_yaml(thresholds, shown, runbook))
     if output is None:
         click.echo(text, nl=False)
         return
