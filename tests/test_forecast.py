@@ -217,9 +217,12 @@ def test_history_feeds_forecast() -> None:
 
 # --- invariances -------------------------------------------------------------------------------------------
 
-def _noisy(rate: float, noise: float, seed: int, count: int, every: float) -> list[tuple[float, int]]:
+def _noisy(rate: float, noise: float, seed: int, count: int, every: float,
+           tooth: float = 0.0, period: int = 1) -> list[tuple[float, int]]:
+    """Trend + Gaussian noise, plus an optional sawtooth (``tooth`` bytes per sample for ``period`` samples)."""
     rng = random.Random(seed)
-    return [(i * every, int(300 * MB + rate * i * every + rng.gauss(0, noise))) for i in range(count)]
+    return [(i * every, int(300 * MB + rate * i * every + tooth * (i % period) + rng.gauss(0, noise)))
+            for i in range(count)]
 
 
 _series = st.builds(
@@ -229,6 +232,8 @@ _series = st.builds(
     seed=st.integers(0, 2**16),
     count=st.integers(20, 240),
     every=st.floats(min_value=0.5, max_value=30),
+    tooth=st.one_of(st.just(0.0), st.floats(min_value=100_000, max_value=5 * MB)),
+    period=st.integers(2, 40),
 )
 
 
