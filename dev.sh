@@ -18,6 +18,8 @@ ensure_system_packages() {
     local missing=()
     command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server redis-tools)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    # promtool (in Debian's prometheus package) runs the alert rules' unit tests (tests/promtool/).
+    command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ] || missing+=(prometheus)
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
     if [ "$(id -u)" != 0 ]; then
