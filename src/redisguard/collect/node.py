@@ -16,7 +16,7 @@ from redisguard.collect.probe import Probe
 from redisguard.collect.slowlog import collect_latency, collect_slowlog
 from redisguard.collect.streams import collect_streams
 from redisguard.connect import ConnectError, Node, describe_connect_failure, open_client
-from redisguard.snapshot import KeySample, NodeSnapshot
+from redisguard.snapshot import KeySample, NodeSnapshot, ServerVersion
 
 __all__ = ["KeySampler", "collect_node"]
 
@@ -43,7 +43,8 @@ def _collect_node(node: Node, key_sampler: KeySampler | None) -> tuple[NodeSnaps
         snapshot = NodeSnapshot(
             address=node.address,
             role=node.role,
-            version=info.get("server", {}).get("redis_version", "unknown"),
+            # the server's own version: Valkey's valkey_version, not the redis_version:7.2.4 it reports
+            version=ServerVersion.from_info(info.get("server", {})).text,
             info=info,
             config=collect_config(client, probe),
             memory_stats=collect_memory_stats(client, probe),

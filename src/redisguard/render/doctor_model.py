@@ -17,7 +17,8 @@ def doctor_report(snapshot: Snapshot, findings: list[Finding]) -> dict[str, Any]
     for node in snapshot.nodes:
         breakdown = memory_breakdown(node)
         nodes.append({
-            "address": node.address, "role": node.role, "version": node.version,
+            "address": node.address, "role": node.role, "version": node.server.text,
+            "server": node.server.flavour, "server_title": node.server.title,
             "used_memory": breakdown.used, "used_memory_rss": breakdown.rss, "maxmemory": breakdown.maxmemory,
             "maxmemory_policy": node.policy, "keys": node.total_keys, "streams": len(node.streams),
             "streams_truncated": node.streams_truncated,

@@ -19,7 +19,7 @@ def render_doctor_markdown(report: dict[str, Any]) -> str:
     lines = [f"# redisguard doctor: {_cell(report['target'])}", ""]
     for node in report["nodes"]:
         limit = fmt_bytes(node["maxmemory"]) if node["maxmemory"] else "not set"
-        lines += [f"## {_cell(node['address'])} ({node['role']}, Redis {_cell(node['version'])})", "",
+        lines += [f"## {_cell(node['address'])} ({node['role']}, {_cell(node['server_title'])})", "",
                   f"Used {fmt_bytes(node['used_memory'])} of maxmemory {limit}; policy "
                   f"`{_cell(node['maxmemory_policy'])}`; {node['keys']} keys; {node['streams']} streams.", "",
                   "| memory | bytes |", "| --- | ---: |"]

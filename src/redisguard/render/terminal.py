@@ -34,7 +34,7 @@ def _summary_line(node: dict[str, Any]) -> str:
     limit = node["maxmemory"]
     used = node["used_memory"]
     share = f" ({used / limit:.0%} of maxmemory {fmt_bytes(limit)})" if limit else " (maxmemory not set)"
-    return (f"[bold]{escape(node['address'])}[/] {node['role']} · Redis {node['version']} · used "
+    return (f"[bold]{escape(node['address'])}[/] {node['role']} · {escape(node['server_title'])} · used "
             f"{fmt_bytes(used)}{share} · RSS {fmt_bytes(node['used_memory_rss'])} · policy "
             f"{escape(node['maxmemory_policy'])} · {node['keys']} keys · {node['streams']} streams · "
             f"{node['clients'] if node['clients'] is not None else '?'} clients")
