@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +80,15 @@ ServerFactory = Callable[..., LocalServer]
 
 @pytest.fixture
 def make_server(redis_binary: RedisBinary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
-    """Start servers with per-test config: ``make_server(maxmemory="10mb", password="s3cret")``."""
+    """Start servers with per-test config: ``make_server(maxmemory="10mb", password="s3cret")``; repeated
+    directives go in ``extra_args``: ``make_server(extra_args=["--rename-command", "CONFIG", ""])``."""
     started: list[LocalServer] = []
 
-    def factory(password: str | None = None, **config: Any) -> LocalServer:
+    def factory(password: str | None = None, extra_args: Sequence[str] = (), **config: Any) -> LocalServer:
         workdir = tmp_path_factory.mktemp("redis")
         settings = {name.replace("_", "-"): value for name, value in config.items()}
-        server = LocalServer(redis_binary, config=settings, workdir=Path(workdir), password=password)
+        server = LocalServer(redis_binary, config=settings, workdir=Path(workdir), password=password,
+                             extra_args=extra_args)
         started.append(server)
         return server.start()
 

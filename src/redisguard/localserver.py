@@ -222,6 +222,9 @@ class LocalServer:
     workdir: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     password: str | None = None
+    # Arguments passed as they are, after the config: for directives that repeat, such as
+    # ["--rename-command", "CONFIG", "", "--rename-command", "INFO", ""].
+    extra_args: Sequence[str] = ()
     _own_dir: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -264,7 +267,7 @@ class LocalServer:
             if self.password:
                 settings["requirepass"] = self.password
             settings.update(self.config)
-            args = [self.binary.path, *_config_args(settings)]
+            args = [self.binary.path, *_config_args(settings), *self.extra_args]
             self.process = subprocess.Popen(
                 args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
             )
@@ -282,14 +285,14 @@ class LocalServer:
                 ssl=True, ssl_ca_certs=str(self.config.get("tls-ca-cert-file", "")),
                 ssl_certfile=str(self.config.get("tls-cert-file", "")),
                 ssl_keyfile=str(self.config.get("tls-key-file", "")),
-                socket_timeout=1.0, socket_connect_timeout=1.0, retry=_NO_RETRY,
+                socket_timeout=1.0, socket_connect_timeout=1.0, retry=_NO_RETRY, protocol=2,
             )
         if self.port == 0 and self.unix_socket:
             return redis.Redis(unix_socket_path=self.unix_socket, password=self.password, socket_timeout=1.0,
-                               retry=_NO_RETRY)
+                               retry=_NO_RETRY, protocol=2)
         return redis.Redis(
             host="127.0.0.1", port=self.port, password=self.password, socket_timeout=1.0,
-            socket_connect_timeout=1.0, retry=_NO_RETRY,
+            socket_connect_timeout=1.0, retry=_NO_RETRY, protocol=2,
         )
 
     def _wait_ready(self, timeout: float) -> bool:
@@ -323,6 +326,7 @@ class LocalServer:
         """An admin client for test set-up (never used by the product code paths under test)."""
         kwargs.setdefault("retry", _NO_RETRY)
         kwargs.setdefault("socket_timeout", 30.0)
+        kwargs.setdefault("protocol", 2)  # RESP2: no HELLO, which a server under test may have renamed away
         if self.port == 0 and self.unix_socket:
             return redis.Redis(unix_socket_path=self.unix_socket, password=self.password, **kwargs)  # type: ignore[arg-type]
         return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, **kwargs)  # type: ignore[arg-type]

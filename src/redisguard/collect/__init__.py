@@ -38,5 +38,7 @@ def collect_snapshot(
         mode=topology.mode,
         redisguard_version=__version__,
         nodes=[node for node, _ in results],
-        not_visible=[gap for _, gaps in results for gap in gaps],
+        not_visible=[NotVisible(what=what, node=options.display, reason=reason)
+                     for what, reason in topology.not_visible]
+                    + [gap for _, gaps in results for gap in gaps],
     )

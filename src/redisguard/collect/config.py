@@ -36,7 +36,7 @@ def collect_config(client: redis.Redis, probe: Probe) -> dict[str, str]:
     values: dict[str, str] = {}
     errors = [reply for reply in replies if isinstance(reply, redis.exceptions.RedisError)]
     if errors and len(errors) == len(replies):
-        probe.note("CONFIG GET", reason_for(errors[0]))
+        probe.note("CONFIG GET", reason_for(errors[0], "CONFIG GET"))
         return {}
     for reply in replies:
         if isinstance(reply, dict):

@@ -10,8 +10,7 @@ from typing import Any, Literal
 import redis
 import redis.exceptions as rex
 
-from redisguard.connect.client import open_client
-from redisguard.connect.errors import ConnectError
+from redisguard.connect.client import open_client, reason_for_refusal
 from redisguard.connect.options import ConnectionOptions
 
 __all__ = ["Node", "Topology", "discover"]
@@ -31,6 +30,8 @@ class Node:
 class Topology:
     mode: Literal["standalone", "cluster"]
     nodes: tuple[Node, ...]
+    # (what, why) for each discovery command the server refused; discovery then assumed the least it could
+    not_visible: tuple[tuple[str, str], ...] = ()
 
     @property
     def primaries(self) -> tuple[Node, ...]:
@@ -65,6 +66,22 @@ def _cluster_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[Nod
     return tuple(nodes)
 
 
+def _cluster_slots_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[Node, ...]:
+    """The primaries from CLUSTER SLOTS (for users allowed that but not CLUSTER NODES)."""
+    raw = client.execute_command("CLUSTER SLOTS")
+    seen: dict[str, Node] = {}
+    entries = raw.items() if isinstance(raw, dict) else ((None, entry) for entry in raw)
+    for _, entry in entries:
+        primary = entry.get("primary") if isinstance(entry, dict) else entry[2] if len(entry) > 2 else None
+        if not primary:
+            continue
+        host = _text(primary[0]) or "127.0.0.1"
+        port = int(primary[1])
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        seen.setdefault(address, Node(address, "primary", options.for_node(host, port)))
+    return tuple(sorted(seen.values(), key=lambda node: node.address))
+
+
 def _standalone_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[Node, ...]:
     info = client.info("replication")
     address = options.display
@@ -82,21 +99,52 @@ def _standalone_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[
     return tuple(nodes)
 
 
+def _is_cluster(client: redis.Redis, gaps: list[tuple[str, str]]) -> bool:
+    try:
+        return int(client.info("cluster").get("cluster_enabled", 0)) == 1
+    except rex.ResponseError as exc:
+        info_refused = reason_for_refusal(exc)
+    try:
+        client.execute_command("CLUSTER INFO")
+        return True
+    except rex.ResponseError as exc:
+        if "cluster support disabled" in str(exc).lower():
+            return False
+        gaps.append(("INFO cluster and CLUSTER INFO",
+                     f"{info_refused}; {reason_for_refusal(exc)}: cannot tell whether this is a cluster node, "
+                     "diagnosed as a standalone server (grant: +info)"))
+        return False
+
+
 def discover(options: ConnectionOptions) -> Topology:
-    """Connect to the seed and find the deployment's nodes (cluster fan-out, replicas)."""
+    """Connect to the seed and find the deployment's nodes (cluster fan-out, replicas).
+
+    Every discovery command is optional: refused, discovery falls back (CLUSTER NODES, then CLUSTER SLOTS,
+    then the seed alone; INFO replication, then the seed as a primary) and says so in ``not_visible``.
+    """
+    gaps: list[tuple[str, str]] = []
     with open_client(options) as client:
-        try:
-            cluster_enabled = int(client.info("cluster").get("cluster_enabled", 0)) == 1
-        except rex.NoPermissionError:
-            cluster_enabled = False
-        if cluster_enabled:
+        if _is_cluster(client, gaps):
             try:
                 return Topology("cluster", _cluster_nodes(client, options))
-            except rex.NoPermissionError:
-                raise ConnectError(
-                    f"{options.display} is a Redis Cluster node, but this user may not run CLUSTER NODES "
-                    "(needed to find every primary; see `redisguard acl`)", kind="noperm") from None
-        return Topology("standalone", _standalone_nodes(client, options))
+            except rex.ResponseError as exc:
+                nodes_refused = reason_for_refusal(exc)
+            try:
+                nodes = _cluster_slots_nodes(client, options)
+                gaps.append(("CLUSTER NODES", f"{nodes_refused}: primaries found with CLUSTER SLOTS, "
+                                              "replicas not visible (grant: +cluster|nodes)"))
+                return Topology("cluster", nodes, tuple(gaps))
+            except rex.ResponseError as exc:
+                gaps.append(("CLUSTER NODES and CLUSTER SLOTS",
+                             f"{nodes_refused}; {reason_for_refusal(exc)}: only the node connected to is diagnosed, "
+                             "not the rest of the cluster (grant: +cluster|nodes)"))
+                return Topology("cluster", (Node(options.display, "primary", options),), tuple(gaps))
+        try:
+            return Topology("standalone", _standalone_nodes(client, options), tuple(gaps))
+        except rex.ResponseError as exc:
+            gaps.append(("INFO replication", f"{reason_for_refusal(exc)}: role and replicas not visible, "
+                                             "diagnosed as a primary (grant: +info)"))
+            return Topology("standalone", (Node(options.display, "primary", options),), tuple(gaps))
 
 
 @contextmanager
