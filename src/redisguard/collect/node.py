@@ -9,6 +9,7 @@ import redis
 import redis.exceptions as rex
 
 from redisguard.collect.clients import collect_clients
+from redisguard.collect.cluster import collect_cluster_info
 from redisguard.collect.config import collect_config
 from redisguard.collect.info import collect_info
 from redisguard.collect.memory import collect_memory_doctor, collect_memory_stats
@@ -56,6 +57,8 @@ def _collect_node(node: Node, key_sampler: KeySampler | None) -> tuple[NodeSnaps
             streams_truncated=False,
             key_sample=None,
         )
+        if info.get("cluster", {}).get("cluster_enabled") == "1":
+            snapshot.cluster = collect_cluster_info(client, probe)
         snapshot.streams, snapshot.streams_truncated = collect_streams(client, probe)
         if key_sampler is not None:
             snapshot.key_sample = key_sampler(client, probe)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -11,9 +11,10 @@ import redis
 import redis.exceptions as rex
 
 from redisguard.connect.client import open_client, reason_for_refusal
+from redisguard.connect.errors import ConnectError
 from redisguard.connect.options import ConnectionOptions
 
-__all__ = ["Node", "Topology", "discover"]
+__all__ = ["Node", "Topology", "current_role", "discover", "role_changes"]
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,16 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _cluster_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[Node, ...]:
+def _cluster_nodes(client: redis.Redis, options: ConnectionOptions,
+                   gaps: list[tuple[str, str]]) -> tuple[Node, ...]:
+    """Every node CLUSTER NODES lists, except failed and slot-less primaries, which are named in ``gaps``."""
     raw: dict[str, dict[str, Any]] = client.execute_command("CLUSTER NODES")
     by_id = {entry["node_id"]: address.split("@")[0] for address, entry in raw.items()}
     nodes: list[Node] = []
     for address, entry in sorted(raw.items()):
         flags = str(entry.get("flags", ""))
         if "fail" in flags.split(",") or "noaddr" in flags:
+            gaps.append((f"node {address.split('@')[0]}", f"flagged {flags} by the cluster: not diagnosed"))
             continue
         addr = address.split("@")[0]
         host, _, port = addr.rpartition(":")
@@ -61,6 +65,9 @@ def _cluster_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[Nod
         if "master" in flags:
             if entry.get("slots"):
                 nodes.append(Node(addr, "primary", node_opts))
+            else:
+                gaps.append((f"node {addr}", "a primary that serves no slots (new, or emptied by resharding): "
+                                             "holds no keys, not diagnosed"))
         else:
             nodes.append(Node(addr, "replica", node_opts, primary_address=by_id.get(entry.get("master_id", ""))))
     return tuple(nodes)
@@ -126,7 +133,7 @@ def discover(options: ConnectionOptions) -> Topology:
     with open_client(options) as client:
         if _is_cluster(client, gaps):
             try:
-                return Topology("cluster", _cluster_nodes(client, options))
+                return Topology("cluster", _cluster_nodes(client, options, gaps), tuple(gaps))
             except rex.ResponseError as exc:
                 nodes_refused = reason_for_refusal(exc)
             try:
@@ -145,6 +152,36 @@ def discover(options: ConnectionOptions) -> Topology:
             gaps.append(("INFO replication", f"{reason_for_refusal(exc)}: role and replicas not visible, "
                                              "diagnosed as a primary (grant: +info)"))
             return Topology("standalone", (Node(options.display, "primary", options),), tuple(gaps))
+
+
+def current_role(client: redis.Redis) -> Literal["primary", "replica"] | None:
+    """The node's role now (ROLE, else INFO replication), or None when the user may run neither."""
+    try:
+        role = client.execute_command("ROLE")
+        first = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
+    except rex.ResponseError:
+        try:
+            first = str(client.info("replication").get("role", ""))
+        except rex.ResponseError:
+            return None
+    return "primary" if first == "master" else "replica" if first == "slave" else None
+
+
+def role_changes(nodes: Sequence[Node]) -> list[str]:
+    """A note for each node whose role changed since discovery (a failover while a command ran)."""
+    notes = []
+    for node in nodes:
+        try:
+            with open_client(node.options) as client:
+                now = current_role(client)
+        except (ConnectError, rex.RedisError, OSError) as exc:
+            notes.append(f"{node.address} could not be checked after the scan ({exc}): a failover may have "
+                         "changed the shard's primary meanwhile")
+            continue
+        if now is not None and now != node.role:
+            notes.append(f"{node.address} was a {node.role} when the scan began and is a {now} now (a failover "
+                         "during the scan): keys it stopped serving were counted as vanished; run the scan again")
+    return notes
 
 
 @contextmanager

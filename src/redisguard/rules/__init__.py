@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from redisguard.rules import (  # noqa: F401 - importing a theme registers its rules
     clients,
+    cluster,
     doctor_text,
     eviction,
     fragmentation,

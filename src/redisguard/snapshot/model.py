@@ -197,6 +197,7 @@ class NodeSnapshot:
     streams_truncated: bool
     key_sample: KeySample | None
     collected_in_ms: int = 0
+    cluster: dict[str, str] = field(default_factory=dict)  # CLUSTER INFO on a cluster node (cluster_state...)
 
     @property
     def version_tuple(self) -> tuple[int, ...]:
