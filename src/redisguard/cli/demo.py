@@ -76,7 +76,7 @@ def command(scale: float, keep: bool, as_json: bool) -> None:
                       f"indexer stalled, sessions without TTL, memory at 86 % of maxmemory, noeviction[/]")
         options = ConnectionOptions.build(server.url)
         snapshot = collect_snapshot(options, key_sampler=default_key_sampler(10_000))
-        code = run_doctor(snapshot, Thresholds(), as_json, markdown=False)
+        code = run_doctor(snapshot, Thresholds(), "json" if as_json else "terminal")
         console.print(f"[dim]doctor exit code {code} (0 healthy, 1 warnings, 2 critical)[/]")
         if keep:
             console.print(f"demo Redis left running at {server.url}; press Ctrl-C to stop it")

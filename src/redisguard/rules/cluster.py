@@ -1,47 +1,40 @@
-"""Redis Cluster: a node that sees the cluster in ``fail`` state refuses commands for every slot."""
+"""Deployment-level rules: what only shows when every node is looked at together."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from redisguard.rules.finding import Finding, Fix, Severity
-from redisguard.rules.registry import rule
+from redisguard.rules.registry import deployment_rule
 from redisguard.rules.thresholds import Thresholds
-from redisguard.snapshot import NodeSnapshot
+from redisguard.snapshot import Snapshot
+from redisguard.units import fmt_bytes
 
-__all__ = ["cluster_state"]
-
-_SLOTS = 16384
-
-
-def _int(values: dict[str, str], name: str) -> int:
-    try:
-        return int(values.get(name, "0"))
-    except ValueError:
-        return 0
+__all__ = ["cluster_memory_imbalance"]
 
 
-@rule
-def cluster_state(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
-    state = node.cluster.get("cluster_state")
-    if state is None or state == "ok":
+@deployment_rule
+def cluster_memory_imbalance(snapshot: Snapshot, t: Thresholds) -> Iterator[Finding]:
+    """One primary holding far more than its share: it reaches maxmemory first while the others idle."""
+    primaries = [node for node in snapshot.nodes if node.role == "primary"]
+    if snapshot.mode != "cluster" or len(primaries) < 2:
         return
-    ok = _int(node.cluster, "cluster_slots_ok")
-    missing = _SLOTS - ok
-    full_coverage = node.config.get("cluster-require-full-coverage")
+    heaviest = max(primaries, key=lambda node: node.used_memory)
+    others = [node.used_memory for node in primaries if node is not heaviest]
+    mean_others = sum(others) / len(others)
+    excess = heaviest.used_memory - mean_others
+    if mean_others <= 0 or heaviest.used_memory < mean_others * t.cluster_imbalance_ratio \
+            or excess < t.cluster_imbalance_min_bytes:
+        return
     yield Finding(
-        id="cluster.state-fail", severity=Severity.CRITICAL, node=node.address,
-        title=f"this node sees the cluster in state {state!r}: {missing} of {_SLOTS} slots are not served"
-              + (", and with cluster-require-full-coverage yes it refuses commands for every slot"
-                 if full_coverage != "no" else ""),
-        evidence={"cluster_state": state, "cluster_slots_assigned": _int(node.cluster, "cluster_slots_assigned"),
-                  "cluster_slots_ok": ok, "cluster_slots_pfail": _int(node.cluster, "cluster_slots_pfail"),
-                  "cluster_slots_fail": _int(node.cluster, "cluster_slots_fail"),
-                  "cluster_known_nodes": _int(node.cluster, "cluster_known_nodes"),
-                  "cluster-require-full-coverage": full_coverage or "not visible"},
-        fixes=[Fix("CONFIG SET cluster-require-full-coverage no",
-                   "serves the slots that are covered while the failed ones stay down; clients see errors only "
-                   "for keys in the missing slots")] if full_coverage != "no" else [],
-        detail="Bring back the primary of the missing slots, or promote one of its replicas (CLUSTER FAILOVER "
-               "FORCE on the replica). The nodes flagged as failed are listed under 'not visible'.",
+        id="cluster.memory-imbalance", severity=Severity.WARNING, node=heaviest.address,
+        title=f"{heaviest.address} holds {fmt_bytes(heaviest.used_memory)}, "
+              f"{heaviest.used_memory / mean_others:.1f}x the mean of the other primaries: it fills first",
+        evidence={"used_memory": heaviest.used_memory, "other_primaries_mean": int(mean_others),
+                  "primaries": len(primaries), "keys": heaviest.total_keys},
+        bytes_at_stake=int(excess),
+        fixes=[Fix.redisguard("keys", node=heaviest.address,
+                              risk="read-only: shows the key patterns (or one big key) behind the imbalance"),
+               Fix.manual("move slots to the lighter primaries (redis-cli --cluster rebalance), or split the "
+                          "big keys or hash tags that pin the data to one slot", "slot migration adds load")],
     )
