@@ -13,7 +13,7 @@ __all__ = ["cli", "main"]
 
 # Each module named here defines ``command`` (a click.Command) and holds that subcommand only.
 COMMAND_MODULES: tuple[str, ...] = ("doctor", "snapshot", "acl", "demo", "keys", "streams", "trim")
-COMMAND_MODULES += ("config",)  # remedy: redisguard config
+COMMAND_MODULES += ("config", "fix")  # remedy: redisguard config, redisguard fix
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
