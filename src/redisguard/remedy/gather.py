@@ -46,13 +46,13 @@ def _clients(client: redis.Redis) -> tuple[list[ClientEntry], int]:
     return [_entry(item) for item in raw if int(item.get("id", 0)) != own], own
 
 
-def _entry_bytes(client: redis.Redis, key: bytes, start: str, config: dict[str, str]) -> float:
+def _entry_bytes(client: redis.Redis, key: bytes, start: str, config: dict[str, str], legacy: bool) -> float:
     rows: Any = client.xrange(key, min=start, count=_SAMPLE_ENTRIES)
     first: Any = client.xrange(key, count=1)
     master = list(first[0][1]) if first else None
     return entry_bytes([dict(fields) for _, fields in rows], master,
                        int(config.get("stream-node-max-bytes", "4096") or 4096),
-                       int(config.get("stream-node-max-entries", "100") or 100))
+                       int(config.get("stream-node-max-entries", "100") or 100), legacy=legacy)
 
 
 def _cut_point(client: redis.Redis, key: bytes, maxlen: int) -> str | None:
@@ -65,7 +65,8 @@ def _cut_point(client: redis.Redis, key: bytes, maxlen: int) -> str | None:
     return None if len(kept) < maxlen else to_text(kept[-1][0])
 
 
-def _stream(client: redis.Redis, stream: StreamInfo, options: FixOptions, config: dict[str, str]) -> StreamFacts:
+def _stream(client: redis.Redis, stream: StreamInfo, options: FixOptions, config: dict[str, str],
+            version: ServerVersion) -> StreamFacts:
     key = to_bytes(stream.key)
     point = safe_point_of_groups(stream.groups)
     trimmable, capped = 0, False
@@ -73,7 +74,8 @@ def _stream(client: redis.Redis, stream: StreamInfo, options: FixOptions, config
         trimmable, capped = count_between(client, key, parse_id(stream.first_id), point.id)
     facts = StreamFacts(key=stream.key, safe_point=None if point is None else point.text,
                         pinned_by=None if point is None else point.pinned_by, trimmable=trimmable, capped=capped,
-                        entry_bytes=_entry_bytes(client, key, stream.first_id or "-", config))
+                        entry_bytes=_entry_bytes(client, key, stream.first_id or "-", config,
+                                                    legacy=version.redis_compatible < (7, 0)))
     if options.drop_unprocessed and options.maxlen is not None and stream.first_id is not None:
         cut = _cut_point(client, key, options.maxlen)
         if cut is not None:
@@ -117,11 +119,12 @@ def gather(client: redis.Redis, node: NodeSnapshot, options: FixOptions, expire_
     except ConfigNotVisible:
         config = dict(node.config)
     clients, own = _clients(client)
-    streams = {s.key: _stream(client, s, options, config) for s in node.streams}
+    version = ServerVersion.from_info(server)
+    streams = {s.key: _stream(client, s, options, config, version) for s in node.streams}
     patterns = {f"delete:{p}": measure_pattern(client, p, options.big, max_impact_ms) for p in options.delete_patterns}
     for pattern in expire_patterns:
         patterns[f"expire:{pattern}"] = measure_pattern(client, pattern, options.big, max_impact_ms)
-    return Facts(node=node, version=ServerVersion.from_info(server),
+    return Facts(node=node, version=version,
                  host_memory=options.memory or int(memory.get("total_system_memory", 0) or 0),
                  config=config, config_file=server.get("config_file", ""),
                  allocator=str(memory.get("mem_allocator", "")), run_id=server.get("run_id", ""),
