@@ -134,27 +134,37 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
                          thresholds=_thresholds(threshold_pairs))
     client = open_client(conn)
     try:
-        _refuse_replica(client, conn)
-        if plan_in is not None:
-            plan = _load_plan(plan_in, client)
-        else:
-            node = collect(conn, key_sample)
-            findings = findings_for(node, options.thresholds)
-            facts = gather(client, node, options, expire_patterns_for(findings, options), max_impact)
-            plan = make_plan(facts, findings, options, conn.display)
-        _select(plan, only, skip)
-        if plan_out is not None:
-            plan.save(plan_out)
-        if not do_apply:
-            click.echo(plan.to_json() if as_json else render_plan(plan, dry_run=True), nl=not as_json)
-            return
-        if not as_json:
-            click.echo(render_plan(plan, dry_run=False))
-        raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json))
+        _plan_and_apply(client, conn, options, plan_in, plan_out, only, skip, do_apply, audit_path, max_impact,
+                        assume_yes, as_json, key_sample)
+    except KeyboardInterrupt:
+        fail("interrupted (Ctrl-C) while planning: nothing was written", 130)
     except rex.RedisError as exc:
         fail(f"{conn.display}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 3)
     finally:
         client.close()
+
+
+def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOptions, plan_in: Path | None,
+                    plan_out: Path | None, only: tuple[str, ...], skip: tuple[str, ...], do_apply: bool,
+                    audit_path: Path | None, max_impact: float, assume_yes: bool, as_json: bool,
+                    key_sample: int) -> None:
+    _refuse_replica(client, conn)
+    if plan_in is not None:
+        plan = _load_plan(plan_in, client)
+    else:
+        node = collect(conn, key_sample)
+        findings = findings_for(node, options.thresholds)
+        facts = gather(client, node, options, expire_patterns_for(findings, options), max_impact)
+        plan = make_plan(facts, findings, options, conn.display)
+    _select(plan, only, skip)
+    if plan_out is not None:
+        plan.save(plan_out)
+    if not do_apply:
+        click.echo(plan.to_json() if as_json else render_plan(plan, dry_run=True), nl=not as_json)
+        return
+    if not as_json:
+        click.echo(render_plan(plan, dry_run=False))
+    raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json))
 
 
 def _load_plan(path: Path, client: redis.Redis) -> Plan:

@@ -57,5 +57,5 @@ def entry_bytes(entries: list[dict[bytes, bytes]], master_fields: list[bytes] | 
         sizes.append(size)
     mean = sum(sizes) / len(sizes)
     per_node = max(1, min(node_max_entries, int(node_max_bytes // max(mean, 1))))
-    size = mean + _NODE_OVERHEAD / per_node
-    return size * _LEGACY_FACTOR if legacy and mean < _LEGACY_BELOW else size
+    per_entry = mean + _NODE_OVERHEAD / per_node
+    return per_entry * _LEGACY_FACTOR if legacy and mean < _LEGACY_BELOW else per_entry
