@@ -14,7 +14,7 @@ import pytest
 from tests.fix_data import REDISGUARD, dataset_digest, run_cli, run_json
 
 from redisguard.localserver import LocalServer
-from redisguard.remedy.audit import read_audit
+from redisguard.remedy.auditlog import read_audit
 from redisguard.remedy.guard import FORBIDDEN, GuardError, check_command
 
 

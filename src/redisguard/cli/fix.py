@@ -15,7 +15,7 @@ import redis.exceptions as rex
 from redisguard.cli.doctor import _thresholds
 from redisguard.cli.options import connection_options, fail, is_terminal
 from redisguard.connect import ConnectionOptions, open_client
-from redisguard.remedy.audit import AuditLog, default_audit_path, read_audit
+from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
 from redisguard.remedy.engine import ActionResult, apply_plan, check_plan_commands
 from redisguard.remedy.facts import DEFAULT_BIG, FixOptions
 from redisguard.remedy.gather import collect, gather, role_of

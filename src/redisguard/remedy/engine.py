@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import redis
 import redis.exceptions as rex
 
-from redisguard.remedy.audit import AuditLog
+from redisguard.remedy.auditlog import AuditLog
 from redisguard.remedy.executor import ActionFailed, Executor
 from redisguard.remedy.guard import GuardError, check_command
 from redisguard.remedy.ops_keys import apply_delete, apply_expire

@@ -8,8 +8,9 @@ from typing import Any
 import redis
 import redis.exceptions as rex
 
+from redisguard.errors import RedisguardError
 from redisguard.keynames import to_text
-from redisguard.remedy.audit import AuditLog
+from redisguard.remedy.auditlog import AuditLog
 from redisguard.remedy.bulk import BatchRunner, as_error
 from redisguard.remedy.guard import check_command
 from redisguard.remedy.stop import StopFlag
@@ -17,7 +18,7 @@ from redisguard.remedy.stop import StopFlag
 __all__ = ["ActionFailed", "Executor"]
 
 
-class ActionFailed(Exception):
+class ActionFailed(RedisguardError):
     """A command of the action was refused or failed: the run stops here. One line."""
 
 

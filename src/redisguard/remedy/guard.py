@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from redisguard.errors import UsageError
+
 __all__ = ["FORBIDDEN", "KNOWN_SCRIPTS", "GuardError", "check_command", "register_script", "script_sha"]
 
 FORBIDDEN = ("KEYS", "FLUSHDB", "FLUSHALL", "DEBUG", "SHUTDOWN", "CONFIG RESETSTAT", "MONITOR", "SWAPDB",
@@ -21,7 +23,7 @@ _ALLOWED = {
 KNOWN_SCRIPTS: dict[str, str] = {}
 
 
-class GuardError(Exception):
+class GuardError(UsageError):
     """A command redisguard fix never sends. One line."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 import redis.exceptions as rex
 
+from redisguard.errors import RefusedError
 from redisguard.remedy.version import ServerVersion
 
 __all__ = ["SECRET_PARAMETERS", "ConfigNotVisible", "read_config", "server_version"]
@@ -13,7 +14,7 @@ SECRET_PARAMETERS = frozenset({"requirepass", "masterauth", "masteruser", "tls-k
                                "tls-client-key-file-pass"})
 
 
-class ConfigNotVisible(Exception):
+class ConfigNotVisible(RefusedError):
     """CONFIG GET was refused (ACL, renamed command): a one-line reason."""
 
 

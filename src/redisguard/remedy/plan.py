@@ -12,12 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from redisguard.errors import UsageError
+
 __all__ = ["PLAN_VERSION", "Action", "Plan", "PlanFormatError", "Seen", "changes_that_matter"]
 
 PLAN_VERSION = 1
 
 
-class PlanFormatError(Exception):
+class PlanFormatError(UsageError):
     """A plan file that cannot be read or was not written by this version: one line."""
 
 
