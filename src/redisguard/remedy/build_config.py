@@ -103,13 +103,13 @@ def config_actions(facts: Facts, findings: list[Finding], workload: Workload, no
     if "fragmentation.high" in ids:
         out += _defrag(facts, notes)
     out += _persistence(facts, ids, workload)
-    for action in out:  # set only what differs from the server's value
+    for action in (a for a in out if a.kind == "config"):  # set only what differs from the server's value
         wanted = action.params["set"]
         changed = {n: v for n, v in wanted.items() if not (n in facts.config and same_value(n, facts.config[n], v))}
         if changed != wanted:
             action.params["set"] = changed
             action.commands = [config_set_argv(n, v) for n, v in changed.items()]
-    return [action for action in out if action.params["set"]]
+    return [action for action in out if action.kind != "config" or action.params["set"]]
 
 
 def _defrag(facts: Facts, notes: list[str]) -> list[Action]:

@@ -10,7 +10,7 @@ import redis
 import redis.exceptions as rex
 
 from redisguard.remedy.auditlog import AuditLog
-from redisguard.remedy.executor import ActionFailed, Executor
+from redisguard.remedy.executor import ActionFailed, ActionSkipped, Executor
 from redisguard.remedy.guard import GuardError, check_command
 from redisguard.remedy.ops_keys import apply_delete, apply_expire
 from redisguard.remedy.ops_server import apply_config, apply_kill, apply_purge, apply_rewrite
@@ -97,6 +97,8 @@ def apply_plan(plan: Plan, client: redis.Redis, audit: AuditLog, *, stop: StopFl
                     used_memory=result.used_before)
         try:
             result.detail = _run(ex, action, nx)
+        except ActionSkipped as exc:
+            result.status, result.detail = "skipped", str(exc)
         except Interrupted:
             result.status, result.detail = "interrupted", "stopped by Ctrl-C after the current batch"
             outcome.interrupted = True

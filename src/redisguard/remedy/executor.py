@@ -15,11 +15,15 @@ from redisguard.remedy.bulk import BatchRunner, as_error
 from redisguard.remedy.guard import check_command
 from redisguard.remedy.stop import StopFlag
 
-__all__ = ["ActionFailed", "Executor"]
+__all__ = ["ActionFailed", "ActionSkipped", "Executor"]
 
 
 class ActionFailed(RedisguardError):
     """A command of the action was refused or failed: the run stops here. One line."""
+
+
+class ActionSkipped(RedisguardError):
+    """The server cannot do this action (not an error of the run): reported, and the run goes on."""
 
 
 def _text(arg: str | bytes | int) -> str:
@@ -29,6 +33,10 @@ def _text(arg: str | bytes | int) -> str:
 class Executor:
     def __init__(self, client: redis.Redis, audit: AuditLog, stop: StopFlag, max_impact_ms: float | None) -> None:
         self.client = client
+        # Replies as the server sent them (no redis-py parsing, which guesses from the command name and
+        # misreads e.g. XPENDING with a range): the ops read them, the audit log records them.
+        self.raw = redis.Redis(connection_pool=client.connection_pool)
+        self.raw.response_callbacks = type(self.raw.response_callbacks)({})
         self.audit = audit
         self.stop = stop
         self.max_impact_ms = max_impact_ms
@@ -39,7 +47,7 @@ class Executor:
         check_command(shown)
         seq = self.audit.before(action, shown, **fields)
         try:
-            reply = self.client.execute_command(*argv)
+            reply = self.raw.execute_command(*argv)
         except rex.ResponseError as exc:
             self.audit.after(seq, action, error=str(exc))
             raise ActionFailed(f"{shown[0]} {shown[1] if len(shown) > 1 else ''}: {exc}".strip()) from None

@@ -43,10 +43,12 @@ def check_command(argv: list[str]) -> None:
         raise GuardError("empty command")
     name = argv[0].upper()
     sub = argv[1].upper() if len(argv) > 1 else ""
+    upper = [arg.upper() for arg in argv]
     for banned in FORBIDDEN:
         words = banned.split()
-        if name == words[0] and (len(words) == 1 or sub == words[1]
-                                 or (words[1] == "TYPE" and "TYPE" in (a.upper() for a in argv[2:]))):
+        if upper[0] != words[0] or (len(words) > 1 and sub != words[1]):
+            continue
+        if len(words) <= 2 or words[2] in upper[2::2]:  # CLIENT KILL TYPE: a TYPE filter anywhere
             raise GuardError(f"refused: redisguard fix never sends {banned}")
     if name not in _ALLOWED:
         raise GuardError(f"refused: {name} is not a command redisguard fix sends")

@@ -17,10 +17,10 @@ def infer_workload(node: NodeSnapshot) -> tuple[Workload, str]:
     if node.streams:
         return "queue", (f"{len(node.streams)} stream(s) found: a queue (never an evicting policy; give "
                          "--workload to say otherwise)")
-    if node.policy == "noeviction":
-        return "store", "maxmemory-policy is noeviction and there are no streams: a store (data that must not be lost)"
     if keys and share >= _CACHE_TTL_SHARE:
         return "cache", f"{share:.0%} of keys carry a TTL: a cache"
+    if node.policy == "noeviction":
+        return "store", "maxmemory-policy is noeviction and there are no streams: a store (data that must not be lost)"
     if node.policy.startswith("allkeys-"):
         return "cache", f"maxmemory-policy is {node.policy} (evicting any key): treated as a cache"
     return "store", (f"only {share:.0%} of keys carry a TTL and the policy is {node.policy}: treated as a store "

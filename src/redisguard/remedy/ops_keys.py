@@ -57,7 +57,10 @@ def _empty_in_steps(ex: Executor, action: Action, key: bytes, kind: str) -> None
     while True:
         ex.stop.check()
         cursor, items = ex.call(action.id, scan, key, cursor, "COUNT", str(_STEP))
-        members = [item[0] if isinstance(item, tuple) else item for item in items]  # dict: its fields
+        if isinstance(items, dict):
+            members = list(items)
+        else:
+            members = list(items[::2]) if kind in ("hash", "zset") else list(items)  # field, value, ...
         if members:
             ex.call(action.id, remove, key, *members)
         if int(cursor) == 0:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from redisguard.collect.clients import _entry  # the one CLIENT LIST parser
 from redisguard.keynames import to_text
 from redisguard.remedy.build_data import buffer_match, idle_match
-from redisguard.remedy.executor import Executor
+from redisguard.remedy.executor import ActionFailed, ActionSkipped, Executor
 from redisguard.remedy.plan import Action
 
 __all__ = ["apply_config", "apply_kill", "apply_purge", "apply_rewrite"]
@@ -28,7 +28,13 @@ def apply_config(ex: Executor, action: Action) -> str:
     changed = []
     for name, value in action.params["set"].items():
         previous = _config_value(ex.call(action.id, "CONFIG", "GET", name), name)
-        ex.call(action.id, "CONFIG", "SET", name, value, previous={name: previous})
+        try:
+            ex.call(action.id, "CONFIG", "SET", name, value, previous={name: previous})
+        except ActionFailed as exc:
+            if name == "activedefrag" and "cannot be enabled" in str(exc).lower():
+                raise ActionSkipped("this server was built without active defragmentation support (its "
+                                    "jemalloc is not the one Redis ships): nothing changed") from None
+            raise
         changed.append(f"{name} {previous!r} -> {value!r}")
     return "; ".join(changed)
 
@@ -43,10 +49,17 @@ def apply_purge(ex: Executor, action: Action) -> str:
     return "done"
 
 
+def _client_list(reply: object) -> list[dict[str, str]]:
+    """CLIENT LIST's reply (text, one client per line of ``name=value`` pairs, or already parsed)."""
+    if isinstance(reply, list):
+        return [dict(item) for item in reply]
+    text = to_text(reply) if isinstance(reply, bytes | str) else ""
+    return [dict(pair.split("=", 1) for pair in line.split(" ") if "=" in pair) for line in text.splitlines() if line]
+
+
 def apply_kill(ex: Executor, action: Action) -> str:
     own = int(ex.call(action.id, "CLIENT", "ID"))
-    listed = ex.call(action.id, "CLIENT", "LIST")
-    clients = {entry.id: entry for entry in (_entry(raw) for raw in listed)}
+    clients = {entry.id: entry for entry in (_entry(raw) for raw in _client_list(ex.call(action.id, "CLIENT", "LIST")))}
     killed, skipped = 0, 0
     for client_id in action.params["ids"]:
         entry = clients.get(int(client_id))
