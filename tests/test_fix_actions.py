@@ -287,3 +287,21 @@ def test_drop_unprocessed_shows_each_groups_loss_first_then_trims_past_the_safe_
         assert "LOST" in trim["title"] and trim["undoable"] is False
         _apply(srv, tmp_path, *args)
         assert 1000 <= client.xlen("events") < 1200
+
+
+def test_config_rewrite_persists_the_changes_where_the_server_has_a_config_file(redis_binary, tmp_path: Path) -> None:
+    conf = tmp_path / "redis.conf"
+    conf.write_text("# the operator's file\nmaxmemory-policy allkeys-lru\n")
+    wrapper = tmp_path / "redis-server-with-conf"  # starts the real binary with the config file first
+    wrapper.write_text(f'#!/bin/sh\nexec "{redis_binary.path}" "{conf}" "$@"\n')
+    wrapper.chmod(0o755)
+    srv = LocalServer(type(redis_binary)(redis_binary.version, str(wrapper)), workdir=tmp_path)
+    with srv, srv.client() as client:
+        assert client.info("server")["config_file"] == str(conf)
+        for index in range(100):
+            client.set(f"order:{index}", "row")
+        out = _apply(srv, tmp_path, "--workload", "store", "--only", "maxmemory-policy", "--only", "config-rewrite",
+                     "--key-sample", "0")
+        assert [r["id"] for r in out["results"]] == ["maxmemory-policy", "config-rewrite"]
+        text = conf.read_text()
+        assert "maxmemory-policy noeviction" in text and "# the operator's file" in text

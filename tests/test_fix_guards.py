@@ -141,3 +141,31 @@ def test_ctrl_c_stops_after_the_current_batch_with_the_audit_log_complete(make_s
         assert records[-1]["event"] == "end" and records[-1]["interrupted"] is True
         with_ttl = sum(1 for key in client.scan_iter("cache:item:*", count=10_000) if client.ttl(key) > 0)
         assert 0 < with_ttl < 40_000
+
+
+def test_the_fix_acl_user_applies_every_kind_of_action_without_a_denial(make_server, tmp_path: Path) -> None:
+    from tests.fix_data import fill_incident
+
+    from redisguard.connect.acl import fix_acl_setuser_line
+
+    srv: LocalServer = make_server(maxmemory="20mb", maxmemory_policy="noeviction")
+    with srv.client() as admin:
+        for index in range(500):
+            admin.set(f"tmp:{index}", "t")
+            admin.set(f"cache:session:{index}", "s")
+        pipe = admin.pipeline(transaction=False)
+        for index in range(3000):
+            pipe.hset("big:hash", f"f{index}", "v" * 50)
+        pipe.execute()
+        fill_incident(admin)
+        admin.execute_command(*fix_acl_setuser_line("fixer", password="fix-pw").split())
+        admin.execute_command("ACL", "LOG", "RESET")
+        url = srv.url.replace("redis://", "redis://fixer:fix-pw@")
+        code, out = run_json("fix", url, "--memory", "30mb", "--delete-pattern", "tmp:*", "--delete-pattern", "big:*",
+                             "--big", "10kb", "--expire-pattern", "cache:*", "--apply", "--yes",
+                             "--audit", str(tmp_path / "a.jsonl"))
+        assert code == 0, [(r["id"], r["status"], r["detail"]) for r in out.get("results", [])] or out
+        kinds = {a["kind"] for a in out["plan"]["actions"]}
+        assert {"trim", "delete", "expire", "config"} <= kinds
+        assert admin.execute_command("ACL", "LOG") == []
+        assert not admin.exists("big:hash") and not list(admin.scan_iter("tmp:*"))
