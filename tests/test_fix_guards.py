@@ -105,6 +105,10 @@ def test_a_full_apply_never_sent_a_forbidden_command(make_server, tmp_path: Path
             client.set(f"tmp:{index}", "t")
         client.execute_command("CONFIG", "RESETSTAT")  # the test resets, redisguard must not
         client.set("marker", "1")
+        before = dataset_digest(client)
+        code, plan = run_json("fix", srv.url, "--memory", "1gb", "--delete-pattern", "tmp:*")
+        assert code == 0 and {"delete", "expire", "config"} <= {a["kind"] for a in plan["actions"]}
+        assert dataset_digest(client) == before  # the dry run of deletions and TTLs wrote nothing
         code, out = run_json("fix", srv.url, "--memory", "1gb", "--delete-pattern", "tmp:*", "--apply", "--yes",
                              "--audit", str(tmp_path / "a.jsonl"))
         assert code == 0, out
