@@ -42,11 +42,11 @@ def _trim(facts: Facts, key: str, options: FixOptions, notes: list[str]) -> Acti
         id=f"trim:{key}", kind="trim", title=f"safe trim of {key}: {count} entries every group has acknowledged",
         what=f"removes entries before the safe point {sf.safe_point} (pinned by group {sf.pinned_by}); the point "
              "is computed again and trimmed in one atomic script, repeated until a call frees nothing",
-        commands=[["EVAL", _SCRIPT, "1", key, "~", str(TRIM_LIMIT)]],
+        commands=[["EVAL", _SCRIPT, "1", key, "~", str(TRIM_LIMIT), "xtrim"]],
         effect=f"frees about {fmt_bytes(sf.trimmable * sf.entry_bytes)}; no unprocessed entry is removed",
         bytes_freed=int(sf.trimmable * sf.entry_bytes),
-        estimate=f"{count} entries before the safe point (counted with XRANGE) x {sf.entry_bytes:.0f} B per entry "
-                 "(listpack size of a sample of them); whole nodes only (~), so slightly less may go",
+        estimate=f"{count} entries before the safe point (redisguard.streams.plan_trim) x {sf.entry_bytes:.0f} B "
+                 "per entry (listpack size of a sample of them); whole nodes only (~), so slightly less may go",
         risk="none to unprocessed data: only entries every group acknowledged go; not undoable",
         undoable=False, rule="streams.backlog", params={"key": key, "drop": False})
 

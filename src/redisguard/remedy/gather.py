@@ -20,9 +20,7 @@ from redisguard.remedy.live import ConfigNotVisible, read_config
 from redisguard.remedy.version import ServerVersion
 from redisguard.respwire import command
 from redisguard.snapshot import ClientEntry, NodeSnapshot, StreamInfo
-from redisguard.streams.ids import format_id, next_id, parse_id
-from redisguard.streams.safety import safe_point_of_groups
-from redisguard.streams.trim import count_between
+from redisguard.streams import plan_trim
 
 __all__ = ["CONFIG_NAMES", "collect", "gather"]
 
@@ -55,35 +53,22 @@ def _entry_bytes(client: redis.Redis, key: bytes, start: str, config: dict[str, 
                        int(config.get("stream-node-max-entries", "100") or 100), legacy=legacy)
 
 
-def _cut_point(client: redis.Redis, key: bytes, maxlen: int) -> str | None:
-    last: Any
-    kept: Any
-    if maxlen == 0:
-        last = client.xrevrange(key, count=1)
-        return None if not last else format_id(next_id(parse_id(last[0][0])))
-    kept = client.xrevrange(key, count=maxlen)
-    return None if len(kept) < maxlen else to_text(kept[-1][0])
-
-
 def _stream(client: redis.Redis, stream: StreamInfo, options: FixOptions, config: dict[str, str],
             version: ServerVersion) -> StreamFacts:
+    """What trimming the stream would remove, planned by the streams library (read-only)."""
     key = to_bytes(stream.key)
-    point = safe_point_of_groups(stream.groups)
-    trimmable, capped = 0, False
-    if point is not None and stream.first_id is not None:
-        trimmable, capped = count_between(client, key, parse_id(stream.first_id), point.id)
-    facts = StreamFacts(key=stream.key, safe_point=None if point is None else point.text,
-                        pinned_by=None if point is None else point.pinned_by, trimmable=trimmable, capped=capped,
+    safe = plan_trim(client, key)
+    point = safe.health.safe_point
+    facts = StreamFacts(key=stream.key, safe_point=safe.cut_point, pinned_by=None if point is None else point.pinned_by,
+                        trimmable=safe.entries_to_free.value, capped=not safe.entries_to_free.exact,
                         entry_bytes=_entry_bytes(client, key, stream.first_id or "-", config,
-                                                    legacy=version.redis_compatible < (7, 0)))
-    if options.drop_unprocessed and options.maxlen is not None and stream.first_id is not None:
-        cut = _cut_point(client, key, options.maxlen)
-        if cut is not None:
-            facts.cut_point = cut
-            facts.dropped = count_between(client, key, parse_id(stream.first_id), parse_id(cut))[0]
-            for group in (point.groups if point else ()):
-                start = max(group.needs_from, parse_id(stream.first_id))
-                facts.losses[group.group] = count_between(client, key, start, parse_id(cut))[0]
+                                                 legacy=version.redis_compatible < (7, 0)))
+    if options.drop_unprocessed and options.maxlen is not None:
+        emergency = plan_trim(client, key, drop_unprocessed=True, maxlen=options.maxlen)
+        if emergency.cut_point is not None:
+            facts.cut_point = emergency.cut_point
+            facts.dropped = emergency.entries_to_free.value
+            facts.losses = {loss.group: loss.unprocessed_lost.value for loss in emergency.losses}
     return facts
 
 

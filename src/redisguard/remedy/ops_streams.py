@@ -37,7 +37,7 @@ def apply_trim(ex: Executor, action: Action) -> str:
     point: Any = None
     for _ in range(_MAX_ROUNDS):
         ex.stop.check()
-        reply = ex.call(action.id, "EVALSHA", TRIM_SHA, "1", key, "~", str(TRIM_LIMIT))
+        reply = ex.call(action.id, "EVALSHA", TRIM_SHA, "1", key, "~", str(TRIM_LIMIT), "xtrim")
         point, trimmed = reply[0], int(reply[1])
         total += trimmed
         if trimmed == 0 or not point:
