@@ -8,6 +8,7 @@ import click
 import redis.exceptions as rex
 
 from redisguard.cli.options import connection_options, fail
+from redisguard.cli.output import Output
 from redisguard.connect import ConnectionOptions, open_client
 from redisguard.remedy.config_audit import audit
 from redisguard.remedy.live import ConfigNotVisible, read_config, server_version
@@ -16,6 +17,15 @@ from redisguard.remedy.version import ServerVersion
 from redisguard.units import fmt_bytes, parse_bytes
 
 __all__ = ["command"]
+
+
+def _echo(text: str, *, nl: bool = True, err: bool = False) -> None:
+    """Everything this command prints goes through the shared :class:`Output` (stdout, or stderr for notes)."""
+    out = Output.from_env()
+    if err:
+        out.note(text)
+    else:
+        out.echo(text, nl=nl)
 
 
 def _size(text: str | None) -> int | None:
@@ -52,20 +62,20 @@ def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_j
     differences = audit(current, settings)
     memory_note = f"{fmt_bytes(size)} " + ("(--memory)" if memory else "(the host's RAM, from INFO)")
     if as_json:
-        click.echo(json.dumps({
+        _echo(json.dumps({
             "server": conn.display, "version": version.text, "workload": workload, "memory_bytes": size,
             "differences": [{"name": d.name, "current": d.current, "recommended": d.recommended,
                              "reason": d.reason, "command": d.command, "argv": d.argv} for d in differences],
         }, indent=2))
     elif not differences:
-        click.echo(f"{conn.display} ({version.text}) matches the {workload} recommendation for {memory_note}.")
+        _echo(f"{conn.display} ({version.text}) matches the {workload} recommendation for {memory_note}.")
     else:
-        click.echo(f"{conn.display} ({version.text}): {len(differences)} difference(s) from the {workload} "
+        _echo(f"{conn.display} ({version.text}): {len(differences)} difference(s) from the {workload} "
                    f"recommendation for {memory_note}. Read-only: `redisguard fix` applies them.")
         for diff in differences:
             shown = "not visible / not supported" if diff.current is None else repr(diff.current)
-            click.echo(f"- {diff.name}: {shown}, recommended {diff.recommended!r}: {diff.reason}")
-            click.echo(f"    redis-cli {diff.command}")
+            _echo(f"- {diff.name}: {shown}, recommended {diff.recommended!r}: {diff.reason}")
+            _echo(f"    redis-cli {diff.command}")
     return 1 if differences else 0
 
 
@@ -98,8 +108,8 @@ def command(conn: ConnectionOptions, workload: Workload, memory_text: str | None
         return
     settings = recommend(workload, memory, version)
     if as_json:
-        click.echo(json.dumps({"workload": workload, "memory_bytes": memory, "version": version.text,
+        _echo(json.dumps({"workload": workload, "memory_bytes": memory, "version": version.text,
                                "settings": [{"name": s.name, "value": s.value, "reason": s.reason,
                                              "lines": s.conf_lines()} for s in settings]}, indent=2))
         return
-    click.echo(render_conf(workload, memory, version, settings), nl=False)
+    _echo(render_conf(workload, memory, version, settings), nl=False)

@@ -14,6 +14,7 @@ import redis.exceptions as rex
 
 from redisguard.cli.doctor import _thresholds
 from redisguard.cli.options import connection_options, fail, is_terminal
+from redisguard.cli.output import Output
 from redisguard.connect import ConnectionOptions, open_client
 from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
 from redisguard.remedy.engine import ActionResult, apply_plan, check_plan_commands
@@ -31,6 +32,15 @@ from redisguard.remedy.version import ServerVersion
 from redisguard.units import parse_bytes
 
 __all__ = ["command"]
+
+
+def _echo(text: str, *, nl: bool = True, err: bool = False) -> None:
+    """Everything this command prints goes through the shared :class:`Output` (stdout, or stderr for notes)."""
+    out = Output.from_env()
+    if err:
+        out.note(text)
+    else:
+        out.echo(text, nl=nl)
 
 
 def _size(text: str, option: str) -> int:
@@ -62,7 +72,7 @@ def _confirm(assume_yes: bool) -> Callable[[Action], bool]:
     def ask(action: Action) -> bool:
         if assume_yes:
             return True
-        click.echo("\n".join(render_action(0, action)).replace("0. ", "", 1), err=True)
+        _echo("\n".join(render_action(0, action)).replace("0. ", "", 1), err=True)
         return click.confirm("Apply this action?", default=False, err=True)
     return ask
 
@@ -160,10 +170,10 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
     if plan_out is not None:
         plan.save(plan_out)
     if not do_apply:
-        click.echo(plan.to_json() if as_json else render_plan(plan, dry_run=True), nl=not as_json)
+        _echo(plan.to_json() if as_json else render_plan(plan, dry_run=True), nl=not as_json)
         return
     if not as_json:
-        click.echo(render_plan(plan, dry_run=False))
+        _echo(render_plan(plan, dry_run=False))
     raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json))
 
 
@@ -189,7 +199,7 @@ def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path:
 
     def report(action: Action, result: ActionResult) -> None:
         if not as_json:
-            click.echo(f"{result.status}: {action.id}: {result.detail}", err=True)
+            _echo(f"{result.status}: {action.id}: {result.detail}", err=True)
 
     try:
         with stop.on_sigint():
@@ -200,16 +210,16 @@ def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path:
         audit.close()
     rewrite_failed = any(r.id == "config-rewrite" and r.status == "failed" for r in outcome.results)
     if as_json:
-        click.echo(json.dumps({"plan": json.loads(plan.to_json()), "audit": str(path),
+        _echo(json.dumps({"plan": json.loads(plan.to_json()), "audit": str(path),
                                "results": [{**asdict(r), "freed": r.freed} for r in outcome.results],
                                "interrupted": outcome.interrupted, "failed": outcome.failed}, indent=2))
     else:
-        click.echo(render_outcome(outcome, str(path)), nl=False)
+        _echo(render_outcome(outcome, str(path)), nl=False)
         rewrite = next((a for a in plan.actions if a.kind == "rewrite"), None)
         if rewrite_failed and rewrite is not None:
-            click.echo("CONFIG REWRITE failed: add these lines to the server's redis.conf so a restart keeps them:")
+            _echo("CONFIG REWRITE failed: add these lines to the server's redis.conf so a restart keeps them:")
             for line in rewrite.params["lines"]:
-                click.echo(f"  {line}")
+                _echo(f"  {line}")
     if outcome.interrupted:
         return 130
     return 2 if outcome.failed else 0
@@ -249,16 +259,16 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
     finally:
         client.close()
     if as_json:
-        click.echo(json.dumps({"restored": {n: undo.restore[n] for n in restored}, "failed": failed,
+        _echo(json.dumps({"restored": {n: undo.restore[n] for n in restored}, "failed": failed,
                                "cannot_undo": undo.irreversible, "audit": str(log.path)}, indent=2))
     else:
         for name in restored:
-            click.echo(f"restored {name} to {undo.restore[name]!r}")
+            _echo(f"restored {name} to {undo.restore[name]!r}")
         if not undo.restore:
-            click.echo("no configuration change to undo in that run")
+            _echo("no configuration change to undo in that run")
         if failed:
-            click.echo(f"stopped: {failed}")
+            _echo(f"stopped: {failed}")
         for what in undo.irreversible:
-            click.echo(f"cannot be undone: {what}")
-        click.echo(f"audit log of the undo: {log.path}")
+            _echo(f"cannot be undone: {what}")
+        _echo(f"audit log of the undo: {log.path}")
     return 2 if failed else 0

@@ -1,10 +1,13 @@
-"""Which server a recommendation or an action is for: Redis or Valkey, and its version (pure)."""
+"""Which server a recommendation or an action is for: Redis or Valkey and its version, also as a user types
+it (``--for-version valkey-8.1``); read from INFO through :mod:`redisguard.snapshot.server` (pure)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+from redisguard.snapshot.server import ServerVersion as SnapshotServerVersion
 
 __all__ = ["ServerVersion"]
 
@@ -29,10 +32,15 @@ class ServerVersion:
 
     @classmethod
     def from_info(cls, server: dict[str, str]) -> ServerVersion:
-        """From INFO server. Valkey reports ``redis_version:7.2.4`` for compatibility: use its own fields."""
-        if server.get("server_name", "").lower() == "valkey" or "valkey_version" in server:
-            return cls.parse("valkey-" + server.get("valkey_version", server.get("redis_version", "8.0")))
-        return cls.parse(server.get("redis_version", "7.0"))
+        """From INFO server, named by :class:`redisguard.snapshot.server.ServerVersion` (Valkey reports
+        ``redis_version:7.2.4``); a version that is not visible is taken as Redis 7.0."""
+        seen = SnapshotServerVersion.from_info(server)
+        numbers = (*seen.version, 0, 0, 0)
+        if seen.flavour == "valkey" and seen.version:
+            return cls("valkey", numbers[0], numbers[1], numbers[2])
+        if seen.flavour == "redis" and seen.version:
+            return cls("redis", numbers[0], numbers[1], numbers[2])
+        return cls("redis", 7, 0)
 
     @property
     def redis_compatible(self) -> tuple[int, int]:
