@@ -24,6 +24,7 @@ __all__ = ["cli", "main"]
 
 # Each module named here defines ``command`` (a click.Command) and holds that subcommand only.
 COMMAND_MODULES: tuple[str, ...] = ("doctor", "snapshot", "acl", "demo", "keys", "streams", "trim", "alerts")
+COMMAND_MODULES += ("config", "fix")  # remedy: redisguard config, redisguard fix
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
