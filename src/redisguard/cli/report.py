@@ -1,0 +1,136 @@
+"""``redisguard report``: the diagnosis as one self-contained HTML file, to attach to a ticket or an e-mail.
+
+Read-only. From a live server (URL) and/or saved snapshots (``--from``, repeatable: the series gives the
+memory timeline and its forecast). ``--keys`` adds a keyspace analysis, sampled under a latency budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import redis.exceptions as rex
+from rich.console import Console
+
+from redisguard.cli.options import connection_options, fail, is_terminal
+from redisguard.collect import collect_snapshot
+from redisguard.collect.keys import default_key_sampler
+from redisguard.connect import EXIT_CANNOT_CONNECT, ConnectionOptions, discover
+from redisguard.connect.topology import node_client
+from redisguard.keynames import to_bytes
+from redisguard.keyspace import KeyspaceReport, ScanSettings, scan_deployment
+from redisguard.render.html import render_report_html
+from redisguard.render.report_model import Report, TrimCount, build_report
+from redisguard.rules import Thresholds, analyse
+from redisguard.snapshot import Snapshot, SnapshotFormatError, load
+from redisguard.streams.ids import parse_id
+from redisguard.streams.safety import safe_point_of_groups
+from redisguard.streams.trim import count_between
+
+__all__ = ["command", "write_report"]
+
+TRIM_COUNT_CAP = 1_000_000  # entries counted (XRANGE, 10k a call) per stream before saying "or more"
+
+
+def count_trims(options: ConnectionOptions, snapshot: Snapshot) -> dict[tuple[str, str], TrimCount]:
+    """Entries before each stream's safe trim point, counted read-only on the node that holds the stream."""
+    counts: dict[tuple[str, str], TrimCount] = {}
+    wanted = {node.address: node for node in snapshot.nodes if node.streams}
+    for info in discover(options).primaries:
+        node = wanted.get(info.address)
+        if node is None:
+            continue
+        with node_client(info) as client:
+            for stream in node.streams:
+                point = safe_point_of_groups(stream.groups)
+                if point is None or stream.first_id is None:
+                    continue
+                entries, capped = count_between(client, to_bytes(stream.key), parse_id(stream.first_id), point.id,
+                                                cap=TRIM_COUNT_CAP)
+                counts[(node.address, stream.key)] = TrimCount(entries, capped)
+    return counts
+
+
+def make_report(history: Sequence[Snapshot], *, keyspace: KeyspaceReport | None = None,
+                trims: dict[tuple[str, str], TrimCount] | None = None,
+                thresholds: Thresholds | None = None) -> Report:
+    current = max(history, key=lambda snap: snap.taken_at)
+    return build_report(history, analyse(current, thresholds), keyspace=keyspace, trims=trims)
+
+
+def write_report(report: Report, path: Path) -> None:
+    """Write the page; an unwritable path ends the command with one line (exit 2)."""
+    try:
+        path.write_text(render_report_html(report), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror or exc}", 2)
+
+
+def _load_all(paths: Sequence[Path]) -> list[Snapshot]:
+    snapshots = []
+    for path in paths:
+        try:
+            snapshots.append(load(path))
+        except SnapshotFormatError as exc:
+            fail(str(exc), 2)
+    return snapshots
+
+
+@click.command("report")
+@connection_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
+              show_default=True, help="Where to write the HTML file.")
+@click.option("--from", "from_files", type=click.Path(dir_okay=False, path_type=Path), multiple=True,
+              help="A saved snapshot (redisguard snapshot -o FILE); repeat it for a history and a forecast. "
+                   "With a URL too, the live snapshot is the newest point.")
+@click.option("--keys", "with_keys", is_flag=True, help="Add a keyspace analysis (needs a server).")
+@click.option("--max-impact", "max_impact", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True, metavar="MS", help="--keys: latency the scan may add for other clients.")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+              metavar="SECONDS", help="--keys: sample for this long at most (a small keyspace is scanned in full).")
+@click.option("--key-sample", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Keys the doctor sample reads per node when no --keys scan is asked for (0 to skip).")
+@click.option("--json", "as_json", is_flag=True, help="Also print the report's data as JSON on stdout.")
+def command(conn: ConnectionOptions, output: Path, from_files: tuple[Path, ...], with_keys: bool, max_impact: float,
+            budget: float, key_sample: int, as_json: bool) -> None:
+    """Write the diagnosis as one self-contained HTML file: verdict, findings with commands to copy, charts.
+
+    Read-only. The file loads nothing from the network and opens offline. Exit code: 0 healthy,
+    1 warnings, 2 critical (or bad usage), 3 could not connect.
+    """
+    live = not from_files or click.get_current_context().params.get("url") is not None
+    if with_keys and not live:
+        raise click.UsageError("--keys scans a server: give its URL (with or without --from)")
+    history = _load_all(from_files)
+    keyspace: KeyspaceReport | None = None
+    trims: dict[tuple[str, str], TrimCount] = {}
+    status = (Console(stderr=True).status("collecting (read-only)", spinner="dots") if live and is_terminal()
+              else contextlib.nullcontext())
+    if live:
+        try:
+            with status:
+                snapshot = collect_snapshot(conn, key_sampler=(default_key_sampler(key_sample)
+                                                               if key_sample and not with_keys else None))
+                history.append(snapshot)
+                trims = count_trims(conn, snapshot)
+                if with_keys:
+                    keyspace = scan_deployment(conn, ScanSettings(max_impact_ms=max_impact, budget_s=budget))
+        except rex.NoPermissionError as exc:
+            fail(f"{conn.display}: this user may not run a command the report needs ({exc}); see `redisguard acl`",
+                 EXIT_CANNOT_CONNECT)
+        except (rex.ConnectionError, rex.TimeoutError) as exc:
+            fail(f"{conn.display}: lost the connection ({exc})", EXIT_CANNOT_CONNECT)
+        except rex.ResponseError as exc:
+            fail(f"{conn.display}: the server refused a command the report needs ({exc})", EXIT_CANNOT_CONNECT)
+    report = make_report(history, keyspace=keyspace, trims=trims)
+    write_report(report, output)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
+    click.echo(f"report written to {output.resolve()} ({report.verdict}: "
+               + (", ".join(f"{n} {level}" for level, n in report.counts) or "no findings") + ")",
+               err=as_json)
+    raise SystemExit(report.exit_code)
