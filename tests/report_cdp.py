@@ -41,6 +41,8 @@ def chromium_path() -> str | None:
 class PageRecord:
     requests: list[str] = field(default_factory=list)  # every URL the page asked for (the page itself too)
     console_errors: list[str] = field(default_factory=list)  # console.error/warn, log errors, exceptions
+    dialogs: list[str] = field(default_factory=list)  # alert()/confirm()/prompt() the page opened
+    blocked: dict[str, str] = field(default_factory=dict)  # URL -> why the browser refused it (e.g. "csp")
     loaded: bool = False
 
 
@@ -126,16 +128,22 @@ class Browser:
             self._events.append(self._read_message(deadline))
         self.pump(1.0)
         record.loaded = any(event.get("method") == "Page.loadEventFired" for event in self._events)
+        urls: dict[str, str] = {}
         for event in self._events:
             method, params = event.get("method"), event.get("params", {})
             if method == "Network.requestWillBeSent":
                 record.requests.append(params["request"]["url"])
+                urls[params["requestId"]] = params["request"]["url"]
+            elif method == "Network.loadingFailed" and params.get("blockedReason"):
+                record.blocked[urls.get(params["requestId"], "?")] = params["blockedReason"]
             elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning", "assert"):
                 record.console_errors.append(json.dumps(params.get("args")))
             elif method == "Runtime.exceptionThrown":
                 record.console_errors.append(json.dumps(params.get("exceptionDetails")))
             elif method == "Log.entryAdded" and params["entry"].get("level") in ("error", "warning"):
                 record.console_errors.append(params["entry"].get("text", ""))
+            elif method == "Page.javascriptDialogOpening":  # alert(1) from an injected script would land here
+                record.dialogs.append(params.get("message", ""))
         return record
 
     def evaluate(self, expression: str) -> Any:
