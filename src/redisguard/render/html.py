@@ -56,7 +56,8 @@ table{border-collapse:collapse;width:100%;font-size:.92em;margin:6px 0}
 th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f2f4;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.total td{font-weight:700;border-top:2px solid var(--fg)}
-code,.name{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em;word-break:break-all}
+code,.name{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em;overflow-wrap:anywhere}
+td .name{display:inline-block;min-width:9em}
 .cmd{display:flex;gap:8px;align-items:flex-start;background:var(--code);border:1px solid var(--line);
 border-radius:6px;padding:6px 8px;margin:6px 0 2px}
 .cmd code{flex:1;white-space:pre-wrap}
@@ -67,7 +68,7 @@ button.copy:focus{outline:2px solid var(--info)}
 .advice{margin:6px 0 2px;padding-left:10px;border-left:3px solid var(--line)}
 dl.ev{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:6px 0;font-size:.92em}
 dl.ev dt{color:var(--muted)}dl.ev dd{margin:0;overflow-wrap:anywhere}
-svg.chart{width:100%;height:auto;display:block;margin:6px 0}
+svg.chart{width:100%;height:auto;display:block;margin:6px 0}.chartbox{overflow-x:auto;max-width:100%}
 svg text{font:12px system-ui,sans-serif;fill:var(--fg)}svg text.val{fill:var(--muted)}
 svg .frame{fill:none;stroke:var(--line)}svg .grid{stroke:#eef0f2}svg .limit{stroke:var(--crit);stroke-width:2;
 stroke-dasharray:6 3}svg .used{fill:none;stroke:var(--info);stroke-width:2.5}svg .dot{fill:var(--info)}
@@ -77,8 +78,9 @@ svg .fc{fill:none;stroke:var(--warn);stroke-width:2;stroke-dasharray:5 4}svg .ba
 .offscreen{position:fixed;left:-9999px;top:0}
 footer{margin:2em 0 1em;color:var(--muted);font-size:.85em}
 @media (max-width:640px){body{padding:10px;font-size:14px}h1{font-size:1.25em}
-dl.ev{grid-template-columns:1fr}dl.ev dt{margin-top:4px}th,td{padding:3px 5px}}
-@media print{body{max-width:none;padding:0;font-size:11pt}button.copy{display:none}
+dl.ev{grid-template-columns:1fr}dl.ev dt{margin-top:4px}th,td{padding:3px 5px}svg.chart{min-width:600px}}
+@media print{body{max-width:none;padding:0;font-size:11pt}svg.chart{min-width:0}.chartbox{overflow:visible}
+button.copy{display:none}
 .verdict,.finding{background:none}.scroll{overflow:visible}a{color:inherit}
 h2{break-after:avoid;page-break-after:avoid}table,svg.chart{break-inside:avoid;page-break-inside:avoid}}
 """

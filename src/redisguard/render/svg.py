@@ -4,7 +4,7 @@ Formatting only: callers pass labels and numbers; every label is escaped here (`
 a hostile key name in a chart is text. Colours come from CSS classes (``c0`` ... ``c7``, ``limit``,
 ``ttl``, ``nottl``, ``fc``) defined by the page's stylesheet: no ``style`` attribute anywhere, so the
 page's Content-Security-Policy needs no ``unsafe-inline``. Sizes are in a ``viewBox``: the charts scale
-to the width of a phone or of a printed page.
+to the width of a printed page; on a phone, the page gives them a minimum width and a sideways scroll.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ def _short(label: str) -> str:
 
 
 def _svg(width: float, height: float, body: list[str], title: str) -> str:
-    return (f'<svg class="chart" viewBox="0 0 {_n(width)} {_n(height)}" role="img" '
+    return (f'<div class="chartbox"><svg class="chart" viewBox="0 0 {_n(width)} {_n(height)}" role="img" '
             'preserveAspectRatio="xMinYMin meet">'
-            f"<title>{for_html(title)}</title>{''.join(body)}</svg>")
+            f"<title>{for_html(title)}</title>{''.join(body)}</svg></div>")
 
 
 def bar_chart(bars: Sequence[Bar], title: str, width: float = 720.0) -> str:
