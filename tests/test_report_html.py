@@ -221,3 +221,33 @@ def test_the_page_checks_catch_what_they_look_for(injected: str) -> None:
     assert_self_contained_and_escaped(page.replace("@INJECT@", ""))  # the clean control page passes
     with pytest.raises(AssertionError):
         assert_self_contained_and_escaped(page.replace("@INJECT@", injected))
+
+
+def test_a_growing_series_of_snapshots_gets_a_forecast(make_server, tmp_path: Path) -> None:
+    """Twelve snapshots of a server that grows by about 256 KiB each: the page says when maxmemory is reached."""
+    from redisguard.collect import collect_snapshot
+    from redisguard.connect import ConnectionOptions
+    from redisguard.snapshot import dump
+
+    server: LocalServer = make_server(maxmemory="40mb", maxmemory_policy="noeviction")
+    args = []
+    with server.client() as client:
+        for step in range(12):
+            client.set(f"blob:{step}", "b" * 256 * 1024)
+            snapshot = collect_snapshot(ConnectionOptions.build(server.url))
+            snapshot.taken_at = 1_700_000_000.0 + 60 * step  # a snapshot a minute (the series' times, not a clock)
+            path = tmp_path / f"s{step:02}.json"
+            dump(snapshot, path)
+            args += ["--from", str(path)]
+    out = tmp_path / "forecast.html"
+    result = run_cli("report", *args, "-o", str(out), "--json")
+    assert result.returncode in (0, 1, 2), result.stderr
+    timeline = json.loads(result.stdout)["timeline"]
+    forecast = timeline["forecast"]
+    assert forecast is not None, timeline["forecast_note"]
+    assert forecast["consequence"] == "write errors"  # noeviction
+    rate = forecast["rate_bytes_per_second"]
+    assert 256 * 1024 / 60 * 0.8 < rate < 256 * 1024 / 60 * 1.5  # ~256 KiB a minute, plus each key's overhead
+    assert forecast["seconds_lower"] <= forecast["seconds_to_limit"] <= forecast["seconds_upper"]
+    text = out.read_text(encoding="utf-8")
+    assert "<strong>Forecast:</strong>" in text and 'class="fc"' in text and 'class="band"' in text

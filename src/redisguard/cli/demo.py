@@ -35,11 +35,11 @@ from redisguard.cli.demo_load import (
     guarded_replay,
     naive_incident,
 )
-from redisguard.cli.options import fail
 from redisguard.cli.report import make_report, write_report
 from redisguard.collect import collect_snapshot
 from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
+from redisguard.errors import ConnectionFailed
 from redisguard.keynames import for_terminal
 from redisguard.localserver import LocalServer, find_redis_binaries
 from redisguard.render import doctor_report, render_doctor_terminal
@@ -221,7 +221,8 @@ def command(keep: bool, report_path: Path, as_json: bool) -> None:
     """
     binaries = find_redis_binaries()
     if not binaries:
-        fail("no redis-server found: install Debian's redis-server package or run ./dev.sh setup", 3)
+        raise ConnectionFailed("no redis-server found: install Debian's redis-server package or run ./dev.sh setup",
+                               kind="no-server")
     out = sys.stderr if as_json else sys.stdout
     console = Console(file=out, highlight=False, soft_wrap=True)
     say = _Narrator(console)

@@ -10,13 +10,13 @@ from typing import Any
 import click
 from rich.console import Console
 
-from redisguard.cli.options import connection_options, fail, is_terminal
+from redisguard.cli.options import connection_options, is_terminal
 from redisguard.collect import collect_snapshot
 from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
 from redisguard.render import doctor_report, render_doctor_markdown, render_doctor_terminal
 from redisguard.rules import Thresholds, analyse
-from redisguard.snapshot import Snapshot, SnapshotFormatError, load
+from redisguard.snapshot import Snapshot, load
 
 __all__ = ["command"]
 
@@ -69,11 +69,7 @@ def command(conn: ConnectionOptions, from_file: Path | None, as_json: bool, mark
     """
     thresholds = _thresholds(threshold_pairs)
     if from_file is not None:
-        try:
-            snapshot = load(from_file)
-        except SnapshotFormatError as exc:
-            fail(str(exc), 2)
-            return
+        snapshot = load(from_file)  # a SnapshotFormatError is a usage error: one line, exit 2
     else:
         snapshot = collect_snapshot(conn, include_replicas=replicas,
                                     key_sampler=default_key_sampler(key_sample) if key_sample else None)

@@ -13,20 +13,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-import redis.exceptions as rex
 from rich.console import Console
 
-from redisguard.cli.options import connection_options, fail, is_terminal
+from redisguard.cli.options import connection_options, is_terminal
 from redisguard.collect import collect_snapshot
 from redisguard.collect.keys import default_key_sampler
-from redisguard.connect import EXIT_CANNOT_CONNECT, ConnectionOptions, discover
+from redisguard.connect import ConnectionOptions, discover
 from redisguard.connect.topology import node_client
+from redisguard.errors import UsageError
 from redisguard.keynames import to_bytes
 from redisguard.keyspace import KeyspaceReport, ScanSettings, scan_deployment
 from redisguard.render.html import render_report_html
 from redisguard.render.report_model import Report, TrimCount, build_report
 from redisguard.rules import Thresholds, analyse
-from redisguard.snapshot import Snapshot, SnapshotFormatError, load
+from redisguard.snapshot import Snapshot, load
 from redisguard.streams.ids import parse_id
 from redisguard.streams.safety import safe_point_of_groups
 from redisguard.streams.trim import count_between
@@ -56,28 +56,22 @@ def count_trims(options: ConnectionOptions, snapshot: Snapshot) -> dict[tuple[st
 
 
 def make_report(history: Sequence[Snapshot], *, keyspace: KeyspaceReport | None = None,
-                trims: dict[tuple[str, str], TrimCount] | None = None,
-                thresholds: Thresholds | None = None) -> Report:
+                trims: dict[tuple[str, str], TrimCount] | None = None, thresholds: Thresholds | None = None,
+                samples: Sequence[tuple[float, int]] = ()) -> Report:
     current = max(history, key=lambda snap: snap.taken_at)
-    return build_report(history, analyse(current, thresholds), keyspace=keyspace, trims=trims)
+    return build_report(history, analyse(current, thresholds), keyspace=keyspace, trims=trims, samples=samples)
 
 
 def write_report(report: Report, path: Path) -> None:
-    """Write the page; an unwritable path ends the command with one line (exit 2)."""
+    """Write the page; an unwritable path is a usage error (one line, exit 2)."""
     try:
         path.write_text(render_report_html(report), encoding="utf-8")
     except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror or exc}", 2)
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _load_all(paths: Sequence[Path]) -> list[Snapshot]:
-    snapshots = []
-    for path in paths:
-        try:
-            snapshots.append(load(path))
-        except SnapshotFormatError as exc:
-            fail(str(exc), 2)
-    return snapshots
+    return [load(path) for path in paths]  # a bad file raises SnapshotFormatError: one line, exit 2
 
 
 @click.command("report")
@@ -110,22 +104,14 @@ def command(conn: ConnectionOptions, output: Path, from_files: tuple[Path, ...],
     trims: dict[tuple[str, str], TrimCount] = {}
     status = (Console(stderr=True).status("collecting (read-only)", spinner="dots") if live and is_terminal()
               else contextlib.nullcontext())
-    if live:
-        try:
-            with status:
-                snapshot = collect_snapshot(conn, key_sampler=(default_key_sampler(key_sample)
-                                                               if key_sample and not with_keys else None))
-                history.append(snapshot)
-                trims = count_trims(conn, snapshot)
-                if with_keys:
-                    keyspace = scan_deployment(conn, ScanSettings(max_impact_ms=max_impact, budget_s=budget))
-        except rex.NoPermissionError as exc:
-            fail(f"{conn.display}: this user may not run a command the report needs ({exc}); see `redisguard acl`",
-                 EXIT_CANNOT_CONNECT)
-        except (rex.ConnectionError, rex.TimeoutError) as exc:
-            fail(f"{conn.display}: lost the connection ({exc})", EXIT_CANNOT_CONNECT)
-        except rex.ResponseError as exc:
-            fail(f"{conn.display}: the server refused a command the report needs ({exc})", EXIT_CANNOT_CONNECT)
+    if live:  # a redis-py error on the way is turned into one line by the entry point (redisguard.errors)
+        with status:
+            snapshot = collect_snapshot(conn, key_sampler=(default_key_sampler(key_sample)
+                                                           if key_sample and not with_keys else None))
+            history.append(snapshot)
+            trims = count_trims(conn, snapshot)
+            if with_keys:
+                keyspace = scan_deployment(conn, ScanSettings(max_impact_ms=max_impact, budget_s=budget))
     report = make_report(history, keyspace=keyspace, trims=trims)
     write_report(report, output)
     if as_json:

@@ -8,15 +8,14 @@ is the renderer's job, at the last moment.
 
 from __future__ import annotations
 
-import importlib
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Literal
 
 from redisguard.breakdown import memory_breakdown
+from redisguard.forecast import MIN_SAMPLES, counted_memory, forecast
 from redisguard.keyspace import KeyspaceReport
 from redisguard.rules import Finding, Fix, exit_code
 from redisguard.snapshot import NodeSnapshot, Snapshot
@@ -300,34 +299,24 @@ def _total(nodes: Sequence[NodeView]) -> NodeView | None:
 
 
 def _counted(snapshot: Snapshot) -> int:
-    return sum(max(0, node.used_memory - node.info_int("mem_not_counted_for_evict")) for node in snapshot.nodes)
+    return sum(counted_memory(node.used_memory, node.info_int("mem_not_counted_for_evict")) for node in snapshot.nodes)
 
 
-def _forecast_module() -> ModuleType | None:
-    """:mod:`redisguard.forecast` (written by the alerts work); None in a build without it."""
-    try:
-        return importlib.import_module("redisguard.forecast")
-    except ImportError:
-        return None
-
-
-def _timeline(history: Sequence[Snapshot], current: Snapshot) -> Timeline:
-    points = tuple(sorted((snap.taken_at, _counted(snap)) for snap in history))
+def _timeline(history: Sequence[Snapshot], current: Snapshot, extra: Sequence[tuple[float, int]]) -> Timeline:
+    points = tuple(sorted({*((snap.taken_at, _counted(snap)) for snap in history), *extra}))
     limit = current.maxmemory or None
-    if len(points) < 2:
-        return Timeline(points, limit, None, "one snapshot: give --from several times (a series) for a forecast")
-    module = _forecast_module()
-    if module is None:
-        return Timeline(points, limit, None, "this build has no forecast module (redisguard.forecast)")
+    if len(points) < MIN_SAMPLES:
+        return Timeline(points, limit, None, f"{len(points)} sample(s): a forecast needs {MIN_SAMPLES} or more "
+                        "(give --from several times, a series of snapshots)")
     policy = current.nodes[0].policy if current.nodes else None
-    result = module.forecast(list(points), limit, policy)
+    result = forecast(list(points), limit, policy)
     if result is None:
         reason = "no maxmemory limit" if not limit else "memory is flat or shrinking, or too little history"
         return Timeline(points, limit, None, f"no forecast: {reason}")
     view = ForecastView(
-        rate_bytes_per_second=float(result.rate_bytes_per_second), seconds_to_limit=float(result.seconds_to_limit),
-        seconds_lower=float(result.seconds_lower), seconds_upper=float(result.seconds_upper),
-        consequence=str(result.consequence), samples_used=int(result.samples_used),
+        rate_bytes_per_second=result.rate_bytes_per_second, seconds_to_limit=result.seconds_to_limit,
+        seconds_lower=result.seconds_lower, seconds_upper=result.seconds_upper,
+        consequence=result.consequence, samples_used=result.samples_used,
     )
     return Timeline(points, limit, view, "")
 
@@ -420,12 +409,14 @@ def _clients(snapshot: Snapshot, top: int) -> tuple[ClientsView, ...]:
 
 def build_report(history: Sequence[Snapshot], findings_in: Sequence[Finding], *,
                  keyspace: KeyspaceReport | None = None, trims: Mapping[tuple[str, str], TrimCount] | None = None,
-                 top_patterns: int = 25, top_keys: int = 20, top_slow: int = 20) -> Report:
+                 samples: Sequence[tuple[float, int]] = (), top_patterns: int = 25, top_keys: int = 20,
+                 top_slow: int = 20) -> Report:
     """The report for the newest snapshot of ``history`` (the others make the memory series).
 
     ``findings_in`` are the rules' findings for that newest snapshot; ``keyspace`` a scan to use
     instead of the snapshot's key sample; ``trims`` the entries before each stream's safe point, by
-    ``(node address, stream key)``, when a server was there to count them.
+    ``(node address, stream key)``, when a server was there to count them; ``samples`` more (unix time,
+    counted bytes) points for the memory series (a watch history, the demo's own measurements).
     """
     if not history:
         raise ValueError("a report needs at least one snapshot")
@@ -445,7 +436,7 @@ def build_report(history: Sequence[Snapshot], findings_in: Sequence[Finding], *,
         target=current.target, mode=current.mode, taken_at=current.taken_at,
         redisguard_version=current.redisguard_version, verdict=verdict, exit_code=code, counts=counts,
         bytes_at_stake=sum(f.bytes_at_stake or 0 for f in findings if f.severity != "info"),
-        nodes=nodes, total=_total(nodes), findings=findings, timeline=_timeline(history, current),
+        nodes=nodes, total=_total(nodes), findings=findings, timeline=_timeline(history, current, samples),
         keyspace=(_keyspace_from_scan(keyspace, top_patterns, top_keys) if keyspace is not None
                   else _keyspace_from_snapshot(current, top_patterns, top_keys)),
         streams=_streams(current, trims or {}), clients=_clients(current, 15),
