@@ -35,7 +35,7 @@ from redisguard.cli.demo_load import (
     guarded_replay,
     naive_incident,
 )
-from redisguard.cli.report import make_report, write_report
+from redisguard.cli.report import count_trims, make_report, write_report
 from redisguard.collect import collect_snapshot
 from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
@@ -186,6 +186,7 @@ async def _story(server: LocalServer, say: _Narrator, console: Console, report_p
     _incident(say, incident)
     say.step("b", "redisguard doctor: the diagnosis")
     before = _snapshot(url)
+    trims = count_trims(ConnectionOptions.build(url), before)  # for the report: what a safe trim frees now
     doctor = _diagnosis(before, console)
     say.step("c", "the fix: let the indexers catch up, trim only what was acknowledged")
     drained = await drain_and_trim(url)
@@ -196,10 +197,11 @@ async def _story(server: LocalServer, say: _Narrator, console: Console, report_p
     guarded = await guarded_replay(url, say.tick)
     _guarded(say, guarded, limit)
     say.step("e", "the report")
-    report = make_report([before, _snapshot(url)])
+    series = [(tick.at, tick.used_memory) for tick in incident.ticks]
+    report = make_report([before], trims=trims, samples=series)
     write_report(report, report_path)
-    say.say(f"  written to [bold]{report_path.resolve()}[/]: one HTML file that opens offline (verdict, findings "
-            "with commands to copy, memory charts, streams, clients)")
+    say.say(f"  the incident as the team would get it, written to [bold]{report_path.resolve()}[/]: one HTML file "
+            "that opens offline (verdict, findings with commands to copy, memory charts, streams, clients)")
     return {"server": {"url": url, "pid": server.process.pid if server.process else None,
                        "version": server.binary.version_text, "maxmemory": limit},
             "incident": dataclasses.asdict(incident), "doctor": doctor, "drain": dataclasses.asdict(drained),

@@ -38,8 +38,9 @@ Report = Callable[["Tick"], None]
 
 @dataclass(frozen=True)
 class Tick:
-    """What the narration prints once a second."""
+    """What the narration prints once a second (and the report's memory series)."""
 
+    at: float  # unix time
     elapsed_s: float
     used_memory: int
     maxmemory: int
@@ -112,8 +113,8 @@ async def _ticker(client: aredis.Redis, started: float, sink: list[Tick], report
         await asyncio.sleep(every)
         used, limit, length, lag, pending = await _state(client)
         oom, events, size = producer()
-        tick = Tick(time.monotonic() - started, used, limit, length, None if lag is None else int(lag), pending,
-                    oom, events, size)
+        tick = Tick(time.time(), time.monotonic() - started, used, limit, length,
+                    None if lag is None else int(lag), pending, oom, events, size)
         sink.append(tick)
         report(tick)
 

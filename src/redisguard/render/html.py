@@ -250,10 +250,11 @@ def _timeline(timeline: Timeline) -> str:
         limit = float(timeline.limit)
         projection = [(last_t + forecast.seconds_to_limit, limit)]
         band = ((last_t + forecast.seconds_lower, limit), (last_t + forecast.seconds_upper, limit))
-        text = (f"<p><strong>Forecast:</strong> growing {fmt_bytes(forecast.rate_bytes_per_second)}/s; "
+        when = (f"maxmemory is reached already: {e(forecast.consequence)} now" if forecast.seconds_to_limit <= 0 else
                 f"maxmemory reached in about {fmt_duration_ms(forecast.seconds_to_limit * 1000)} "
                 f"(between {fmt_duration_ms(forecast.seconds_lower * 1000)} and "
-                f"{fmt_duration_ms(forecast.seconds_upper * 1000)}), then {e(forecast.consequence)}. "
+                f"{fmt_duration_ms(forecast.seconds_upper * 1000)}), then {e(forecast.consequence)}")
+        text = (f"<p><strong>Forecast:</strong> growing {fmt_bytes(forecast.rate_bytes_per_second)}/s; {when}. "
                 f'<span class="muted">From {forecast.samples_used} samples.</span></p>')
     else:
         text = f'<p class="muted">{e(timeline.forecast_note)}</p>'

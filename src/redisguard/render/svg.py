@@ -101,8 +101,8 @@ def stacked_bar(segments: Sequence[tuple[str, float, str]], total: float, title:
     return _svg(width, height, body, title)
 
 
-def _clock(t: float) -> str:
-    return time.strftime("%m-%d %H:%M", time.gmtime(t))
+def _clock(t: float, span: float = 86400.0) -> str:
+    return time.strftime("%H:%M:%S" if span < 3600 else "%m-%d %H:%M", time.gmtime(t))
 
 
 def series_chart(points: Sequence[tuple[float, int]], limit: int | None, title: str,
@@ -136,7 +136,7 @@ def series_chart(points: Sequence[tuple[float, int]], limit: int | None, title: 
     for t in (t0, (t0 + t1) / 2, t1):
         anchor = "start" if t == t0 else "end" if t == t1 else "middle"
         body.append(f'<text class="val" x="{_n(px(t))}" y="{_n(height - 12)}" text-anchor="{anchor}">'
-                    f"{for_html(_clock(t))} UTC</text>")
+                    f"{for_html(_clock(t, t1 - t0))} UTC</text>")
     if limit:
         body.append(f'<line class="limit" x1="{_n(left)}" y1="{_n(py(limit))}" x2="{_n(left + plot_w)}" '
                     f'y2="{_n(py(limit))}"/><text class="val" x="{_n(left + 4)}" y="{_n(py(limit) - 4)}">'
