@@ -251,3 +251,45 @@ def test_a_growing_series_of_snapshots_gets_a_forecast(make_server, tmp_path: Pa
     assert forecast["seconds_lower"] <= forecast["seconds_to_limit"] <= forecast["seconds_upper"]
     text = out.read_text(encoding="utf-8")
     assert "<strong>Forecast:</strong>" in text and 'class="fc"' in text and 'class="band"' in text
+
+
+@pytest.mark.cluster
+def test_cluster_report_has_a_row_per_node_and_the_total(cluster, tmp_path: Path) -> None:
+    from redisguard.localserver import LocalCluster
+
+    assert isinstance(cluster, LocalCluster)
+    client = redis.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port)
+    keys = [f"rg-report-{n}:{SCRIPT_KEY}" for n in range(30)]
+    streams = [f"rg-report-stream-{n}" for n in range(4)]
+    try:
+        for key in keys:
+            client.set(key, "v" * 500)
+        for key in streams:
+            client.xadd(key, {"n": "1"})
+            client.xgroup_create(key, "g", id="0")
+        out = tmp_path / "cluster.html"
+        result = run_cli("report", cluster.url, "-o", str(out), "--keys", "--json")
+        assert result.returncode in (0, 1, 2), result.stderr
+        data = json.loads(result.stdout)
+        primaries = [node for node in data["nodes"] if node["role"] == "primary"]
+        assert len(primaries) == 3
+        assert data["total"]["address"] == "total of 3 nodes"
+        assert data["total"]["used"] == sum(node["used"] for node in data["nodes"])
+        assert data["total"]["keys"] == sum(node["keys"] for node in data["nodes"])
+        assert {row["key"] for row in data["streams"]} >= set(streams)
+        assert len({row["node"] for row in data["streams"] if row["key"] in streams}) >= 2  # over the shards
+        text = out.read_text(encoding="utf-8")
+        assert text.count('<tr class="total">') == 1 and "total of 3 nodes" in text
+        assert "Nodes and cluster total" in text
+        assert_self_contained_and_escaped_names(text)
+    finally:
+        for key in keys:
+            client.delete(key)
+        for key in streams:
+            client.delete(key)
+        client.close()
+
+
+def assert_self_contained_and_escaped_names(text: str) -> None:
+    assert SCRIPT_KEY not in text and "http://" not in text and "https://" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
