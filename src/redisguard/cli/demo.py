@@ -39,7 +39,7 @@ from redisguard.cli.report import count_trims, make_report, write_report
 from redisguard.collect import collect_snapshot
 from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
-from redisguard.errors import ConnectionFailed
+from redisguard.errors import ConnectionFailed, UsageError
 from redisguard.keynames import for_terminal
 from redisguard.localserver import LocalServer, find_redis_binaries
 from redisguard.render import doctor_report, render_doctor_terminal
@@ -215,13 +215,19 @@ async def _story(server: LocalServer, say: _Narrator, console: Console, report_p
               default=Path("report.html"), show_default=True, help="Where to write the HTML report.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the story's numbers as JSON on stdout (the narration goes to stderr).")
-def command(keep: bool, report_path: Path, as_json: bool) -> None:
+@click.option("--redis-version", "wanted", default=None, metavar="X.Y",
+              help="Use the redis-server of this version among those found (default: the newest).")
+def command(keep: bool, report_path: Path, as_json: bool, wanted: str | None) -> None:
     """Replay a real stream-queue OOM incident on a throwaway local Redis, diagnose it, fix it, and run the
     same load again with the memory-safe producer. About a minute.
 
     The server listens on 127.0.0.1 only and is stopped at the end (also on Ctrl-C or a closed terminal).
     """
-    binaries = find_redis_binaries()
+    binaries = [binary for binary in find_redis_binaries()
+                if wanted is None or f"{binary.version_text}.".startswith(f"{wanted.rstrip('.')}.")]
+    if not binaries and wanted is not None:
+        raise UsageError(f"no redis-server {wanted} found; found: "
+                         + (", ".join(b.version_text for b in find_redis_binaries()) or "none"))
     if not binaries:
         raise ConnectionFailed("no redis-server found: install Debian's redis-server package or run ./dev.sh setup",
                                kind="no-server")
