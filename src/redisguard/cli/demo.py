@@ -240,7 +240,8 @@ def command(keep: bool, report_path: Path, as_json: bool, wanted: str | None) ->
         try:
             server.start()
             pid = server.process.pid if server.process else "?"
-            say.say(f"demo: redis-server {for_terminal(binaries[0].version_text)} (pid {pid}) on {server.url}, "
+            name = Path(binaries[0].path).name  # redis-server, or valkey-server
+            say.say(f"demo: {for_terminal(name)} {for_terminal(binaries[0].version_text)} (pid {pid}) on {server.url}, "
                     f"maxmemory {MAXMEMORY}, noeviction: the configuration of seed 000")
             try:
                 story = asyncio.run(_until_signal(_story(server, say, console, report_path)))
