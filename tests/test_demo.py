@@ -73,20 +73,25 @@ def test_demo_tells_the_whole_story_and_stops_its_server(tmp_path: Path) -> None
     assert pid == story["server"]["pid"] and _gone(pid)
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGHUP, 129)])
-def test_demo_interrupted_halfway_stops_its_server(tmp_path: Path, signum: int, code: int) -> None:
+TICK = r"\s+\d+ s\s+Redis "  # a progress line of step a (the flood)
+GUARDED = r"── d\)"  # the guarded replay starts
+
+
+@pytest.mark.parametrize("signum, code, when", [(signal.SIGINT, 130, TICK), (signal.SIGHUP, 129, TICK),
+                                                (signal.SIGINT, 130, GUARDED)])
+def test_demo_interrupted_halfway_stops_its_server(tmp_path: Path, signum: int, code: int, when: str) -> None:
     process = subprocess.Popen([*DEMO, "--report", str(tmp_path / "r.html")], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     assert process.stdout is not None
     seen = []
     pid = None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     try:
-        for line in process.stdout:  # wait until the flood is under way (a progress line of step a)
+        for line in process.stdout:  # wait until the demo is where this case interrupts it
             seen.append(line)
             if pid is None and "(pid " in line:
                 pid = _server_pid(line)
-            if re.match(r"\s+\d+ s\s+Redis ", line) or time.monotonic() > deadline:
+            if re.match(when, line) or time.monotonic() > deadline:
                 break
         assert pid is not None and psutil.pid_exists(pid), "".join(seen)
         process.send_signal(signum)

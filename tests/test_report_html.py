@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 import subprocess
@@ -127,17 +128,27 @@ def test_live_report_with_keys_escapes_every_hostile_name(make_server, tmp_path:
         named.ping()
         try:
             out = tmp_path / "report.html"
-            result = run_cli("report", server.url, "-o", str(out), "--keys", "--max-impact", "1", "--budget", "10")
+            result = run_cli("report", server.url, "-o", str(out), "--keys", "--max-impact", "1", "--budget", "10",
+                             "--json")
         finally:
             named.close()
     assert result.returncode in (1, 2), result.stderr  # the never-read group and the backlog are findings
     assert "Traceback" not in result.stderr
-    assert f"report written to {out}" in result.stdout
+    assert f"report written to {out}" in result.stderr  # with --json, stdout is the data
+    data = json.loads(result.stdout)
     text = out.read_text(encoding="utf-8")
     assert_self_contained_and_escaped(text)
     assert "evil&lt;script&gt;x&lt;/script&gt;" in text  # the client's name, as text
     assert 'id="findings"' in text and 'class="copy"' in text
     assert "keyspace scan: full scan" in text  # --keys ran the scan (a small keyspace: all of it)
+    # A copy button for every runnable fix and for nothing else; advice is never in a <code> block.
+    findings = data["findings"]
+    runnable = [c for f in findings for c in f["commands"]]
+    assert runnable and all(c["kind"] in ("redis-cli", "redisguard") for c in runnable)
+    assert text.count('class="copy"') == len(runnable)
+    for advice in (a for f in findings for a in f["advice"]):
+        assert f"<code>{html.escape(advice['text'])}" not in text
+    assert any("printf" in c["text"] and "redis-cli" in c["text"] for c in runnable)  # a hostile name, piped
     # The stream's safe point is pinned by the group that never read: nothing can be trimmed, and it says so.
     assert "0 entries, about 0 B, before 0-1 (pinned by group never-read)" in text
 
@@ -180,21 +191,6 @@ def test_report_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--keys scans a server" in result.stderr
     result = run_cli("report", "redis://127.0.0.1:1", "-o", str(tmp_path / "x.html"), "--connect-timeout", "1")
     assert result.returncode == 3 and "Traceback" not in result.stderr
-
-
-@pytest.mark.parametrize("fix, kind", [
-    ("CONFIG SET maxmemory 100", "redis-cli"),
-    ('XGROUP DESTROY "\\x1b[31mred" <b>grp</b>', "redis-cli"),  # markup in a name is not a placeholder
-    ("XAUTOCLAIM s g <live-consumer> 60000 0", "advice"),
-    ("XADD s MAXLEN ~ <n> * ...", "advice"),
-    ("redisguard trim s 127.0.0.1:1 --dry-run", "shell"),
-    ("add consumers to the lagging groups", "advice"),
-])
-def test_fix_kind_tells_commands_from_advice(fix: str, kind: str) -> None:
-    from redisguard.render.report_model import fix_kind
-    from redisguard.rules import Fix
-
-    assert fix_kind(Fix(fix, "risk")) == kind
 
 
 def test_written_file_is_only_the_report(tmp_path: Path) -> None:

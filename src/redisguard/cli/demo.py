@@ -42,8 +42,8 @@ from redisguard.connect import ConnectionOptions
 from redisguard.errors import ConnectionFailed, UsageError
 from redisguard.keynames import for_terminal
 from redisguard.localserver import LocalServer, find_redis_binaries
-from redisguard.render import doctor_report, render_doctor_terminal
-from redisguard.rules import analyse
+from redisguard.render import doctor_to_dict, render_doctor_terminal
+from redisguard.rules import diagnose
 from redisguard.snapshot import Snapshot
 from redisguard.units import fmt_bytes
 
@@ -145,10 +145,9 @@ def _incident(say: _Narrator, result: IncidentResult) -> None:
 
 
 def _diagnosis(snapshot: Snapshot, console: Console) -> dict[str, Any]:
-    findings = analyse(snapshot)
-    report = doctor_report(snapshot, findings)
+    report = diagnose(snapshot)
     render_doctor_terminal(report, console)
-    return report
+    return doctor_to_dict(report)
 
 
 def _drain(say: _Narrator, result: DrainResult) -> None:

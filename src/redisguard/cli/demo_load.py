@@ -179,17 +179,20 @@ async def naive_incident(url: str, report: Report, *, oom_seconds: float = 4.0, 
         flood = [asyncio.create_task(upstream()), asyncio.create_task(writer())]
         others = [asyncio.create_task(_lagging_indexers(client, stop)),
                   asyncio.create_task(_ticker(client, started, result.ticks, report, producer_state))]
+        finished = False
         try:
             while time.monotonic() - started < max_seconds:
                 if first_oom and (time.monotonic() - first_oom[0] >= oom_seconds or len(buffer) >= max_buffer):
                     break
                 await asyncio.sleep(0.05)
+            finished = True
         finally:
             stop.set()
-            for task in others:
+            for task in others if finished else (*others, *flood):  # interrupted: nothing is waited for
                 task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
-        await asyncio.gather(*flood)  # the writer ends after its batch in flight: every event is accounted for
+            await asyncio.gather(*others, *flood, return_exceptions=True)
+        for task in flood:  # the writer ended after its batch in flight: every event is accounted for
+            task.result()
         result.buffer_events = len(buffer)
         result.buffer_bytes = len(buffer) * buffered_bytes
         result.max_used_memory = max((tick.used_memory for tick in result.ticks), default=0)
@@ -212,14 +215,17 @@ async def drain_and_trim(url: str, *, timeout: float = 30.0) -> DrainResult:
         consumer = Consumer(url, STREAM, GROUP, "indexer-1", handler, batch_size=2000, concurrency=64,
                             block_ms=100, claim_idle_ms=500, claim_interval=0.2)
         running = asyncio.create_task(consumer.run())
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-            _, _, _, lag, pending = await _state(client)
-            if lag == 0 and pending == 0:
-                break
-        consumer.stop()
-        await running
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                _, _, _, lag, pending = await _state(client)
+                if lag == 0 and pending == 0:
+                    break
+        finally:
+            consumer.stop()
+            await asyncio.gather(running, return_exceptions=True)
+        running.result()
         trimmed = (await atrim_safe(client, STREAM)).trimmed
         used_after = int((await client.info("memory"))["used_memory"])
         return DrainResult(len(seen), consumer.metrics.claimed, trimmed, used_before, used_after)
@@ -271,10 +277,9 @@ async def guarded_replay(url: str, report: Report, *, seconds: float = 8.0, high
             stop.set()
             consumer.stop()
             trimmer.stop()
-            await producer.close(timeout=5.0)
-            await asyncio.gather(*tasks[:2], return_exceptions=True)
             tasks[2].cancel()
-            await asyncio.gather(tasks[2], return_exceptions=True)
+            closing = asyncio.ensure_future(producer.close(timeout=5.0))
+            await asyncio.gather(closing, *tasks, return_exceptions=True)
         metrics = producer.metrics
         result.written, result.oom_replies = metrics.events_written, metrics.oom_replies
         result.max_buffer_events, result.max_buffer_bytes = metrics.max_events_in_flight, metrics.max_bytes_in_flight

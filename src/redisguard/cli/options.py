@@ -17,8 +17,9 @@ import click
 
 from redisguard.connect import ConnectionOptions
 from redisguard.connect.options import PASSWORD_ENV, redact_url
+from redisguard.rules.commands import CommandContext
 
-__all__ = ["connection_options", "current_target", "fail", "is_terminal", "json_option", "scrub"]
+__all__ = ["command_context", "connection_options", "current_target", "fail", "is_terminal", "json_option", "scrub"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,6 +48,14 @@ def scrub(message: str) -> str:
 def remember(target: str, secrets: tuple[str, ...]) -> None:
     _state["target"] = target
     _state["secrets"] = tuple(set(_state["secrets"]) | set(secrets))
+
+
+def command_context(conn: ConnectionOptions) -> CommandContext:
+    """What a printed fix command needs to reach the same deployment the same way (never the password)."""
+    kwargs = conn.redis_kwargs()
+    return CommandContext(username=kwargs.get("username"), tls=conn.is_tls, tls_ca=conn.tls_ca, tls_cert=conn.tls_cert,
+                          tls_key=conn.tls_key, tls_insecure=conn.tls_insecure, db=int(kwargs.get("db", 0) or 0),
+                          password_needed=bool(kwargs.get("password")))
 
 
 def fail(message: str, code: int) -> None:

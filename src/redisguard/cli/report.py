@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from redisguard.cli.options import connection_options, is_terminal
+from redisguard.cli.options import command_context, connection_options, is_terminal
 from redisguard.collect import collect_snapshot
 from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions, discover
@@ -25,7 +25,7 @@ from redisguard.keynames import to_bytes
 from redisguard.keyspace import KeyspaceReport, ScanSettings, scan_deployment
 from redisguard.render.html import render_report_html
 from redisguard.render.report_model import Report, TrimCount, build_report
-from redisguard.rules import Thresholds, analyse
+from redisguard.rules import CommandContext, Thresholds, diagnose
 from redisguard.snapshot import Snapshot, load
 from redisguard.streams.ids import parse_id
 from redisguard.streams.safety import safe_point_of_groups
@@ -57,9 +57,11 @@ def count_trims(options: ConnectionOptions, snapshot: Snapshot) -> dict[tuple[st
 
 def make_report(history: Sequence[Snapshot], *, keyspace: KeyspaceReport | None = None,
                 trims: dict[tuple[str, str], TrimCount] | None = None, thresholds: Thresholds | None = None,
-                samples: Sequence[tuple[float, int]] = ()) -> Report:
+                samples: Sequence[tuple[float, int]] = (), commands: CommandContext | None = None) -> Report:
+    """The report for the newest of ``history``; ``commands``: how the user connected (for lines to paste)."""
     current = max(history, key=lambda snap: snap.taken_at)
-    return build_report(history, analyse(current, thresholds), keyspace=keyspace, trims=trims, samples=samples)
+    return build_report(history, diagnose(current, thresholds, commands), keyspace=keyspace, trims=trims,
+                        samples=samples)
 
 
 def write_report(report: Report, path: Path) -> None:
@@ -112,7 +114,7 @@ def command(conn: ConnectionOptions, output: Path, from_files: tuple[Path, ...],
             trims = count_trims(conn, snapshot)
             if with_keys:
                 keyspace = scan_deployment(conn, ScanSettings(max_impact_ms=max_impact, budget_s=budget))
-    report = make_report(history, keyspace=keyspace, trims=trims)
+    report = make_report(history, keyspace=keyspace, trims=trims, commands=command_context(conn) if live else None)
     write_report(report, output)
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(report), indent=2))

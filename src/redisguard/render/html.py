@@ -194,9 +194,10 @@ def _nodes(report: Report) -> str:
 
 
 def _command(command: CommandView) -> str:
+    fill = (f" · replace {e(', '.join(command.placeholders))} before running it" if command.placeholders else "")
     return (f'<div class="cmd"><span class="kind">{e(command.kind)}</span><code>{e(command.text)}</code>'
             f'<button type="button" class="copy" aria-label="Copy this command">Copy</button></div>'
-            f'<div class="risk">risk: {e(command.risk)}</div>')
+            f'<div class="risk">risk: {e(command.risk)}{fill}</div>')
 
 
 def _finding(finding: FindingView) -> str:

@@ -8,8 +8,6 @@ is the renderer's job, at the last moment.
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -17,7 +15,9 @@ from typing import Literal
 from redisguard.breakdown import memory_breakdown
 from redisguard.forecast import MIN_SAMPLES, counted_memory, forecast
 from redisguard.keyspace import KeyspaceReport
-from redisguard.rules import Finding, Fix, exit_code
+from redisguard.rules.commands import CommandContext, shell_line
+from redisguard.rules.finding import Finding, Fix, FixKind
+from redisguard.rules.report import DoctorReport
 from redisguard.snapshot import NodeSnapshot, Snapshot
 from redisguard.streams.ids import format_id
 from redisguard.streams.safety import safe_point_of_groups
@@ -40,42 +40,20 @@ __all__ = [
     "Timeline",
     "TrimCount",
     "build_report",
-    "fix_kind",
 ]
 
-FixKind = Literal["redis-cli", "shell", "advice"]
+CommandKind = Literal["redis-cli", "redisguard", "advice"]
 Verdict = Literal["healthy", "warning", "critical"]
-
-# The first word of a fix that is a command to paste into redis-cli (the rules write those in its syntax).
-_REDIS_COMMANDS = frozenset({
-    "CONFIG", "CLIENT", "MEMORY", "XTRIM", "XADD", "XAUTOCLAIM", "XGROUP", "XACK", "XDEL", "SCRIPT", "UNLINK",
-    "DEL", "EXPIRE", "PEXPIRE", "ACL", "SLOWLOG", "LATENCY", "BGSAVE", "BGREWRITEAOF", "FUNCTION", "DEBUG",
-})
-_SHELL_PROGRAMS = ("redisguard ", "redis-cli ")
-
-
-# A word the user must fill in (``<live-consumer>``, ``<n>``) or an elided tail: then it is not runnable.
-_PLACEHOLDER = re.compile(r"(?:^|\s)(?:<[a-z][a-z0-9_-]*>|\.\.\.)(?:\s|$)")
-
-
-def fix_kind(fix: Fix) -> FixKind:
-    """A redis-cli command, a shell command, or advice for a person (never shown as a command)."""
-    text = fix.command.strip()
-    first = text.split(" ", 1)[0]
-    if _PLACEHOLDER.search(text):
-        return "advice"
-    if first in _REDIS_COMMANDS:
-        return "redis-cli"
-    if text.startswith(_SHELL_PROGRAMS):
-        return "shell"
-    return "advice"
 
 
 @dataclass(frozen=True)
 class CommandView:
+    """A fix as shown: the POSIX shell line to paste (``shell_line``), or, for advice, its text."""
+
     text: str
-    kind: FixKind
+    kind: CommandKind
     risk: str
+    placeholders: tuple[str, ...] = ()  # to fill in before running it
 
 
 @dataclass(frozen=True)
@@ -87,7 +65,7 @@ class FindingView:
     evidence: tuple[tuple[str, str | int | float], ...]
     bytes_at_stake: int | None
     detail: str
-    commands: tuple[CommandView, ...]  # kind "redis-cli" or "shell": each gets a copy button
+    commands: tuple[CommandView, ...]  # kind "redis-cli" or "redisguard": each gets a copy button
     advice: tuple[CommandView, ...]  # kind "advice": shown as text
 
 
@@ -253,8 +231,16 @@ class Report:
     notes: tuple[str, ...]
 
 
-def _finding(finding: Finding) -> FindingView:
-    views = [CommandView(fix.command, fix_kind(fix), fix.risk) for fix in finding.fixes]
+def _command(fix: Fix, context: CommandContext) -> CommandView:
+    line = shell_line(fix, context)
+    if line is None:
+        return CommandView(fix.text, "advice", fix.risk)
+    kind: CommandKind = "redis-cli" if fix.kind is FixKind.REDIS else "redisguard"
+    return CommandView(line, kind, fix.risk, fix.placeholders)
+
+
+def _finding(finding: Finding, context: CommandContext) -> FindingView:
+    views = [_command(fix, context) for fix in finding.fixes]
     severity = finding.severity.label
     assert severity in ("info", "warning", "critical")
     return FindingView(
@@ -368,7 +354,8 @@ def _keyspace_from_snapshot(snapshot: Snapshot, top_patterns: int, top_keys: int
     )
 
 
-def _streams(snapshot: Snapshot, trims: Mapping[tuple[str, str], TrimCount]) -> tuple[StreamView, ...]:
+def _streams(snapshot: Snapshot, trims: Mapping[tuple[str, str], TrimCount],
+             context: CommandContext) -> tuple[StreamView, ...]:
     views = []
     for node in snapshot.nodes:
         for stream in node.streams:
@@ -385,8 +372,8 @@ def _streams(snapshot: Snapshot, trims: Mapping[tuple[str, str], TrimCount]) -> 
                 entries_safe=None if count is None else count.entries,
                 entries_safe_capped=False if count is None else count.capped,
                 bytes_safe=None if count is None or stream.memory_bytes is None else int(per_entry * count.entries),
-                dry_run=CommandView(shlex.join(["redisguard", "trim", stream.key, node.address, "--dry-run"]),
-                                    "shell", "read-only"),
+                dry_run=_command(Fix.redisguard("trim", "--dry-run", "--", stream.key, node=node.address,
+                                                risk="read-only: counts what a safe trim frees"), context),
             ))
     return tuple(sorted(views, key=lambda v: -(v.memory_bytes or 0)))
 
@@ -407,22 +394,23 @@ def _clients(snapshot: Snapshot, top: int) -> tuple[ClientsView, ...]:
     return tuple(views)
 
 
-def build_report(history: Sequence[Snapshot], findings_in: Sequence[Finding], *,
-                 keyspace: KeyspaceReport | None = None, trims: Mapping[tuple[str, str], TrimCount] | None = None,
-                 samples: Sequence[tuple[float, int]] = (), top_patterns: int = 25, top_keys: int = 20,
-                 top_slow: int = 20) -> Report:
+def build_report(history: Sequence[Snapshot], doctor: DoctorReport, *, keyspace: KeyspaceReport | None = None,
+                 trims: Mapping[tuple[str, str], TrimCount] | None = None, samples: Sequence[tuple[float, int]] = (),
+                 top_patterns: int = 25, top_keys: int = 20, top_slow: int = 20) -> Report:
     """The report for the newest snapshot of ``history`` (the others make the memory series).
 
-    ``findings_in`` are the rules' findings for that newest snapshot; ``keyspace`` a scan to use
-    instead of the snapshot's key sample; ``trims`` the entries before each stream's safe point, by
+    ``doctor`` is the doctor's report for that newest snapshot (:func:`redisguard.rules.diagnose`: its
+    ordered findings, verdict and the connection context for the lines to paste); ``keyspace`` a scan to
+    use instead of the snapshot's key sample; ``trims`` the entries before each stream's safe point, by
     ``(node address, stream key)``, when a server was there to count them; ``samples`` more (unix time,
     counted bytes) points for the memory series (a watch history, the demo's own measurements).
     """
     if not history:
         raise ValueError("a report needs at least one snapshot")
     current = max(history, key=lambda snap: snap.taken_at)
-    findings = tuple(_finding(f) for f in sorted(findings_in, key=lambda f: f.sort_key))
-    code = exit_code(list(findings_in))
+    context = doctor.commands
+    findings = tuple(_finding(f, context) for f in doctor.findings)
+    code = doctor.exit_code
     verdict: Verdict = ("healthy", "warning", "critical")[code]
     counts = tuple((level, n) for level in ("critical", "warning", "info")
                    if (n := sum(1 for f in findings if f.severity == level)))
@@ -439,7 +427,7 @@ def build_report(history: Sequence[Snapshot], findings_in: Sequence[Finding], *,
         nodes=nodes, total=_total(nodes), findings=findings, timeline=_timeline(history, current, samples),
         keyspace=(_keyspace_from_scan(keyspace, top_patterns, top_keys) if keyspace is not None
                   else _keyspace_from_snapshot(current, top_patterns, top_keys)),
-        streams=_streams(current, trims or {}), clients=_clients(current, 15),
+        streams=_streams(current, trims or {}, context), clients=_clients(current, 15),
         slowlog=tuple(SlowView(addr, e.started_at, e.duration_us, e.command, e.key,
                                e.client_name or e.client_addr) for addr, e in slow),
         latency=tuple(LatencyView(node.address, ev.event, ev.latest_ms, ev.max_ms)
