@@ -2,7 +2,8 @@
 size, with no console error, no dialog (no injected script ran) and no network request but the file itself
 (all seen through the DevTools protocol), and saves a full-page PNG screenshot of each.
 
-Screenshots go to ``$REDISGUARD_SCREENSHOTS`` (default: this test's temporary directory).
+Screenshots (``report-desktop.png``, ``report-phone.png``, ``report-print.png`` with the print stylesheet) go to
+``$REDISGUARD_SCREENSHOTS`` (default: this test's temporary directory).
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ def test_report_opens_offline_in_chromium(report_file: Path, viewport: str, tmp_
         assert browser.evaluate("document.documentElement.scrollWidth") <= width
         path = shots / f"report-{viewport}.png"
         browser.screenshot(path, width)
+        if not mobile:  # the print stylesheet: no buttons on paper, charts at the page's width
+            browser.send("Emulation.setEmulatedMedia", {"media": "print"})
+            assert browser.evaluate('getComputedStyle(document.querySelector("button.copy")).display') == "none"
+            browser.screenshot(shots / "report-print.png", width)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     assert browser.process.poll() is not None  # the browser we started is gone
 
