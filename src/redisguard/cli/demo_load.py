@@ -212,7 +212,8 @@ async def drain_and_trim(url: str, *, timeout: float = 30.0) -> DrainResult:
         async def handler(entry: Entry) -> None:
             seen.add(entry.id)
 
-        consumer = Consumer(url, STREAM, GROUP, "indexer-1", handler, batch_size=2000, concurrency=64,
+        consumer = Consumer(url, stream=STREAM, group=GROUP, name="indexer-1", handler=handler, batch_size=2000,
+                            concurrency=64,
                             block_ms=100, claim_idle_ms=500, claim_interval=0.2)
         running = asyncio.create_task(consumer.run())
         try:
@@ -247,7 +248,8 @@ async def guarded_replay(url: str, report: Report, *, seconds: float = 8.0, high
 
     try:
         producer = Producer(url, memory_limit=0.8, high_water=high_water, batch_size=BATCH)
-        consumer = Consumer(url, STREAM, GROUP, "indexer-1", handler, batch_size=200, concurrency=concurrency,
+        consumer = Consumer(url, stream=STREAM, group=GROUP, name="indexer-1", handler=handler, batch_size=200,
+                            concurrency=concurrency,
                             block_ms=100, claim_idle_ms=2000)
         trimmer = Trimmer(url, [STREAM], interval=0.5)
         stop = asyncio.Event()

@@ -21,23 +21,18 @@ from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions, discover
 from redisguard.connect.topology import node_client
 from redisguard.errors import UsageError
-from redisguard.keynames import to_bytes
 from redisguard.keyspace import KeyspaceReport, ScanSettings, scan_deployment
 from redisguard.render.html import render_report_html
 from redisguard.render.report_model import Report, TrimCount, build_report
 from redisguard.rules import CommandContext, Thresholds, diagnose
 from redisguard.snapshot import Snapshot, load
-from redisguard.streams.ids import parse_id
-from redisguard.streams.safety import safe_point_of_groups
-from redisguard.streams.trim import count_between
+from redisguard.streams import stream_health
 
 __all__ = ["command", "write_report"]
 
-TRIM_COUNT_CAP = 1_000_000  # entries counted (XRANGE, 10k a call) per stream before saying "or more"
-
-
 def count_trims(options: ConnectionOptions, snapshot: Snapshot) -> dict[tuple[str, str], TrimCount]:
-    """Entries before each stream's safe trim point, counted read-only on the node that holds the stream."""
+    """Entries before each stream's safe trim point, counted read-only on the node that holds the stream
+    (:func:`redisguard.streams.stream_health`: from the group's lag, a bounded walk, or an estimate)."""
     counts: dict[tuple[str, str], TrimCount] = {}
     wanted = {node.address: node for node in snapshot.nodes if node.streams}
     for info in discover(options).primaries:
@@ -46,12 +41,10 @@ def count_trims(options: ConnectionOptions, snapshot: Snapshot) -> dict[tuple[st
             continue
         with node_client(info) as client:
             for stream in node.streams:
-                point = safe_point_of_groups(stream.groups)
-                if point is None or stream.first_id is None:
-                    continue
-                entries, capped = count_between(client, to_bytes(stream.key), parse_id(stream.first_id), point.id,
-                                                cap=TRIM_COUNT_CAP)
-                counts[(node.address, stream.key)] = TrimCount(entries, capped)
+                health = stream_health(client, stream, node.address)
+                if health.safe_point is not None:
+                    counts[(node.address, stream.key)] = TrimCount(health.safe_to_trim.value,
+                                                                   estimated=not health.safe_to_trim.exact)
     return counts
 
 

@@ -292,8 +292,8 @@ def _stream(stream: StreamView) -> str:
         safe = (f"everything before {stream.safe_point} (pinned by group {stream.pinned_by}); this offline "
                 "report did not count those entries: the command below does, on the server")
     else:
-        capped = " or more" if stream.entries_safe_capped else ""
-        safe = (f"{stream.entries_safe:,}{capped} entries, about {fmt_bytes(stream.bytes_safe)}, before "
+        estimated = " (estimated)" if stream.entries_safe_estimated else ""
+        safe = (f"{stream.entries_safe:,}{estimated} entries, about {fmt_bytes(stream.bytes_safe)}, before "
                 f"{stream.safe_point} (pinned by group {stream.pinned_by})")
     groups = _table(
         [("group", False), ("consumers", True), ("lag", True), ("pending", True), ("oldest pending", True)],

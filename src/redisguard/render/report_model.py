@@ -147,10 +147,10 @@ class GroupView:
 
 @dataclass(frozen=True)
 class TrimCount:
-    """Entries before the safe trim point, counted on the server (read-only XRANGE) by the caller."""
+    """Entries before the safe trim point, counted on the server by the caller (``stream_health``)."""
 
     entries: int
-    capped: bool
+    estimated: bool  # interpolated between bounded walks, not counted
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ class StreamView:
     safe_point: str | None  # None: no groups, nothing can be trimmed safely
     pinned_by: str | None
     entries_safe: int | None  # None: not counted (offline report)
-    entries_safe_capped: bool
+    entries_safe_estimated: bool
     bytes_safe: int | None
     dry_run: CommandView  # what counts (and shows) the trim on the server
 
@@ -370,7 +370,7 @@ def _streams(snapshot: Snapshot, trims: Mapping[tuple[str, str], TrimCount],
                 safe_point=None if point is None else format_id(point.id),
                 pinned_by=None if point is None else point.pinned_by,
                 entries_safe=None if count is None else count.entries,
-                entries_safe_capped=False if count is None else count.capped,
+                entries_safe_estimated=False if count is None else count.estimated,
                 bytes_safe=None if count is None or stream.memory_bytes is None else int(per_entry * count.entries),
                 dry_run=_command(Fix.redisguard("trim", "--dry-run", "--", stream.key, node=node.address,
                                                 risk="read-only: counts what a safe trim frees"), context),
