@@ -156,9 +156,10 @@ def _drain(say: _Narrator, result: DrainResult) -> None:
     say.say(f"  1. the indexers catch up (XREADGROUP and XACK still run when memory is full): a redisguard Consumer "
             f"handled {result.handled:,} entries, {result.claimed:,} of them claimed (XAUTOCLAIM) from the dead "
             f"indexer-2")
-    say.say(f"  2. safe trim: {result.trimmed:,} entries that every group acknowledged removed (trim_safe: the "
-            f"safe point and XTRIM MINID in one script); Redis {fmt_bytes(result.used_before)} → "
-            f"{fmt_bytes(result.used_after)}")
+    about = "" if result.planned_exact else "about "
+    say.say(f"  2. the trim plan (dry run, read-only): {about}{result.planned_entries:,} entries, "
+            f"{fmt_bytes(result.planned_bytes)}, that every group acknowledged (method {result.method}); applied: "
+            f"{result.trimmed:,} removed; Redis {fmt_bytes(result.used_before)} → {fmt_bytes(result.used_after)}")
     say.say("  3. policy: noeviction kept, which is right for a queue (nothing unprocessed is ever evicted); what "
             "keeps Redis off the limit is the producer's gate, next")
 

@@ -4,7 +4,8 @@
 that re-queues what Redis refuses (the ingester of seed 001), while the consumer group lags and one of
 its consumers died holding entries (seed 000): the stream fills a ``noeviction`` Redis, writes fail with
 OOM, and the producer's buffer grows. ``drain_and_trim``: the indexers catch up (XREADGROUP and XACK
-still run when memory is full) and only what every group acknowledged is trimmed. ``guarded_replay``:
+still run when memory is full), then the library's trim plan (a dry run) and its apply remove only what
+every group acknowledged. ``guarded_replay``:
 the same upstream through :class:`redisguard.streams.Producer`, a :class:`Consumer` and a
 :class:`Trimmer`: the producer's gates slow the upstream, Redis stays under its limit, nothing is lost.
 """
@@ -19,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 import redis.asyncio as aredis
 import redis.exceptions as rex
 
-from redisguard.streams import Consumer, Entry, Producer, Trimmer, atrim_safe
+from redisguard.streams import Consumer, Entry, Producer, Trimmer, TrimOutcome, TrimPlan, apply_trim, plan_trim
 
 __all__ = ["GROUP", "STREAM", "DrainResult", "GuardedResult", "IncidentResult", "Tick", "drain_and_trim",
            "guarded_replay", "naive_incident"]
@@ -68,7 +70,11 @@ class IncidentResult:
 class DrainResult:
     handled: int
     claimed: int
-    trimmed: int
+    planned_entries: int  # the trim plan (dry run): what a safe trim frees
+    planned_bytes: int
+    planned_exact: bool
+    method: str
+    trimmed: int  # what applying the plan removed
     used_before: int
     used_after: int
 
@@ -227,11 +233,19 @@ async def drain_and_trim(url: str, *, timeout: float = 30.0) -> DrainResult:
             consumer.stop()
             await asyncio.gather(running, return_exceptions=True)
         running.result()
-        trimmed = (await atrim_safe(client, STREAM)).trimmed
+        plan, outcome = await asyncio.to_thread(_plan_and_apply, url)
         used_after = int((await client.info("memory"))["used_memory"])
-        return DrainResult(len(seen), consumer.metrics.claimed, trimmed, used_before, used_after)
+        return DrainResult(len(seen), consumer.metrics.claimed, plan.entries_to_free.value, plan.bytes_to_free,
+                           plan.entries_to_free.exact, str(plan.method), outcome.trimmed, used_before, used_after)
     finally:
         await client.aclose()
+
+
+def _plan_and_apply(url: str) -> tuple[TrimPlan, TrimOutcome]:
+    """The library's plan (read-only: what a safe trim frees), then its apply: what ``redisguard fix`` runs."""
+    with redis.Redis.from_url(url) as client:
+        plan = plan_trim(client, STREAM, node=url)
+        return plan, apply_trim(client, plan)
 
 
 async def guarded_replay(url: str, report: Report, *, seconds: float = 8.0, high_water: int | None = None,
