@@ -57,7 +57,8 @@ def test_demo_tells_the_whole_story_and_stops_its_server(tmp_path: Path) -> None
     # c) the indexers caught up and the safe trim freed the acknowledged entries.
     drain = story["drain"]
     assert drain["trimmed"] > 0 and drain["used_after"] < drain["used_before"] / 2
-    assert drain["planned_entries"] == drain["trimmed"]  # the dry run said what the apply removed
+    # The dry run said what the apply removed (an approximate trim removes whole nodes: never more).
+    assert 0.9 * drain["planned_entries"] <= drain["trimmed"] <= drain["planned_entries"]
     # d) the same load through the library: no OOM, Redis under the gate, nothing lost, a bounded buffer.
     guarded = story["guarded"]
     assert guarded["oom_replies"] == 0
