@@ -289,3 +289,20 @@ def test_cluster_report_has_a_row_per_node_and_the_total(cluster, tmp_path: Path
 def assert_self_contained_and_escaped_names(text: str) -> None:
     assert SCRIPT_KEY not in text and "http://" not in text and "https://" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_report_of_an_empty_server_without_a_limit(make_server, tmp_path: Path) -> None:
+    """Nothing to show is shown as such: no limit, no keys, no streams, no clients; still a valid page."""
+    server: LocalServer = make_server()
+    out = tmp_path / "empty.html"
+    result = run_cli("report", server.url, "-o", str(out), "--json")
+    data = json.loads(result.stdout)
+    assert result.returncode == data["exit_code"], result.stderr
+    assert data["nodes"][0]["maxmemory"] == 0 and data["nodes"][0]["used_share"] is None
+    assert data["streams"] == [] and data["total"] is None
+    text = out.read_text(encoding="utf-8")
+    assert "maxmemory not set" in text and "No streams." in text
+    assert "<strong>Forecast:</strong>" not in text
+    page = _Page()
+    page.feed(text)
+    assert [tag for tag, _ in page.tags].count("script") == 1
