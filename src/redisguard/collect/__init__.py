@@ -26,11 +26,17 @@ def collect_snapshot(
     if not nodes:  # connected to a lone replica: diagnose it rather than nothing
         nodes = list(topology.nodes)
     results: list[tuple[NodeSnapshot, list[NotVisible]]] = []
-    with ThreadPoolExecutor(max_workers=min(8, len(nodes))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(8, len(nodes)))
+    try:
         futures = [pool.submit(collect_node, node, key_sampler=key_sampler) for node in nodes]
         for future in futures:
             node_snapshot, probe = future.result()
             results.append((node_snapshot, probe.missing))
+    except BaseException:
+        # Ctrl-C or a node's failure: do not wait for the other nodes' replies (up to --timeout each).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return Snapshot(
         version=SNAPSHOT_VERSION,
         taken_at=taken_at,
