@@ -247,6 +247,9 @@ def test_a_growing_series_of_snapshots_gets_a_forecast(make_server, tmp_path: Pa
     assert forecast["seconds_lower"] <= forecast["seconds_to_limit"] <= forecast["seconds_upper"]
     text = out.read_text(encoding="utf-8")
     assert "<strong>Forecast:</strong>" in text and 'class="fc"' in text and 'class="band"' in text
+    # The history rule over the same series is a finding too, first among the findings of its severity.
+    ids = [f["id"] for f in json.loads(result.stdout)["findings"]]
+    assert "memory.forecast-full" in ids
 
 
 @pytest.mark.cluster

@@ -24,7 +24,8 @@ from redisguard.errors import UsageError
 from redisguard.keyspace import KeyspaceReport, ScanSettings, scan_deployment
 from redisguard.render.html import render_report_html
 from redisguard.render.report_model import Report, TrimCount, build_report
-from redisguard.rules import CommandContext, Thresholds, diagnose
+from redisguard.rules import CommandContext, Thresholds, analyse, analyse_history
+from redisguard.rules import build_report as build_doctor_report
 from redisguard.snapshot import Snapshot, load
 from redisguard.streams import stream_health
 
@@ -51,10 +52,12 @@ def count_trims(options: ConnectionOptions, snapshot: Snapshot) -> dict[tuple[st
 def make_report(history: Sequence[Snapshot], *, keyspace: KeyspaceReport | None = None,
                 trims: dict[tuple[str, str], TrimCount] | None = None, thresholds: Thresholds | None = None,
                 samples: Sequence[tuple[float, int]] = (), commands: CommandContext | None = None) -> Report:
-    """The report for the newest of ``history``; ``commands``: how the user connected (for lines to paste)."""
+    """The report for the newest of ``history``, with the history rules' findings (the forecast) over all of
+    it; ``commands``: how the user connected (for the lines to paste)."""
     current = max(history, key=lambda snap: snap.taken_at)
-    return build_report(history, diagnose(current, thresholds, commands), keyspace=keyspace, trims=trims,
-                        samples=samples)
+    findings = analyse(current, thresholds) + (analyse_history(history, thresholds) if len(history) > 1 else [])
+    doctor = build_doctor_report(current, findings, commands)
+    return build_report(history, doctor, keyspace=keyspace, trims=trims, samples=samples)
 
 
 def write_report(report: Report, path: Path) -> None:
