@@ -166,6 +166,8 @@ def test_report_from_a_history_of_snapshots(make_server, tmp_path: Path) -> None
             paths.append(path)
     out = tmp_path / "history.html"
     args = [arg for path in paths for arg in ("--from", str(path))]
+    unwritable = run_cli("report", *args, "-o", str(tmp_path / "no-such-dir" / "r.html"))
+    assert unwritable.returncode == 2 and unwritable.stderr.count("\n") == 1 and "cannot write" in unwritable.stderr
     result = run_cli("report", *args, "-o", str(out), "--json")
     assert result.returncode in (1, 2), result.stderr
     data = json.loads(result.stdout)

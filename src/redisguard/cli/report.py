@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from redisguard.cli.options import command_context, connection_options, is_terminal
+from redisguard.cli.options import command_context, connection_options
+from redisguard.cli.output import Output
 from redisguard.collect import collect_snapshot
 from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions, discover
 from redisguard.connect.topology import node_client
 from redisguard.errors import UsageError
+from redisguard.keynames import for_terminal, with_b64
 from redisguard.keyspace import KeyspaceReport, ScanSettings, scan_deployment
 from redisguard.render.html import render_report_html
 from redisguard.render.report_model import Report, TrimCount, build_report
@@ -100,8 +100,9 @@ def command(conn: ConnectionOptions, output: Path, from_files: tuple[Path, ...],
     history = _load_all(from_files)
     keyspace: KeyspaceReport | None = None
     trims: dict[tuple[str, str], TrimCount] = {}
-    status = (Console(stderr=True).status("collecting (read-only)", spinner="dots") if live and is_terminal()
-              else contextlib.nullcontext())
+    out = Output.from_env()
+    status = (out.console(stderr=True).status("collecting (read-only)", spinner="dots")
+              if live and out.progress_allowed else contextlib.nullcontext())
     if live:  # a redis-py error on the way is turned into one line by the entry point (redisguard.errors)
         with status:
             snapshot = collect_snapshot(conn, key_sampler=(default_key_sampler(key_sample)
@@ -112,9 +113,11 @@ def command(conn: ConnectionOptions, output: Path, from_files: tuple[Path, ...],
                 keyspace = scan_deployment(conn, ScanSettings(max_impact_ms=max_impact, budget_s=budget))
     report = make_report(history, keyspace=keyspace, trims=trims, commands=command_context(conn) if live else None)
     write_report(report, output)
-    if as_json:
-        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
-    click.echo(f"report written to {output.resolve()} ({report.verdict}: "
-               + (", ".join(f"{n} {level}" for level, n in report.counts) or "no findings") + ")",
-               err=as_json)
+    summary = (f"report written to {for_terminal(str(output.resolve()))} ({report.verdict}: "
+               + (", ".join(f"{n} {level}" for level, n in report.counts) or "no findings") + ")")
+    if as_json:  # the data on stdout (non-UTF-8 names with a _b64 twin), the summary for the person on stderr
+        out.json(with_b64(dataclasses.asdict(report)))
+        out.note(summary)
+    else:
+        out.echo(summary)
     raise SystemExit(report.exit_code)
