@@ -12,7 +12,7 @@ from redisguard import __version__
 __all__ = ["cli", "main"]
 
 # Each module named here defines ``command`` (a click.Command) and holds that subcommand only.
-COMMAND_MODULES: tuple[str, ...] = ("doctor", "snapshot", "acl", "demo", "keys", "streams", "trim")
+COMMAND_MODULES: tuple[str, ...] = ("doctor", "snapshot", "acl", "demo", "keys", "streams", "trim", "exporter")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
