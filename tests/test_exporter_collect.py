@@ -103,7 +103,8 @@ def test_denied_commands_are_not_visible_and_info_still_arrives(make_server) -> 
     admin = server.client()
     _fill_streams(admin, streams=1)
     # a user that may run INFO and SCAN only: the stream summary is denied command by command
-    admin.execute_command(*"ACL SETUSER infoonly on >pw ~* -@all +ping +info +client|setname +scan +time".split())
+    line = "ACL SETUSER infoonly on >pw ~* -@all +ping +info +client|setname +scan +time"
+    admin.execute_command(*line.split())
     options = ConnectionOptions.build(server.url.replace("redis://", "redis://infoonly:pw@"), environ={})
     deployment = Deployment(options)
     try:
