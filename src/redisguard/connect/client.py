@@ -1,7 +1,8 @@
 """Open verified connections: sync clients for diagnosis, asyncio clients for the streams library.
 
-Timeouts and retries are always set explicitly (redis-py changed its defaults in 8.0). Only connection
-failures and timeouts are retried; an OOM or NOPERM reply is an answer, never retried.
+Timeouts and retries are always set explicitly (redis-py changed its defaults in 8.0). Only a lost or
+refused connection is retried; a timeout is one timeout (retrying it would make ``--timeout 5`` wait
+15 s), and an OOM or NOPERM reply is an answer, never retried.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from redisguard.connect.options import ConnectionOptions
 
 __all__ = ["async_client", "open_client", "sync_client", "verified"]
 
-RETRYABLE: tuple[type[rex.RedisError], ...] = (rex.ConnectionError, rex.TimeoutError)
+RETRYABLE: tuple[type[rex.RedisError], ...] = (rex.ConnectionError,)
 
 
 def _retry(options: ConnectionOptions) -> Retry:
