@@ -155,8 +155,7 @@ def _memory_families(out: _Builder, node: NodeResult) -> None:
         for bound, value in (("lower", fc.seconds_lower), ("estimate", fc.seconds_to_limit),
                              ("upper", fc.seconds_upper)):
             out.gauge("redisguard_memory_seconds_to_limit", "Forecast seconds until the counted memory reaches "
-                      "maxmemory (absent when not growing or no limit)", value, bound=bound,
-                      consequence=fc.consequence, node=label)
+                      "maxmemory (absent when not growing or no limit)", value, bound=bound, node=label)
     for finding in node.findings:
         out.gauge("redisguard_finding", "1 per active doctor finding", 1.0, rule=finding.id,
                   severity=finding.severity.label, node=label)

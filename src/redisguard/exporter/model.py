@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from redisguard.collect.sets import NodeSample
+from redisguard.forecast import Forecast
 from redisguard.keyspace import KeyspaceReport
 from redisguard.rules import Finding
 from redisguard.snapshot import NotVisible
@@ -29,7 +29,7 @@ class NodeResult:
     error: str | None = None
     streams_found: int = 0  # stream keys SCAN found (exported or not)
     streams_complete: bool = True  # the stream summary arrived in full
-    forecast: Any = None  # redisguard.forecast.Forecast | None
+    forecast: Forecast | None = None
     findings: list[Finding] = field(default_factory=list)
 
     @property

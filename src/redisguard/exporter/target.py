@@ -22,10 +22,10 @@ import redis.exceptions as rex
 from redisguard.collect.sets import CollectionSet, NodeSample, collect_sample, sample_snapshot
 from redisguard.connect import ConnectError, ConnectionOptions
 from redisguard.connect.deployment import Deployment, NodeClient, is_stale_reply
-from redisguard.exporter.forecasting import HistoryLike, counted_memory, forecast, new_history
 from redisguard.exporter.keyspace import KeyspaceLoop
 from redisguard.exporter.model import Collection, KeyspaceResult, NodeResult, node_label
 from redisguard.exporter.streamlist import StreamList
+from redisguard.forecast import Forecast, History, counted_memory, forecast
 from redisguard.rules import RULES, Finding, Thresholds
 
 __all__ = ["ExporterSettings", "Target"]
@@ -69,7 +69,7 @@ class Target:
         self.settings = settings
         self.deployment = Deployment(options, command_timeout=settings.scrape_timeout)
         self._streams: dict[str, StreamList] = {}
-        self._history: dict[str, HistoryLike] = {}
+        self._history: dict[str, History] = {}
         self._lock = threading.Lock()
         self._inflight: Future[Collection] | None = None
         self._progress: dict[str, NodeResult] = {}
@@ -171,7 +171,7 @@ class Target:
                 self._streams[address] = StreamList(self.settings.max_streams, self.settings.streams_interval)
             return self._streams[address]
 
-    def _record(self, address: str, sample: NodeSample) -> object:
+    def _record(self, address: str, sample: NodeSample) -> Forecast | None:
         info = sample.info
         if info is None:
             return None
@@ -180,7 +180,9 @@ class Target:
             return None
         counted = counted_memory(used, _int(info, "mem_not_counted_for_evict") or 0)
         with self._lock:
-            history = self._history.setdefault(address, new_history(self.settings.history_seconds))
+            history = self._history.get(address)
+            if history is None:
+                history = self._history[address] = History(window_seconds=self.settings.history_seconds)
         history.add(time.time(), counted)
         policy = next((section["maxmemory_policy"] for section in info.values() if "maxmemory_policy" in section),
                       None)
