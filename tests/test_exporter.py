@@ -290,8 +290,11 @@ def test_concurrent_scrapes_share_one_collection(make_server) -> None:
     server = make_server()
     admin = server.client()
     assert server.process is not None
-    with running(server.url, scrape_timeout=10.0) as (base, _):
+    # cache_ttl 3 s: a request that the handler thread delivers only after the shared collection ended
+    # gets its result instead of starting another (the first scrape's result has expired by then)
+    with running(server.url, scrape_timeout=10.0, cache_ttl=3.0) as (base, _):
         get(f"{base}/metrics")
+        time.sleep(3.1)
         before = int(admin.info("commandstats")["cmdstat_info"]["calls"])
         connections = int(admin.info("stats")["total_connections_received"])
         os.kill(server.process.pid, signal.SIGSTOP)  # hold the first collection in flight

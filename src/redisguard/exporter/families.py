@@ -10,6 +10,7 @@ A value Redis does not know (a group's lag after deletions) is absent, never 0.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -69,6 +70,15 @@ _INSTANCE_LABELS = ("role", "redis_version", "redis_build_id", "redis_mode", "os
                     "tcp_port", "run_id", "process_id")
 
 
+@functools.lru_cache(maxsize=65536)
+def _label(value: str) -> str:
+    """A label value as shown: printable ASCII as is (the common case, and fast), else control and
+    non-UTF-8 bytes escaped (prometheus_client escapes quotes, backslashes and newlines itself)."""
+    if value.isascii() and value.isprintable():
+        return value
+    return visible(value)
+
+
 @dataclass
 class _Builder:
     """Families by name, created on first use with a fixed label order."""
@@ -82,7 +92,7 @@ class _Builder:
         if family is None:
             family = self.metrics[name] = GaugeMetricFamily(name, help_text, labels=list(labels))
         assert isinstance(family, GaugeMetricFamily)
-        family.add_metric([visible(value_) for value_ in labels.values()], value)
+        family.add_metric([_label(value_) for value_ in labels.values()], value)
 
     def counter(self, name: str, help_text: str, value: float | None, **labels: str) -> None:
         if value is None:
@@ -91,7 +101,7 @@ class _Builder:
         if family is None:
             family = self.metrics[name] = CounterMetricFamily(name, help_text, labels=list(labels))
         assert isinstance(family, CounterMetricFamily)
-        family.add_metric([visible(value_) for value_ in labels.values()], value)
+        family.add_metric([_label(value_) for value_ in labels.values()], value)
 
 
 def _number(text: str | None) -> float | None:
