@@ -314,3 +314,34 @@ def test_concurrent_scrapes_share_one_collection(make_server) -> None:
         assert int(admin.info("stats")["total_connections_received"]) == connections
     # eight scrapes, one collection: one INFO from the exporter plus this test's own INFO calls
     assert after - before == 1 + 2
+
+
+def test_unreachable_or_refused_target_is_redis_up_0_and_no_password_in_logs(make_server) -> None:
+    server = make_server(password="right-password")
+    wrong = "Wr0ng-pa55word"
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "redisguard", "exporter", f"redis://default:{wrong}@127.0.0.1:{server.port}/0",
+         "--listen", f"127.0.0.1:{port}", "--keys-interval", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                metrics = get(f"http://127.0.0.1:{port}/metrics")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        status = get(f"http://127.0.0.1:{port}/status")
+        gone = get(f"http://127.0.0.1:{port}/scrape?target=127.0.0.1:1")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert find(parse(metrics), "redis_up") == [0.0]
+    assert find(parse(gone), "redis_up") == [0.0]
+    assert "authentication failed" in json.loads(status)["error"]
+    assert "scrape of" in err  # the failure is logged, one line per scrape...
+    for text in (metrics, status, gone, out, err):
+        assert wrong not in text  # ...and the password is in none of it
+    assert "Traceback" not in err
