@@ -9,7 +9,8 @@ some pending), then starts both exporters against it on free loopback ports:
 Each gets one warm-up scrape (redisguard's first scrape discovers the streams with SCAN TYPE stream),
 then 10 timed scrapes, one after the other. Prints median scrape time, series count, stream-group lag and
 stream memory series, and each exporter's RSS. Stops only the processes it started, by PID.
-Usage: python bench/exporter.py [--keys N] [--streams N] [--scrapes N]
+Then --soak more scrapes of redisguard's, to show its RSS stays flat.
+Usage: python bench/exporter.py [--keys N] [--streams N] [--scrapes N] [--soak N]
 """
 
 from __future__ import annotations
@@ -75,24 +76,30 @@ def series(body: str) -> list[str]:
     return [line for line in body.splitlines() if line and not line.startswith("#")]
 
 
-def measure(name: str, args: list[str], port: int, scrapes: int) -> dict[str, object]:
+def measure(name: str, args: list[str], port: int, scrapes: int, soak: int = 0) -> dict[str, object]:
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}/metrics"
         wait_http(f"http://127.0.0.1:{port}/", proc)
         warm, body = scrape(url)
+        process = psutil.Process(proc.pid)
+        rss_first = process.memory_info().rss
         times = []
         for _ in range(scrapes):
             took, body = scrape(url)
             times.append(took)
         lines = series(body)
-        rss = psutil.Process(proc.pid).memory_info().rss
+        rss = process.memory_info().rss
+        for _ in range(soak):  # RSS stays flat: the same again many times
+            scrape(url)
+        rss_soak = process.memory_info().rss
         return {
             "name": name, "warmup_s": warm, "median_s": statistics.median(times), "max_s": max(times),
             "series": len(lines), "streams": len([s for s in lines if s.startswith("redis_stream_length{")]),
             "lag": len([s for s in lines if s.startswith("redis_stream_group_lag{")]),
             "stream_memory": len([s for s in lines if s.startswith("redisguard_stream_memory_bytes{")]),
-            "rss_mib": rss / 1024 / 1024,
+            "rss_mib": rss / 1024 / 1024, "rss_first_mib": rss_first / 1024 / 1024,
+            "rss_soak_mib": rss_soak / 1024 / 1024, "soak": soak,
         }
     finally:
         os.kill(proc.pid, signal.SIGTERM)
@@ -108,6 +115,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--streams", type=int, default=1_000)
     parser.add_argument("--scrapes", type=int, default=10)
+    parser.add_argument("--soak", type=int, default=50, help="more scrapes of redisguard's, to see RSS stay flat")
     options = parser.parse_args()
     if not os.access(GO_EXPORTER, os.X_OK):
         sys.exit(f"{GO_EXPORTER} is not installed (apt-get install prometheus-redis-exporter)")
@@ -125,7 +133,8 @@ def main() -> None:
         results = [
             measure("redisguard exporter", [redisguard, "exporter", url, "--listen", f"127.0.0.1:{ours_port}",
                                             "--cache-ttl", "0", "--keys-interval", "0",
-                                            "--max-streams", str(options.streams)], ours_port, options.scrapes),
+                                            "--max-streams", str(options.streams)], ours_port, options.scrapes,
+                    options.soak),
             measure("redis_exporter (Go)", [GO_EXPORTER, "-redis.addr", url, "-web.listen-address",
                                             f"127.0.0.1:{go_port}", "-check-streams", "stream:*"],
                     go_port, options.scrapes),
@@ -137,6 +146,9 @@ def main() -> None:
         print(f"| {row['name']} | {row['warmup_s']:.3f} s | {row['median_s']:.3f} s | {row['max_s']:.3f} s | "
               f"{row['series']:,} | {row['streams']:,} | {row['lag']:,} | {row['stream_memory']:,} | "
               f"{row['rss_mib']:.0f} MiB |")
+    ours = results[0]
+    print(f"\nredisguard exporter RSS: {ours['rss_first_mib']:.0f} MiB after the first scrape, {ours['rss_mib']:.0f} "
+          f"MiB after {options.scrapes + 1}, {ours['rss_soak_mib']:.0f} MiB after {options.scrapes + 1 + options.soak}")
     ratio = float(str(results[0]["median_s"])) / float(str(results[1]["median_s"]))
     print(f"\nratio (redisguard / Go), median scrape time: {ratio:.2f} (target <= 1.0, must be <= 2.0)")
 
