@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.test_exporter import running
+from tests.exporter_helpers import running
 
 from redisguard.localserver import free_port
 
