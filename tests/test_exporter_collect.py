@@ -167,3 +167,41 @@ def test_acl_exporter_profile_line() -> None:
     line = acl_setuser_line("exp", password="pw", profile="exporter")
     assert line.startswith("ACL SETUSER exp reset on >pw ~* resetchannels -@all ")
     assert "+info" in line and "+xinfo|groups" in line and "config" not in line and "client|list" not in line
+
+
+@pytest.mark.cluster
+def test_deployment_follows_a_failover(redis_binary) -> None:
+    """A replica taking over (CLUSTER FAILOVER): the old primary answers INFO as a replica, the target
+    rediscovers, and the next collections cover the new primary instead."""
+    import time
+
+    from tests.conftest import BINARIES
+
+    from redisguard.exporter import ExporterSettings, Target
+    from redisguard.localserver import LocalCluster
+
+    if redis_binary != BINARIES[0]:
+        pytest.skip("a six-node cluster: run once, on the newest Redis")
+    with LocalCluster(redis_binary, primaries=3, replicas_per_primary=1) as local:
+        target = Target(ConnectionOptions.build(local.url, environ={}),
+                        ExporterSettings(cache_ttl=0, keys_interval=0))
+        target.deployment.rediscover_interval = 0.2
+        try:
+            before = {node.node for node in target.collect().nodes}
+            assert before == {f"127.0.0.1:{n.port}" for n in local.primary_nodes}
+            replica = local.nodes[local.primaries]
+            with replica.client() as client:
+                client.execute_command("CLUSTER", "FAILOVER")
+            promoted = f"127.0.0.1:{replica.port}"
+            deadline = time.monotonic() + 30
+            nodes: set[str] = set()
+            while time.monotonic() < deadline:
+                collection = target.collect()
+                nodes = {node.node for node in collection.nodes if node.up}
+                if promoted in nodes and len(nodes) == 3:
+                    break
+                time.sleep(0.3)
+            assert promoted in nodes and len(nodes) == 3, nodes
+            assert len(before & nodes) == 2  # the other two primaries stayed
+        finally:
+            target.close()
