@@ -54,6 +54,7 @@ class Deployment:
     command_timeout: float | None = None
     rediscover_interval: float = 5.0
     reconnect_interval: float = 1.0
+    refresh_interval: float = 60.0  # rediscover this often anyway (nodes added, resharding without MOVED)
     _topology: Topology | None = field(default=None, init=False, repr=False)
     _nodes: dict[str, NodeClient] = field(default_factory=dict, init=False, repr=False)
     _stale: bool = field(default=True, init=False, repr=False)
@@ -84,6 +85,8 @@ class Deployment:
         the topology itself cannot be read (seed unreachable) and none is known from before."""
         with self._lock:
             now = time.monotonic()
+            if now - self._discovered_at >= self.refresh_interval:
+                self._stale = True
             if self._stale and now - self._discovered_at >= self.rediscover_interval:
                 self._rediscover(now)
             if self._topology is None:
@@ -142,10 +145,13 @@ class Deployment:
             if self._topology is not None:  # keep the last known nodes; their own clients say who is down
                 return
             return
-        self._stale = False
         self._discover_error = None
         primaries = topology.primaries or topology.nodes  # a lone replica: watch it rather than nothing
         wanted = {node.address: node for node in primaries}
+        # Fewer primaries than before is what a failover looks like while it is under way (the old primary
+        # already a replica, the new one not yet holding the slots): look again soon.
+        previous = len(self._topology.nodes) if self._topology is not None else 0
+        self._stale = topology.mode == "cluster" and len(wanted) < previous
         for address in list(self._nodes):
             if address not in wanted:
                 self._drop(self._nodes.pop(address), None, 0.0)
