@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,3 +49,14 @@ def running(url: str, **settings: Any) -> Iterator[tuple[str, Exporter]]:
         exporter.close()
 
 
+def settle(admin, timeout: float = 10.0) -> None:
+    """Until used_memory stops moving: a big write's query buffer is freed by the server a moment later
+    (Valkey counts it in used_memory until then)."""
+    deadline = time.monotonic() + timeout
+    last = admin.info("memory")["used_memory"]
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = admin.info("memory")["used_memory"]
+        if abs(now - last) <= 0.01 * last:
+            return
+        last = now

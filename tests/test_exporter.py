@@ -13,7 +13,7 @@ import time
 import urllib.request
 
 import pytest
-from tests.exporter_helpers import find, get, parse, running
+from tests.exporter_helpers import find, get, parse, running, settle
 
 from redisguard.connect.acl import acl_setuser_line
 from redisguard.localserver import free_port
@@ -35,6 +35,7 @@ def test_values_match_info_and_stream_state(make_server) -> None:
     admin = server.client()
     fill(admin)
     admin.set("plain", "v" * 2_000_000)  # a dataset of a realistic share of used memory
+    settle(admin)
     with running(server.url) as (base, _):
         series = parse(get(f"{base}/metrics"))
         info = admin.info("memory")

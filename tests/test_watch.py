@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.exporter_helpers import settle
 
 WATCH = [sys.executable, "-m", "redisguard", "watch"]
 
@@ -28,6 +29,7 @@ def test_once_json_is_one_sample(make_server) -> None:
     admin = server.client()
     _fill(admin)
     admin.set("blob", "b" * 2_000_000)  # a dataset of a realistic share of used memory
+    settle(admin)
     result = subprocess.run([*WATCH, server.url, "--once", "--json"], capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode == 0, result.stderr
