@@ -7,10 +7,10 @@ cleanup (the troughs), and the true time to the limit is the headroom at the for
 divided by that rate. The exporter's estimate must be within 25 % of it (measured: within 1 %).
 
 The bounds must contain the truth; the truth is itself a fit, so this is checked as "the forecast's
-interval overlaps the truth's 95 % interval". Measured here three times: the forecast's interval is about
-±0.6 % wide and misses the truth's by 0.3-0.6 % (e.g. bounds 281.2-284.8 s, truth 285.8-286.3 s): on
-steady growth the estimator's interval (redisguard.forecast, the alerts branch) is narrower than the
-scatter of its own per-bucket lows warrants. That check is marked xfail until the interval is widened.
+interval overlaps the truth's 95 % interval". Sen's interval alone was about ±0.6 % wide here and missed
+the truth's by 0.3-0.6 % (e.g. bounds 281.2-284.8 s, truth 285.8-286.3 s); the forecast now allows the
+rate at least ±5 % (RATE_SPREAD_FLOOR), since a slope fitted over the past window says little about how
+steady the next minutes are.
 """
 
 from __future__ import annotations
@@ -105,8 +105,6 @@ def test_forecast_estimate_is_within_25_percent_of_the_truth(measured) -> None:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(reason="redisguard.forecast's interval is ~0.5 % too narrow on steady growth (see docstring)",
-                   strict=False)
 def test_forecast_bounds_contain_the_truth(measured) -> None:
     fc, true_low, true_seconds, true_high = measured
     assert fc.seconds_lower <= true_high and true_low <= fc.seconds_upper, (fc, true_low, true_seconds, true_high)
