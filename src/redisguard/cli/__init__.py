@@ -25,7 +25,9 @@ from redisguard.keynames import visible
 __all__ = ["cli", "main"]
 
 # Each module named here defines ``command`` (a click.Command) and holds that subcommand only.
-COMMAND_MODULES: tuple[str, ...] = ("doctor", "snapshot", "acl", "demo", "keys", "streams", "trim")
+COMMAND_MODULES: tuple[str, ...] = (
+    "doctor", "snapshot", "acl", "demo", "keys", "streams", "trim", "alerts", "config", "fix", "report",
+)
 
 
 class RedisguardGroup(click.Group):

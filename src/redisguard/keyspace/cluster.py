@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import cast
 
 from redisguard.connect import ConnectionOptions, Node, Topology, discover, open_client
+from redisguard.connect.topology import role_changes
 from redisguard.keyspace.report import KeyspaceReport, build_report
 from redisguard.keyspace.scan import NodeScan, ScanSettings, scan_client
 
@@ -99,4 +100,7 @@ def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, repli
     report = build_report(scans, target=options.display, topology=topology.mode, cap=settings.cap,
                           elapsed_s=time.monotonic() - began)
     report.notes.extend(notes)
+    report.notes.extend(f"{what}: {why}" for what, why in topology.not_visible)  # failed/slot-less nodes, gaps
+    if topology.mode == "cluster" or len(nodes) > 1:
+        report.notes.extend(role_changes(nodes))  # a failover mid-scan makes MOVED keys look vanished
     return report

@@ -39,7 +39,7 @@ def _summary_line(node: NodeSummary) -> str:
     share = node.used_share
     limit = (f" ({share:.0%} of maxmemory {fmt_bytes(node.maxmemory)})" if share is not None
              else " (maxmemory not set)")
-    return (f"[bold]{for_terminal(node.address)}[/] {for_terminal(node.role)} · Redis {for_terminal(node.version)}"
+    return (f"[bold]{for_terminal(node.address)}[/] {for_terminal(node.role)} · {for_terminal(node.server_title)}"
             f" · used {fmt_bytes(node.used_memory)}{limit} · RSS {fmt_bytes(node.used_memory_rss)} · policy "
             f"{for_terminal(node.maxmemory_policy)} · {node.keys} keys · {node.streams} streams · "
             f"{node.clients if node.clients is not None else '?'} clients")

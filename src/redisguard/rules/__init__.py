@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from redisguard.rules import (  # noqa: F401 - importing a theme registers its rules
     clients,
     cluster,
+    cluster_state,
     doctor_text,
     eviction,
     forecast,
