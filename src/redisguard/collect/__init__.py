@@ -28,7 +28,8 @@ def collect_snapshot(
     results: list[tuple[NodeSnapshot, list[NotVisible]]] = []
     lost: list[NotVisible] = []
     first_error: ConnectError | None = None
-    with ThreadPoolExecutor(max_workers=min(8, len(nodes))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(8, len(nodes)))
+    try:
         futures = [pool.submit(collect_node, node, key_sampler=key_sampler) for node in nodes]
         for node, future in zip(nodes, futures, strict=True):
             try:
@@ -39,6 +40,11 @@ def collect_snapshot(
                                        reason=f"could not be diagnosed: {exc}"))
                 continue
             results.append((node_snapshot, probe.missing))
+    except BaseException:
+        # Ctrl-C or a node's failure: do not wait for the other nodes' replies (up to --timeout each).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     if not results and first_error is not None:
         raise first_error
     return Snapshot(

@@ -61,6 +61,8 @@ def render_doctor_markdown(report: DoctorReport) -> str:
     lines += [f"## Findings ({len(report.findings)})", ""]
     if not report.findings:
         lines.append("No problems found.")
+    elif report.commands.password_needed:
+        lines += ["The commands take the password from `$REDISCLI_AUTH` (export it first).", ""]
     for finding in report.findings:
         lines += _finding(finding, report)
     if report.not_visible:
