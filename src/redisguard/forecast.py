@@ -95,11 +95,11 @@ def forecast(samples: Sequence[tuple[float, int]], limit_bytes: int | None, poli
     exactly one sawtooth drop in the window, or memory is flat, shrinking, or growing too slowly to reach
     the limit within a month. ``samples_used`` counts the samples from the first low the slope used to
     the latest (after a restart, only the new series). At or over the limit, the times are 0.
-    Cost: about 30 ms for 4,096 samples, 3 ms for 240 (measured on the shared 2-core machine).
+    Cost: about 11 ms for 4,096 samples (measured on the shared 2-core machine).
     """
     if not limit_bytes or limit_bytes <= 0:
         return None
-    series = _latest_series(sorted((float(t), int(v)) for t, v in samples))
+    series = _latest_series(sorted(samples))   # already sorted (History): linear time
     if len(series) < MIN_SAMPLES or series[-1][0] <= series[0][0]:
         return None
     drops = _drop_times(series)
@@ -116,7 +116,7 @@ def forecast(samples: Sequence[tuple[float, int]], limit_bytes: int | None, poli
     rate, rate_low, rate_high = _sen_interval(slopes, variance)
     if rate <= 0 or rate_low <= 0 or not _rise_exceeds_scatter(chosen, rate):
         return None
-    current = series[-1][1]
+    current = int(series[-1][1])
     headroom = max(0, limit_bytes - current)
     estimate = headroom / rate
     if estimate > MAX_HORIZON_SECONDS:
@@ -136,11 +136,14 @@ def forecast(samples: Sequence[tuple[float, int]], limit_bytes: int | None, poli
 
 
 def _latest_series(ordered: list[tuple[float, int]]) -> list[tuple[float, int]]:
-    start, running_max = 0, -1
+    start, running_max, threshold = 0, -1.0, -1.0
     for index, (_, value) in enumerate(ordered):
-        if running_max > 0 and value <= RESTART_FRACTION * running_max:
+        if value <= threshold:
             start, running_max = index, value
-        running_max = max(running_max, value)
+            threshold = RESTART_FRACTION * value if value > 0 else -1.0
+        elif value > running_max:
+            running_max = value
+            threshold = RESTART_FRACTION * value if value > 0 else -1.0
     return ordered[start:]
 
 

@@ -24,16 +24,22 @@ from redisguard import (
     ScanSettings,
     Severity,
     Snapshot,
+    StreamHealth,
     Thresholds,
     Trimmer,
+    TrimOutcome,
+    TrimPlan,
     TrimResult,
     analyse,
+    apply_trim,
     collect_snapshot,
     diagnose,
     dump_snapshot,
     load_snapshot,
+    plan_trim,
     safe_trim_point,
     scan_deployment,
+    scan_stream_health,
 )
 
 version: str = redisguard.__version__
@@ -54,6 +60,18 @@ async def streams() -> None:
     trimmer.stop()
     point: SafePoint | None = await safe_trim_point("redis://127.0.0.1:6379", "firehose")
     del point
+
+
+def stream_operations() -> int:
+    import redis
+
+    client = redis.Redis()
+    healths: list[StreamHealth] = scan_stream_health(client, "local").healths
+    plan: TrimPlan = plan_trim(client, "firehose", exact=False)
+    lost: dict[str, int] = {loss.group: loss.unprocessed_lost.value for loss in plan.losses}
+    outcome: TrimOutcome = apply_trim(client, plan)
+    del healths, lost
+    return outcome.trimmed
 
 
 def diagnosis() -> int:

@@ -23,7 +23,9 @@ from redisguard.keynames import visible
 __all__ = ["cli", "main"]
 
 # Each module named here defines ``command`` (a click.Command) and holds that subcommand only.
-COMMAND_MODULES: tuple[str, ...] = ("doctor", "snapshot", "acl", "demo", "keys", "streams", "trim", "alerts")
+COMMAND_MODULES: tuple[str, ...] = (
+    "doctor", "snapshot", "acl", "demo", "keys", "streams", "trim", "alerts", "config", "fix", "report",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -18,7 +18,8 @@ __all__ = ["command"]
               help="Also grant CONFIG GET (lets doctor read save rules, timeouts and buffer limits; note that "
                    "CONFIG GET can also read requirepass/masterauth, which ACLs cannot exclude).")
 @click.option("--for", "profile", type=click.Choice(sorted(PROFILES)), default="diagnosis", show_default=True,
-              help="What the user runs: diagnosis (doctor, snapshot, keys, streams) or trim (its writes too).")
+              help="What the user runs: diagnosis (doctor, snapshot, keys, streams), trim (its writes too), or fix "
+                   "(`redisguard fix --apply`: CONFIG GET/SET/REWRITE and exactly the writes fix sends).")
 @click.option("--keys", "key_pattern", default="*", show_default=True,
               help="Key pattern the user may access (ACL ~pattern), e.g. 'events:*' for a trim user.")
 @output_options("json")

@@ -21,7 +21,9 @@ from redisguard.alerting import (
     rules_yaml,
     undefined_metrics,
 )
+from redisguard.cli.output import Output
 from redisguard.errors import UsageError
+from redisguard.keynames import visible
 from redisguard.units import parse_bytes
 
 __all__ = ["command"]
@@ -129,6 +131,7 @@ def command(output: Path | None, as_json: bool, check_names: bool, runbook_schem
 
     Check it with `promtool check rules FILE`; load it with Prometheus's rule_files.
     """
+    out = Output.from_env()
     thresholds, args = _thresholds(values)
     try:
         runbook = Runbook(runbook_scheme, tuple(shlex.split(runbook_args)))
@@ -145,17 +148,17 @@ def command(output: Path | None, as_json: bool, check_names: bool, runbook_schem
         missing = undefined_metrics(thresholds)
         if missing:
             raise UsageError(f"the rules use metrics the exporter does not define: {', '.join(sorted(missing))}")
-        click.echo(f"ok: the rules use {len(metrics_used(thresholds))} metrics, all defined in "
-                   "redisguard.metric_names")
+        out.echo(f"ok: the rules use {len(metrics_used(thresholds))} metrics, all defined in "
+                 "redisguard.metric_names")
         return
     shown = " ".join(shlex.quote(arg) for arg in args).replace("\n", "\\n")
     text = (json.dumps(rules_document(thresholds, runbook), indent=2) + "\n" if as_json
             else rules_yaml(thresholds, shown, runbook))
     if output is None:
-        click.echo(text, nl=False)
+        out.echo(text, nl=False)
         return
     try:
         _write(output, text)
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    click.echo(f"wrote {output}", err=True)
+    out.note(f"wrote {visible(str(output))}")
