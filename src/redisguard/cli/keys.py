@@ -148,7 +148,10 @@ def render_terminal(report: KeyspaceReport, console: Console, top: int) -> None:
                             "none" if item.ttl_ms is None else f"{item.ttl_ms / 1000:,.0f} s")
         console.print(big)
     console.print(f"{report.seen:,} keys looked at in {report.elapsed_s:.1f} s ({report.keys_per_s:,.0f} keys/s) "
-                  f"on {len(report.nodes)} node(s); {report.vanished:,} vanished mid-scan; "
+                  f"on {len(report.nodes)} node(s)"
+                  + (f" ({for_terminal(', '.join(servers))})" if (servers := sorted({
+                      node.server for node in report.nodes if node.server})) else "")
+                  + f"; {report.vanished:,} vanished mid-scan; "
                   f"{len(report.patterns)} pattern(s)"
                   + (f", folded at depth {report.pattern_depth} to stay under {report.pattern_cap}"
                      if report.pattern_depth is not None else ""))

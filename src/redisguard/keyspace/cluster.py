@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import cast
 
 from redisguard.connect import ConnectionOptions, Node, Topology, discover, open_client
-from redisguard.connect.topology import role_changes
+from redisguard.connect.topology import node_states, role_changes
 from redisguard.keyspace.report import KeyspaceReport, build_report
 from redisguard.keyspace.scan import NodeScan, ScanSettings, scan_client
 
@@ -101,6 +101,9 @@ def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, repli
                           elapsed_s=time.monotonic() - began)
     report.notes.extend(notes)
     report.notes.extend(f"{what}: {why}" for what, why in topology.not_visible)  # failed/slot-less nodes, gaps
+    states = node_states(nodes)  # each node again: its server (Valkey named as such) and its role now
+    for summary, state in zip(report.nodes, states, strict=False):
+        summary.server = state.server
     if topology.mode == "cluster" or len(nodes) > 1:
-        report.notes.extend(role_changes(nodes))  # a failover mid-scan makes MOVED keys look vanished
+        report.notes.extend(role_changes(nodes, states))  # a failover mid-scan makes MOVED keys look vanished
     return report

@@ -74,6 +74,7 @@ class NodeSummary:
     server_ops_per_s: int | None = None
     others_ops_per_s: float | None = None
     min_duty: float | None = None
+    server: str | None = None  # "Redis 8.2.3", "Valkey 8.1.8" (None: INFO server not visible)
 
 
 @dataclass
