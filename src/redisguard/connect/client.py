@@ -74,7 +74,7 @@ def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
         client.close()
         raise
     except rex.ResponseError as exc:
-        if _refused_setup_command(exc) is None:
+        if refused_setup_command(exc) is None:
             return client  # PING itself is denied or renamed; the server answered, AUTH passed
         client.close()
         raise
@@ -88,7 +88,7 @@ def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
     return client
 
 
-def _refused_setup_command(exc: rex.ResponseError) -> str | None:
+def refused_setup_command(exc: rex.ResponseError) -> str | None:
     """Which connection set-up command the server refused (redis-py sends them before PING), or None."""
     lowered = str(exc).lower()
     # Redis 6.2 names only the command ("no permissions to run the 'client' command or its subcommand")
@@ -124,7 +124,7 @@ def open_client(options: ConnectionOptions, *, need_primary: bool = False, **ext
     try:
         client = verified(sync_client(options, **extra), options)
     except rex.ResponseError as exc:
-        refused = _refused_setup_command(exc)
+        refused = refused_setup_command(exc)
         if refused == "CLIENT SETNAME" and options.client_name:
             return open_client(replace(options, client_name=""), need_primary=need_primary, **extra)
         db = options.redis_kwargs().get("db", 0)
