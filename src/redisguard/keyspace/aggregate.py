@@ -12,7 +12,9 @@ keys per type, and the grouper's bounded token cache, whatever the keyspace size
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import hiredis
@@ -62,6 +64,7 @@ class Aggregator:
     heaps: dict[bytes, list[HeapEntry]] = field(default_factory=dict)
     seen: int = 0  # keys looked at (sample draws in sampling mode), vanished ones included
     vanished: int = 0  # gone between SCAN/RANDOMKEY and the per-key commands (expired, deleted)
+    hidden: int = 0  # outside the ACL user's key patterns: SCAN listed them, MEMORY USAGE was refused
     _grouper: PatternGrouper | None = None
     _cut_cache: dict[str, str] = field(default_factory=dict)
 
@@ -72,30 +75,55 @@ class Aggregator:
         return self._grouper
 
     def add_batch(self, keys: list[bytes], replies: list[Any], lengths: list[int | None] | None = None) -> None:
-        """Fold in one batch: ``replies`` holds MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING per key, and
-        ``lengths`` (if given) each key's length, in the same order."""
-        raw_of = self.grouper.raw
+        """Fold in one batch given as MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING per key (and ``lengths``):
+        the layout of a classic pipeline, for tests and small callers. The scanner calls :meth:`add`."""
+        raw = self.grouper.raw
+        self.add(keys, [raw(key) for key in keys], replies[1::4], replies[0::4],
+                 repeat(None) if lengths is None else lengths, replies[3::4], replies[2::4], retried=True)
+
+    def add(self, keys: list[bytes], patterns: list[str], types: Iterable[Any], mems: Iterable[Any],
+            lengths: Iterable[Any], encodings: Iterable[Any], pttls: Iterable[Any], *,
+            retried: bool = False, denied: Callable[[str, Any], bool] | None = None) -> list[int]:
+        """Fold in one batch, given column by column (pattern, type, MEMORY USAGE, length, OBJECT ENCODING
+        and PTTL per key; a length of ``None`` means not known).
+
+        Returns the positions of the keys whose length command failed (``WRONGTYPE``: the expected type
+        was wrong; or refused): they are not counted yet, and the caller asks again. With ``retried``
+        nothing is deferred (a failed length is unknown). ``denied(column, reply)`` is told of replies
+        that may be a command-level refusal (and says whether it was one).
+        """
         combos = self.combos
-        patterns = self.patterns
+        patterns_seen = self.patterns
         heaps = self.heaps
         top_k = self.top_k
         cut_cache = self._cut_cache
         limited = self.depth < UNLIMITED_DEPTH
         vanished = 0
-        index = 0
-        for position, key in enumerate(keys):
-            mem, typ, pttl, enc = replies[index], replies[index + 1], replies[index + 2], replies[index + 3]
-            index += 4
-            length = None if lengths is None else lengths[position]
-            if (mem.__class__ is not int or typ.__class__ is not bytes or pttl.__class__ is not int
-                    or typ == b"none" or pttl == -2):
-                if mem is None or typ == b"none" or pttl == -2 or _moved(mem, typ, pttl):
+        deferred: list[int] = []
+        position = -1
+        # zip without strict: ``repeat()`` stands for a column that was not asked for.
+        for key, name, typ, mem, length_in, enc_in, pttl_in in zip(  # noqa: B905
+                keys, patterns, types, mems, lengths, encodings, pttls):
+            position += 1
+            length, enc, pttl, pattern = length_in, enc_in, pttl_in, name
+            if (mem.__class__ is not int or pttl.__class__ is not int or pttl < -1 or typ == b"none"
+                    or (length.__class__ is not int and length is not None)):
+                verdict = _odd(mem, typ, length, pttl, retried, denied)
+                if verdict == _VANISHED:
                     vanished += 1
                     continue
-                _raise_reply_error(mem, typ, pttl, enc)
+                if verdict == _DEFER:
+                    deferred.append(position)
+                    continue
+                if verdict == _HIDDEN:
+                    self.hidden += 1
+                    continue
+                if pttl.__class__ is not int:
+                    pttl = -1
+                if length.__class__ is not int:
+                    length = None
             if enc.__class__ is not bytes:
                 enc = None  # vanished between commands, or OBJECT denied: the size is still right
-            pattern = raw_of(key)
             if limited:
                 found = cut_cache.get(pattern)
                 if found is None:
@@ -117,9 +145,9 @@ class Aggregator:
             acc = combos.get(combo)
             if acc is None:
                 combos[combo] = [1, mem, mem * mem, length or 0, 0 if length is None else 1]
-                if pattern not in patterns:
-                    patterns.add(pattern)
-                    if len(patterns) > self.cap:
+                if pattern not in patterns_seen:
+                    patterns_seen.add(pattern)
+                    if len(patterns_seen) > self.cap:
                         self._fold()
                         limited = True
             else:
@@ -137,8 +165,9 @@ class Aggregator:
                     heapq.heappush(heap, (mem, key, enc, pttl, length))
             elif (mem > heap[0][0] or (mem == heap[0][0] and key > heap[0][1])) and not _holds(heap, key):
                 heapq.heapreplace(heap, (mem, key, enc, pttl, length))
-        self.seen += len(keys)
+        self.seen += position + 1 - len(deferred)
         self.vanished += vanished
+        return deferred
 
     def _fold(self, depth: int | None = None) -> None:
         """Lower the depth until the patterns fit the cap, and re-key the counters accordingly."""
@@ -193,6 +222,34 @@ class Aggregator:
             return sorted(self.heaps.get(typ, []), reverse=True)
         every = [entry for heap in self.heaps.values() for entry in heap]
         return sorted(every, reverse=True)[: self.top_k]
+
+
+_COUNT, _VANISHED, _DEFER, _HIDDEN = 0, 1, 2, 3
+
+
+def _odd(mem: Any, typ: Any, length: Any, pttl: Any, retried: bool,
+         denied: Callable[[str, Any], bool] | None) -> int:
+    """What to do with a key whose replies are not the plain ints: count it (with what is known),
+    count it as vanished, defer it to a second round, or skip it as hidden by the ACL's key patterns."""
+    if mem is None or typ == b"none" or pttl == -2:
+        return _VANISHED
+    if _moved(mem, typ, length, pttl):
+        return _VANISHED
+    if isinstance(mem, hiredis.ReplyError):
+        text = str(mem)
+        if text.startswith("NOPERM") and "to run" not in text:
+            return _HIDDEN  # a key outside the user's key patterns: SCAN shows it, MEMORY USAGE may not
+        _raise_reply_error(mem)
+    if mem.__class__ is not int:
+        _raise_reply_error(mem, typ, length, pttl)
+    if isinstance(pttl, hiredis.ReplyError) and denied is not None:
+        denied("ttl", pttl)
+    if isinstance(length, hiredis.ReplyError):
+        if denied is not None:
+            denied("length", length)
+        if not retried:
+            return _DEFER
+    return _COUNT
 
 
 def _holds(heap: list[HeapEntry], key: bytes) -> bool:

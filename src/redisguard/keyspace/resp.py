@@ -17,11 +17,15 @@ import redis.exceptions as rex
 
 from redisguard.respwire import command
 
-__all__ = ["RawPipe"]
+__all__ = ["RawPipe", "as_redis_error"]
 
 _READ_SIZE = 1 << 18
 
 
+def as_redis_error(reply: Any) -> rex.RedisError:
+    """A ``hiredis.ReplyError`` as the redis-py exception it stands for (NOPERM: ``NoPermissionError``)."""
+    text = str(reply)
+    return rex.NoPermissionError(text) if text.startswith("NOPERM") else rex.ResponseError(text)
 
 
 class RawPipe:
@@ -97,8 +101,7 @@ class RawPipe:
         self.send(command(*args), 1)
         reply = self.read()
         if isinstance(reply, hiredis.ReplyError):
-            text = str(reply)
-            raise rex.NoPermissionError(text) if text.startswith("NOPERM") else rex.ResponseError(text)
+            raise as_redis_error(reply)
         return reply
 
     def close(self) -> None:
