@@ -139,7 +139,6 @@ _ASCII_DIGITS = re.compile("[0-9]")
 _HEX_BYTES = b"0123456789abcdefABCDEF"
 _B64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+="
 _DIGIT_BYTES = b"0123456789"
-_UUID_DASHES = (8, 13, 18, 23)
 
 
 def _variable_tail(tail: bytes) -> bool:
@@ -149,7 +148,7 @@ def _variable_tail(tail: bytes) -> bool:
     size = len(tail)
     if size < 8:
         return False
-    if size == 36 and all(tail[at] == 45 for at in _UUID_DASHES):
+    if size == 36 and tail[8] == tail[13] == tail[18] == tail[23] == 45:
         return not tail.translate(None, _HEX_BYTES + b"-") and tail.count(b"-") == 4
     if b"-" in tail or b"@" in tail or size > 64:
         return False
