@@ -67,6 +67,7 @@ class Aggregator:
     hidden: int = 0  # outside the ACL user's key patterns: SCAN listed them, MEMORY USAGE was refused
     _grouper: PatternGrouper | None = None
     _cut_cache: dict[str, str] = field(default_factory=dict)
+    _floors: dict[bytes, int] = field(default_factory=dict)  # type -> smallest bytes in its full top-K heap
 
     @property
     def grouper(self) -> PatternGrouper:
@@ -96,6 +97,8 @@ class Aggregator:
         patterns_seen = self.patterns
         heaps = self.heaps
         top_k = self.top_k
+        floors = self._floors
+        floors_get = floors.get
         cut_cache = self._cut_cache
         limited = self.depth < UNLIMITED_DEPTH
         vanished = 0
@@ -157,6 +160,8 @@ class Aggregator:
                 if length is not None:
                     acc[3] += length
                     acc[4] += 1
+            if mem < floors_get(typ, -1):
+                continue  # smaller than every key in its type's full top-K heap: the common case
             heap = heaps.get(typ)
             if heap is None:
                 heaps[typ] = [(mem, key, enc, pttl, length)]
@@ -165,6 +170,10 @@ class Aggregator:
                     heapq.heappush(heap, (mem, key, enc, pttl, length))
             elif (mem > heap[0][0] or (mem == heap[0][0] and key > heap[0][1])) and not _holds(heap, key):
                 heapq.heapreplace(heap, (mem, key, enc, pttl, length))
+            else:
+                continue
+            if len(heaps[typ]) >= top_k:
+                floors[typ] = heaps[typ][0][0]
         self.seen += position + 1 - len(deferred)
         self.vanished += vanished
         return deferred
@@ -213,8 +222,11 @@ class Aggregator:
                     heapq.heappush(mine, entry)
                 elif entry[:2] > mine[0][:2]:
                     heapq.heapreplace(mine, entry)
+            if len(mine) >= self.top_k:
+                self._floors[typ] = mine[0][0]
         self.seen += other.seen
         self.vanished += other.vanished
+        self.hidden += other.hidden
 
     def biggest(self, typ: bytes | None = None) -> list[HeapEntry]:
         """Top keys (of one type, or of all types), biggest first."""
