@@ -29,14 +29,21 @@ def _load(client: redis.Redis) -> None:
     client.xreadgroup("indexers", "i1", {"events": ">"}, count=40)
 
 
+def _expires_at_ms(client: redis.Redis, key: bytes) -> int:
+    """TIME and PTTL in one round trip, so the server's clock is read right next to the TTL."""
+    pipe = client.pipeline(transaction=False)
+    pipe.time()
+    pipe.pttl(key)
+    (seconds, micros), pttl = pipe.execute()
+    return int(seconds) * 1000 + int(micros) // 1000 + pttl if pttl >= 0 else int(pttl)
+
+
 def _state(client: redis.Redis) -> dict[str, object]:
     keys = sorted(client.scan_iter(count=1000))
-    seconds, micros = client.time()
-    now_ms = int(seconds) * 1000 + int(micros) // 1000
     return {
         "dump": {key: client.dump(key) for key in keys},
         # absolute expiry in ms (the remaining TTL moves on while doctor runs); compared with a tolerance
-        "expires_at_ms": {key: now_ms + pttl if (pttl := client.pttl(key)) >= 0 else pttl for key in keys},
+        "expires_at_ms": {key: _expires_at_ms(client, key) for key in keys},
         "dbsize": client.dbsize(),
         "groups": client.xinfo_groups("events"),
         "pending": client.xpending("events", "indexers"),

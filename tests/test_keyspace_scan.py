@@ -239,13 +239,14 @@ def test_sample_for_doctor(server: LocalServer) -> None:
     assert full.exact and full.scanned == full.keyspace_size == 500
     assert {p.pattern: (p.keys, p.bytes, p.no_ttl) for p in full.patterns} == {
         name: (w["keys"], w["bytes"], w["no_ttl"]) for name, w in expected.items()}
-    assert full.sampled_bytes == sum(p.bytes for p in full.patterns)
-    assert sum(full.by_type.values()) == 500
-    assert full.with_ttl == 500 - sum(p.no_ttl for p in full.patterns)
-    assert len(full.big_keys) == 10
-    assert full.big_keys == sorted(full.big_keys, key=lambda k: -k.bytes)
-    assert all(key.length is not None for key in full.big_keys)
+    assert full.total_bytes == sum(p.bytes for p in full.patterns)
+    assert sum(sum(p.types.values()) for p in full.patterns) == 500
+    biggest = full.biggest()
+    assert biggest == sorted(biggest, key=lambda k: (-k.bytes, k.key))
+    assert all(key.length is not None and key.exact for key in biggest)
+    assert full.coverage is None  # exact: nothing to cover
     assert not part.exact and part.scanned == 100 and part.keyspace_size == 500
+    assert part.coverage is not None and part.coverage.pass_complete
 
 
 def test_denied_memory_usage_is_an_error_not_a_wrong_report(make_server: object) -> None:

@@ -13,8 +13,8 @@ from rich.console import Console
 from redisguard.cli.doctor import run_doctor
 from redisguard.cli.options import fail, is_terminal
 from redisguard.collect import collect_snapshot
-from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
+from redisguard.keyspace import doctor_key_sampler
 from redisguard.localserver import LocalServer, find_redis_binaries
 from redisguard.rules import Thresholds
 
@@ -73,7 +73,7 @@ def command(scale: float, keep: bool, as_json: bool) -> None:
                       f"{server.process.pid if server.process else '?'}) on {server.url}: a stream queue whose "
                       f"indexer stalled, sessions without TTL, memory at 86 % of maxmemory, noeviction[/]")
         options = ConnectionOptions.build(server.url)
-        snapshot = collect_snapshot(options, key_sampler=default_key_sampler(10_000))
+        snapshot = collect_snapshot(options, key_sampler=doctor_key_sampler(10_000))
         code = run_doctor(snapshot, Thresholds(), as_json, markdown=False)
         console.print(f"[dim]doctor exit code {code} (0 healthy, 1 warnings, 2 critical)[/]")
         if keep:

@@ -12,8 +12,8 @@ from rich.console import Console
 
 from redisguard.cli.options import connection_options, fail, is_terminal
 from redisguard.collect import collect_snapshot
-from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
+from redisguard.keyspace import doctor_key_sampler
 from redisguard.render import doctor_report, render_doctor_markdown, render_doctor_terminal
 from redisguard.rules import Thresholds, analyse
 from redisguard.snapshot import Snapshot, SnapshotFormatError, load
@@ -76,5 +76,5 @@ def command(conn: ConnectionOptions, from_file: Path | None, as_json: bool, mark
             return
     else:
         snapshot = collect_snapshot(conn, include_replicas=replicas,
-                                    key_sampler=default_key_sampler(key_sample) if key_sample else None)
+                                    key_sampler=doctor_key_sampler(key_sample) if key_sample else None)
     raise SystemExit(run_doctor(snapshot, thresholds, as_json, markdown))

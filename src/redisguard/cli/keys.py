@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -20,14 +19,13 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from rich.text import Text
 
 from redisguard.cli.options import connection_options, fail, is_terminal
 from redisguard.connect import EXIT_CANNOT_CONNECT, ConnectionOptions
-from redisguard.keynames import for_terminal, quote_cli, to_bytes
-from redisguard.keyspace import DEFAULT_CAP, SORT_KEYS, TTL_BUCKETS, KeyspaceReport, ScanSettings, scan_deployment
-from redisguard.units import fmt_bytes
+from redisguard.keynames import to_bytes
+from redisguard.keyspace import DEFAULT_CAP, SORT_KEYS, ScanSettings, scan_deployment
+from redisguard.render.keys import keys_csv, keys_json, render_keys_terminal
 
 __all__ = ["command", "parse_duration"]
 
@@ -91,80 +89,6 @@ def _progress(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None, Cal
         yield bar.advance, bar.total
 
 
-def _ci(low: float | None, high: float | None, fmt: Callable[[float], str]) -> str:
-    if low is None or high is None:
-        return ""
-    return f"{fmt(low)}–{fmt(high)}"
-
-
-def render_terminal(report: KeyspaceReport, console: Console, top: int) -> None:
-    sampled = not report.exact
-    title = (f"{report.target}: {report.keyspace_size:,} keys, "
-             + (f"{report.seen:,} sampled draws (estimates with 95 % CI)" if sampled else "full scan (exact)"))
-    table = Table(title=title, title_justify="left", show_lines=False)
-    table.add_column("pattern", overflow="fold")
-    table.add_column("keys", justify="right")
-    if sampled:
-        table.add_column("keys 95% CI", justify="right")
-    table.add_column("bytes", justify="right")
-    if sampled:
-        table.add_column("bytes 95% CI", justify="right")
-    table.add_column("avg", justify="right")
-    table.add_column("avg len", justify="right")
-    table.add_column("% used", justify="right")
-    table.add_column("no TTL", justify="right")
-    table.add_column("TTL " + " / ".join(TTL_BUCKETS[1:]), justify="right")
-    table.add_column("types / encodings")
-    for row in report.patterns[:top]:
-        cells = [for_terminal(row.pattern), f"{row.keys:,}"]
-        if sampled:
-            cells.append(_ci(row.keys_low, row.keys_high, lambda v: f"{v:,.0f}"))
-        cells.append(fmt_bytes(row.bytes))
-        if sampled:
-            cells.append(_ci(row.bytes_low, row.bytes_high, fmt_bytes))
-        cells += [
-            fmt_bytes(row.avg_bytes),
-            "?" if row.avg_length is None else f"{row.avg_length:,.1f}",
-            "?" if row.share_of_memory is None else f"{row.share_of_memory:.1%}",
-            f"{row.no_ttl_share:.0%}",
-            " / ".join(str(row.ttl_histogram[name]) for name in TTL_BUCKETS[1:]),
-            ", ".join(f"{name}:{count}" for name, count in sorted(row.types.items(), key=lambda kv: -kv[1]))
-            + " (" + ", ".join(sorted(row.encodings)) + ")",
-        ]
-        table.add_row(*cells)
-    console.print(table)
-    if len(report.patterns) > top:
-        console.print(f"… and {len(report.patterns) - top} more pattern(s) (--top, --json or --csv for all)")
-    if report.big_keys:
-        big = Table(title="biggest keys per type" + (" (among the sampled ones)" if sampled else ""),
-                    title_justify="left")
-        for name, justify in (("type", "left"), ("key", "left"), ("bytes", "right"), ("length", "right"),
-                              ("encoding", "left"), ("TTL", "right")):
-            big.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
-        for typ, rows in report.big_keys.items():
-            for item in rows[:5]:
-                big.add_row(for_terminal(typ), for_terminal(quote_cli(item.key)), fmt_bytes(item.bytes),
-                            "?" if item.length is None else f"{item.length:,}", for_terminal(item.encoding or "?"),
-                            "none" if item.ttl_ms is None else f"{item.ttl_ms / 1000:,.0f} s")
-        console.print(big)
-    console.print(f"{report.seen:,} keys looked at in {report.elapsed_s:.1f} s ({report.keys_per_s:,.0f} keys/s) "
-                  f"on {len(report.nodes)} node(s); {report.vanished:,} vanished mid-scan; "
-                  f"{len(report.patterns)} pattern(s)"
-                  + (f", folded at depth {report.pattern_depth} to stay under {report.pattern_cap}"
-                     if report.pattern_depth is not None else ""))
-    for node in report.nodes:
-        if node.max_added_latency_ms is not None:
-            load = ""
-            if node.server_ops_per_s is not None and node.min_duty is not None:
-                load = (f"; server up to {node.server_ops_per_s:,} ops/s (the scan's own included), "
-                        f"other clients up to {node.others_ops_per_s or 0:,.0f} commands/s; the scan took at most "
-                        f"{node.min_duty:.0%} of the server's time at the busiest")
-            console.print(f"{node.address}: worst added latency seen by the probe "
-                          f"{node.max_added_latency_ms:.2f} ms{load}")
-    for note in report.notes:
-        console.print(f"note: {for_terminal(note)}")
-
-
 @click.command("keys")
 @connection_options
 @click.option("--pattern", "match", default=None, metavar="GLOB",
@@ -222,8 +146,8 @@ def command(conn: ConnectionOptions, match: str | None, sample: int | None, budg
         return
     report = report.sorted_by(sort)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(keys_json(report))
     elif as_csv:
-        click.echo(report.to_csv(), nl=False)
+        click.echo(keys_csv(report), nl=False)
     else:
-        render_terminal(report, Console(highlight=False, width=None if is_terminal() else 160), top)
+        render_keys_terminal(report, Console(highlight=False, width=None if is_terminal() else 160), top)

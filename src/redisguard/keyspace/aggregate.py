@@ -65,6 +65,9 @@ class Aggregator:
     seen: int = 0  # keys looked at (sample draws in sampling mode), vanished ones included
     vanished: int = 0  # gone between SCAN/RANDOMKEY and the per-key commands (expired, deleted)
     hidden: int = 0  # outside the ACL user's key patterns: SCAN listed them, MEMORY USAGE was refused
+    # Keys measured elsewhere (the big-key pass of a sampled run): draws that land on them are set aside.
+    exclude: set[bytes] = field(default_factory=set)
+    excluded: int = 0
     _grouper: PatternGrouper | None = None
     _cut_cache: dict[str, str] = field(default_factory=dict)
     _floors: dict[bytes, int] = field(default_factory=dict)  # type -> smallest bytes in its full top-K heap
@@ -103,12 +106,16 @@ class Aggregator:
         limited = self.depth < UNLIMITED_DEPTH
         vanished = 0
         deferred: list[int] = []
+        exclude = self.exclude
         position = -1
         # zip without strict: ``repeat()`` stands for a column that was not asked for.
         for key, name, typ, mem, length_in, enc_in, pttl_in in zip(  # noqa: B905
                 keys, patterns, types, mems, lengths, encodings, pttls):
             position += 1
             length, enc, pttl, pattern = length_in, enc_in, pttl_in, name
+            if exclude and key in exclude:
+                self.excluded += 1
+                continue
             if (mem.__class__ is not int or pttl.__class__ is not int or pttl < -1 or typ == b"none"
                     or (length.__class__ is not int and length is not None)):
                 verdict = _odd(mem, typ, length, pttl, retried, denied)
@@ -227,6 +234,7 @@ class Aggregator:
         self.seen += other.seen
         self.vanished += other.vanished
         self.hidden += other.hidden
+        self.excluded += other.excluded
 
     def biggest(self, typ: bytes | None = None) -> list[HeapEntry]:
         """Top keys (of one type, or of all types), biggest first."""

@@ -43,7 +43,9 @@ import hiredis
 import redis
 import redis.exceptions as rex
 
+from redisguard.collect.info import parse_info_text
 from redisguard.keyspace.aggregate import Aggregator
+from redisguard.keyspace.bigkeys import MIN_ELEMENTS, MIN_STRING_BYTES, BigKeyPass, find_big_keys, keysizes_counts
 from redisguard.keyspace.patterns import DEFAULT_CAP
 from redisguard.keyspace.resp import RawPipe, as_redis_error
 from redisguard.keyspace.throttle import ServerLoad, Throttle
@@ -92,6 +94,9 @@ class ScanSettings:
     sample: int | None = None  # draws (with replacement); None: full scan
     budget_s: float | None = None  # stop drawing after this long (sampling only)
     db: int | None = None  # None: the connection's database
+    big_pass: bool = True  # sampled runs: find every big key exactly in a separate cheap pass first
+    min_elements: int = MIN_ELEMENTS  # what the pass measures: aggregates of at least this many elements...
+    min_string_bytes: int = MIN_STRING_BYTES  # ...and strings of at least this many bytes
 
 
 @dataclass
@@ -126,6 +131,8 @@ class NodeScan:
     used_memory_dataset: int | None = None
     commands: int = 0  # per-key and SCAN commands sent
     retried: int = 0  # keys whose expected type was wrong (asked again)
+    big_pass: BigKeyPass | None = None  # sampled runs: every big key, measured exactly
+    keysizes: dict[str, dict[int, int]] | None = None  # Redis 8: INFO keysizes of the scanned database
 
 
 class _ScanSource:
@@ -533,6 +540,21 @@ def _info_memory(client: redis.Redis) -> tuple[int | None, int | None]:
     return (int(used) if used is not None else None, int(dataset) if dataset is not None else None)
 
 
+def _pool_db(client: redis.Redis) -> int:
+    return int(client.connection_pool.connection_kwargs.get("db") or 0)
+
+
+def _keysizes(pipe: RawPipe, db: int) -> dict[str, dict[int, int]] | None:
+    """Redis 8's INFO keysizes for ``db``; None before 8 (an empty section) or when INFO is refused."""
+    try:
+        reply = pipe.call(b"INFO", b"keysizes")
+    except rex.ResponseError:
+        return None
+    if reply.__class__ is not bytes:
+        return None
+    return keysizes_counts(parse_info_text(reply.decode("utf-8", "replace")).get("keysizes", {}), db)
+
+
 def _dbsize(pipe: RawPipe, seen: Visibility) -> int:
     try:
         return int(pipe.call(b"DBSIZE"))
@@ -547,13 +569,15 @@ def _dbsize(pipe: RawPipe, seen: Visibility) -> int:
 
 def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "", role: str = "primary",
                 progress: Progress | None = None, draws: int | None = None,
-                cancel: threading.Event | None = None, impact: bool = True) -> NodeScan:
+                cancel: threading.Event | None = None, impact: bool = True,
+                pass_budget_s: float | None = None) -> NodeScan:
     """Scan (or sample) the keyspace behind ``client`` and return its aggregation.
 
     ``draws`` overrides ``settings.sample`` for this node (the cluster planner splits a sample across
     shards). Setting ``cancel`` stops the scan with :class:`ScanCancelled` at the next batch.
     When the draws would be as many as the keys, the node is scanned in full instead: exact, and no
-    slower. ``impact`` times a PING behind the full scan's batches about once a second.
+    slower. ``impact`` times a PING behind the full scan's batches about once a second. The big-key pass
+    of a sampled run gets half of ``settings.budget_s``, or ``pass_budget_s`` when there is no budget.
     """
     began = time.monotonic()
     wanted = settings.sample if draws is None else draws
@@ -573,9 +597,20 @@ def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "
             wanted = dbsize - 1  # draw until the budget is spent
         mode: Literal["full", "sample"] = "full"
         source: _ScanSource | _RandomSource
+        big: BigKeyPass | None = None
+        keysizes = None
         if wanted is not None and seen.dbsize and wanted < dbsize:
             mode = "sample"
             deadline = began + settings.budget_s if settings.budget_s is not None else None
+            db = settings.db if settings.db is not None else _pool_db(client)
+            keysizes = _keysizes(pipe, db)
+            if settings.big_pass:
+                big = find_big_keys(pipe, min_elements=settings.min_elements,
+                                    min_string_bytes=settings.min_string_bytes,
+                                    budget_s=pass_budget_s if settings.budget_s is None else settings.budget_s / 2,
+                                    samples=settings.samples, top_k=settings.top_k, cancel=cancel,
+                                    count=settings.count if throttle.active else None)
+                agg.exclude = big.names
             source = _RandomSource(wanted, deadline)
         else:
             source = _ScanSource(settings.count, settings.match)
@@ -599,4 +634,4 @@ def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "
                     used_memory=used_memory, elapsed_s=time.monotonic() - began,
                     added_latency_ms=added, load=throttle.load if throttle.serial else None,
                     visibility=replace(seen), used_memory_dataset=dataset, commands=flow.commands,
-                    retried=flow.retried)
+                    retried=flow.retried, big_pass=big, keysizes=keysizes)

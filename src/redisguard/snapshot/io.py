@@ -57,7 +57,7 @@ def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
     if data["version"] != SNAPSHOT_VERSION:
         raise SnapshotFormatError(
             f"snapshot format version {data['version']} is not supported (this redisguard reads "
-            f"version {SNAPSHOT_VERSION})"
+            f"version {SNAPSHOT_VERSION}): take a new one with `redisguard snapshot`"
         )
     try:
         return _from_dict(Snapshot, data)
