@@ -75,7 +75,8 @@ async def guarded_consume(url: str, stream: str, events: int) -> float:
         nonlocal count
         count += 1
 
-    consumer = Consumer(url, stream, "guarded", "c", handler, batch_size=BATCH, block_ms=10, concurrency=BATCH)
+    consumer = Consumer(url, stream=stream, group="guarded", name="c", handler=handler,
+                        batch_size=BATCH, block_ms=10, concurrency=BATCH)
     start = time.perf_counter()
     task = asyncio.create_task(consumer.run())
     while count < events:

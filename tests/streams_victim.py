@@ -13,7 +13,8 @@ async def main(url: str, stream: str) -> None:
         print(f"got {entry.id}", flush=True)
         await asyncio.sleep(3600)  # never finishes: killed mid-batch
 
-    await Consumer(url, stream, "workers", "victim", handler, batch_size=50, concurrency=50).run()
+    await Consumer(url, stream=stream, group="workers", name="victim", handler=handler,
+                   batch_size=50, concurrency=50).run()
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ def _load(client: redis.Redis) -> None:
 
 
 def _expires_at_ms(client: redis.Redis, key: bytes) -> int:
-    """TIME and PTTL in one round trip, so the server's clock is read right next to the TTL."""
-    pipe = client.pipeline(transaction=False)
+    """Absolute expiry in ms: TIME and PTTL in one round trip, so a busy machine cannot skew the sum."""
+    pipe = client.pipeline(transaction=True)
     pipe.time()
     pipe.pttl(key)
     (seconds, micros), pttl = pipe.execute()

@@ -63,7 +63,8 @@ async def test_killed_consumer_entries_are_claimed_and_processed(make_server) ->
     async def handler(entry: Entry) -> None:
         handled.append(entry.id)
 
-    survivor = Consumer(srv.url, "work", "workers", "survivor", handler, claim_idle_ms=300, claim_interval=0.1,
+    survivor = Consumer(srv.url, stream="work", group="workers", name="survivor", handler=handler,
+                        claim_idle_ms=300, claim_interval=0.1,
                         block_ms=50)
     await _run_until(survivor, lambda: set(handled) >= set(ids))
     assert set(handled) == set(ids)  # nothing lost
@@ -83,8 +84,8 @@ async def test_poison_entry_goes_to_dead_letter_and_the_rest_flows(make_server) 
             raise ValueError("cannot parse order")
         handled.append(int(entry.fields[b"n"]))
 
-    consumer = Consumer(srv.url, "orders", "billing", "b1", handler, max_deliveries=3, claim_idle_ms=50,
-                        claim_interval=0.05, block_ms=20)
+    consumer = Consumer(srv.url, stream="orders", group="billing", name="b1", handler=handler,
+                        max_deliveries=3, claim_idle_ms=50, claim_interval=0.05, block_ms=20)
     await _run_until(consumer, lambda: admin.exists("orders:dead") == 1)
     assert sorted(handled) == [n for n in range(30) if n != 7]
     dead = admin.xrange("orders:dead")
@@ -116,7 +117,7 @@ async def test_group_creation_tolerates_oom_when_group_exists(make_server) -> No
     async def handler(entry: Entry) -> None:
         handled.append(entry.id)
 
-    consumer = Consumer(srv.url, "s", "g", "c", handler, block_ms=20)
+    consumer = Consumer(srv.url, stream="s", group="g", name="c", handler=handler, block_ms=20)
     await _run_until(consumer, lambda: len(handled) == 20)
     assert len(handled) == 20  # it started during the incident, read and acknowledged
     assert admin.xpending("s", "g")["pending"] == 0
@@ -135,8 +136,8 @@ async def test_idle_consumers_without_pending_are_removed(make_server) -> None:
     async def handler(entry: Entry) -> None:
         return None
 
-    consumer = Consumer(srv.url, "s", "g", "worker", handler, remove_idle_ms=200, claim_idle_ms=60_000,
-                        claim_interval=0.05, block_ms=20)
+    consumer = Consumer(srv.url, stream="s", group="g", name="worker", handler=handler,
+                        remove_idle_ms=200, claim_idle_ms=60_000, claim_interval=0.05, block_ms=20)
     await _run_until(consumer, lambda: consumer.metrics.consumers_removed >= 1, timeout=10)
     names = {c["name"] for c in admin.xinfo_consumers("s", "g")}
     assert b"empty" not in names
@@ -158,7 +159,7 @@ async def test_acks_sent_with_the_next_read_are_all_sent_by_stop(make_server) ->
         if len(handled) == len(ids):
             consumer.stop()
 
-    consumer = Consumer(srv.url, "s", "g", "c", handler, batch_size=64, block_ms=20)
+    consumer = Consumer(srv.url, stream="s", group="g", name="c", handler=handler, batch_size=64, block_ms=20)
     await asyncio.wait_for(consumer.run(), timeout=30)
     assert sorted(handled) == sorted(ids)
     assert admin.xpending("s", "g")["pending"] == 0
@@ -177,7 +178,7 @@ async def test_acks_do_not_wait_for_a_blocked_read(make_server) -> None:
     async def handler(entry: Entry) -> None:
         handled.append(entry.id)
 
-    consumer = Consumer(srv.url, "s", "g", "c", handler, block_ms=2000, claim_interval=3600)
+    consumer = Consumer(srv.url, stream="s", group="g", name="c", handler=handler, block_ms=2000, claim_interval=3600)
     task = asyncio.create_task(consumer.run())
     try:
         for _ in range(200):  # bounded wait (10 s) for the state, not a timing assertion
@@ -209,7 +210,7 @@ async def test_cancelled_consumer_acknowledges_what_it_handled(make_server) -> N
             await never.wait()
         handled.append(entry.id)
 
-    consumer = Consumer(srv.url, "s", "g", "c", handler, batch_size=10, block_ms=20)
+    consumer = Consumer(srv.url, stream="s", group="g", name="c", handler=handler, batch_size=10, block_ms=20)
     task = asyncio.create_task(consumer.run())
     await asyncio.wait_for(started.wait(), timeout=30)
     task.cancel()
@@ -239,7 +240,7 @@ async def test_acks_that_cannot_be_sent_on_error_are_reported(make_server) -> No
             srv.stop()
             raise _Fatal("the worker must stop")
 
-    consumer = Consumer(srv.url, "s", "g", "c", handler, batch_size=10, block_ms=20)
+    consumer = Consumer(srv.url, stream="s", group="g", name="c", handler=handler, batch_size=10, block_ms=20)
     with pytest.raises(_Fatal) as caught:
         await asyncio.wait_for(consumer.run(), timeout=60)
     notes = getattr(caught.value, "__notes__", [])
@@ -265,7 +266,7 @@ async def test_resp3_client_of_the_caller(make_server) -> None:
             if len(seen) == 300:
                 consumer.stop()
 
-        consumer = Consumer(client, "s", "g", "c", handler, batch_size=64, block_ms=20)
+        consumer = Consumer(client, stream="s", group="g", name="c", handler=handler, batch_size=64, block_ms=20)
         await asyncio.wait_for(consumer.run(), timeout=30)
     finally:
         await client.aclose()
@@ -286,7 +287,7 @@ async def test_block_longer_than_the_clients_socket_timeout(server: LocalServer,
     async def handler(entry: Entry) -> None:
         seen.append(entry.fields[b"n"])
 
-    consumer = Consumer(client, "quiet", "g", "c1", handler, block_ms=block_ms)
+    consumer = Consumer(client, stream="quiet", group="g", name="c1", handler=handler, block_ms=block_ms)
     task = asyncio.create_task(consumer.run())
     try:
         await asyncio.sleep(1.6)  # three socket timeouts with nothing to read

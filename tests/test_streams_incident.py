@@ -91,7 +91,7 @@ async def test_guarded_producer_never_ooms_and_loses_nothing(make_server) -> Non
         assert producer.metrics.max_events_in_flight <= 5000  # the producer's own memory is bounded
 
         # phase 2: the indexers come back, with a Trimmer freeing what they acknowledged
-        consumer = Consumer(srv.url, STREAM, "indexers", "indexer-1", handler, batch_size=500,
+        consumer = Consumer(srv.url, stream=STREAM, group="indexers", name="indexer-1", handler=handler, batch_size=500,
                             claim_idle_ms=5000, block_ms=50)
         trimmer = Trimmer(srv.url, [STREAM], interval=0.1)
         consuming = asyncio.create_task(consumer.run())

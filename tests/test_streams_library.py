@@ -74,7 +74,8 @@ async def test_pipeline_on_cluster_over_several_slots(cluster: LocalCluster) -> 
     try:
         slots = {admin.keyslot(stream) for stream in streams}
         assert len(slots) == len(streams)
-        consumers = [Consumer(cluster.url, stream, "g", "c1", handler_for(stream), block_ms=20) for stream in streams]
+        consumers = [Consumer(cluster.url, stream=stream, group="g", name="c1", handler=handler_for(stream),
+                              block_ms=20) for stream in streams]
         tasks = [asyncio.create_task(consumer.run()) for consumer in consumers]
         async with Producer(cluster.url, batch_size=50, high_water=10_000) as producer:
             for index in range(300):
@@ -120,8 +121,8 @@ async def test_suspending_handlers_run_with_bounded_concurrency(make_server) -> 
         running -= 1
         done.add(int(entry.fields[b"n"]))
 
-    consumer = Consumer(srv.url, "io", "g", "c", handler, batch_size=60, concurrency=8, block_ms=20,
-                        claim_idle_ms=50, claim_interval=0.05)
+    consumer = Consumer(srv.url, stream="io", group="g", name="c", handler=handler,
+                        batch_size=60, concurrency=8, block_ms=20, claim_idle_ms=50, claim_interval=0.05)
     task = asyncio.create_task(consumer.run())
     for _ in range(400):
         if len(done) == 120:

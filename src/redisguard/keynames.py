@@ -2,13 +2,37 @@
 
 Text form: UTF-8 decoded with ``surrogateescape``, so a non-UTF-8 byte becomes a lone surrogate. It
 survives JSON (``\\udcff``) and :func:`to_bytes` gives the exact original bytes back.
+
+This module is the one place where a server-supplied string (a key, stream, group, consumer or client
+name, an address, a version read from a snapshot) is made safe for an output: :func:`for_terminal`
+(rich markup neutralised, control characters escaped, length bounded), :func:`for_markdown`,
+:func:`for_csv` (spreadsheet formula guard), :func:`for_html`, :func:`quote_cli` (redis-cli), and
+:func:`with_b64` for JSON readers that cannot hold a lone surrogate (jq turns it into U+FFFD).
 """
 
 from __future__ import annotations
 
+import base64
 import html
+from typing import Any
 
-__all__ = ["for_html", "for_markdown", "for_terminal", "quote_cli", "to_bytes", "to_text", "visible"]
+__all__ = [
+    "TERMINAL_LIMIT",
+    "b64",
+    "bounded",
+    "for_csv",
+    "for_html",
+    "for_markdown",
+    "for_terminal",
+    "is_utf8",
+    "quote_cli",
+    "to_bytes",
+    "to_text",
+    "visible",
+    "with_b64",
+]
+
+TERMINAL_LIMIT = 160  # characters of one name shown on a terminal; JSON always carries it whole
 
 
 def to_text(raw: bytes | str) -> str:
@@ -54,15 +78,71 @@ def visible(text: str) -> str:
     return "".join(_escape_char(char) if char not in '"\\' else char for char in text)
 
 
-def for_terminal(text: str) -> str:
-    """Escaped for a terminal (no control sequences) and for rich markup (no ``[tags]``)."""
+def bounded(text: str, limit: int | None = TERMINAL_LIMIT) -> str:
+    """At most ``limit`` characters of ``text``, saying how many were left out."""
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}…(+{len(text) - limit} chars)"
+
+
+def for_terminal(text: str, limit: int | None = TERMINAL_LIMIT) -> str:
+    """Escaped for a terminal (no control sequences) and for rich markup (no ``[tags]``), length bounded.
+
+    Pass ``limit=None`` for a command a person will paste: it must be whole.
+    """
     from rich.markup import escape
 
-    return escape(visible(text))
+    return escape(visible(bounded(text, limit)))
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def for_csv(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: control bytes escaped, and a leading ``=+-@``/tab/CR
+    (which Excel, LibreOffice and Sheets would run as a formula) prefixed with ``'`` (OWASP's guard).
+    The csv module does the quoting of commas and quotes."""
+    if text.startswith(_FORMULA_START):
+        return "'" + visible(text)
+    return visible(text)
+
+
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` (lossless text form) came from valid UTF-8, i.e. holds no escaped byte."""
+    return not any(0xDC80 <= ord(char) <= 0xDCFF for char in text)
+
+
+def b64(text: str) -> str:
+    """The exact bytes behind ``text``, base64-encoded (for any JSON reader, in any language)."""
+    return base64.b64encode(to_bytes(text)).decode("ascii")
+
+
+def with_b64(value: Any) -> Any:
+    """``value`` (JSON-shaped data) where every string that is not valid UTF-8 gets a ``<name>_b64``
+    companion field beside it (for a list of strings, ``<name>_b64`` is the whole list encoded).
+
+    The original string stays, in its lossless form: Python reads it back exactly; jq and strict
+    JSON parsers see U+FFFD there and should read the companion."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            out[name] = with_b64(item)
+            if isinstance(item, str) and not is_utf8(item):
+                out[f"{name}_b64"] = b64(item)
+            elif isinstance(item, list | tuple) and any(isinstance(e, str) and not is_utf8(e) for e in item):
+                out[f"{name}_b64"] = [b64(e) if isinstance(e, str) else e for e in item]
+            if isinstance(name, str) and not is_utf8(name):
+                out.setdefault("_b64_names", {})[name] = b64(name)
+        return out
+    if isinstance(value, list | tuple):
+        return [with_b64(item) for item in value]
+    return value
 
 
 def for_markdown(text: str) -> str:
-    """For a Markdown table cell or paragraph: control bytes escaped, markup characters neutralised."""
+    """For a Markdown table cell or paragraph: control bytes escaped, markup characters neutralised.
+
+    (Markdown has no length limit here: a ticket should hold the whole name.)"""
     shown = visible(text).replace("\\", "\\\\")
     for char in "|`*_[]<>#":
         shown = shown.replace(char, "\\" + char)

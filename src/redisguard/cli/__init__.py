@@ -1,13 +1,23 @@
-"""The ``redisguard`` command line: one click group, one module per subcommand."""
+"""The ``redisguard`` command line: one click group, one module per subcommand.
+
+Errors end here, once: a :class:`~redisguard.errors.RedisguardError` (or anything redis-py raised in
+the middle of a command, mapped by :func:`~redisguard.errors.from_redis`) becomes one line on stderr
+and its exit code; Ctrl-C is exit 130 in every command.
+"""
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
+import sys
 
 import click
+import redis.exceptions as rex
 
 from redisguard import __version__
+from redisguard.cli.options import current_target, scrub
+from redisguard.errors import EXIT_CANCELLED, EXIT_INTERNAL, RedisguardError, from_redis
 
 __all__ = ["cli", "main"]
 
@@ -25,13 +35,48 @@ for _name in COMMAND_MODULES:
     cli.add_command(importlib.import_module(f"redisguard.cli.{_name}").command)
 
 
-def main() -> None:
-    """Entry point. An unexpected error is one line (set REDISGUARD_DEBUG=1 for the traceback)."""
+def _say(message: str) -> None:
+    click.echo(f"redisguard: {scrub(message)}", err=True)
+
+
+def run(args: list[str] | None = None) -> int:
+    """Run the command line and return its exit code; every expected failure is one line on stderr."""
     try:
-        cli(prog_name="redisguard", standalone_mode=True)
+        result = cli.main(args=args, prog_name="redisguard", standalone_mode=False)
+    except SystemExit as exc:  # a command's own exit code (doctor: 0/1/2)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except click.exceptions.Abort:  # click turns KeyboardInterrupt into Abort
+        _say("cancelled")
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        _say("cancelled")
+        return EXIT_CANCELLED
+    except click.ClickException as exc:  # usage errors: click's own message (exit 2)
+        exc.show()
+        return exc.exit_code
+    except RedisguardError as exc:
+        _say(str(exc))
+        return exc.exit_code
+    except (rex.RedisError, OSError, EOFError) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.EPIPE:  # `| head`: not an error
+            return 0
+        error = from_redis(exc, current_target())
+        _say(str(error))
+        return error.exit_code
     except Exception as exc:
         if os.environ.get("REDISGUARD_DEBUG"):
             raise
-        click.echo(f"redisguard: internal error: {type(exc).__name__}: {exc} "
-                   "(set REDISGUARD_DEBUG=1 for the traceback, and please report it)", err=True)
-        raise SystemExit(4) from None
+        _say(f"internal error: {type(exc).__name__}: {exc} "
+             "(set REDISGUARD_DEBUG=1 for the traceback, and please report it)")
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Entry point (``redisguard`` and ``python -m redisguard``)."""
+    code = run()
+    try:
+        sys.stdout.flush()
+    except OSError:  # stdout already closed by a pipe reader
+        code = code or 0
+    raise SystemExit(code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from redisguard.connect.acl import acl_setuser_line
+from redisguard.connect.acl import PROFILES, acl_setuser_line
 
 __all__ = ["command"]
 
@@ -14,12 +14,19 @@ __all__ = ["command"]
 @click.option("--with-config", is_flag=True,
               help="Also grant CONFIG GET (lets doctor read save rules, timeouts and buffer limits; note that "
                    "CONFIG GET can also read requirepass/masterauth, which ACLs cannot exclude).")
-def command(user: str, with_config: bool) -> None:
-    """Print the least-privilege ACL SETUSER line for running doctor, snapshot and keys.
+@click.option("--for", "profile", type=click.Choice(sorted(PROFILES)), default="diagnosis", show_default=True,
+              help="What the user runs: diagnosis (doctor, snapshot, keys, streams) or trim (its writes too).")
+@click.option("--keys", "key_pattern", default="*", show_default=True,
+              help="Key pattern the user may access (ACL ~pattern), e.g. 'events:*' for a trim user.")
+def command(user: str, with_config: bool, profile: str, key_pattern: str) -> None:
+    """Print the least-privilege ACL SETUSER line for running doctor, snapshot and keys (or, with --for
+    trim, `redisguard trim`).
 
     Replace <password> before running it (redis-cli ACL SETUSER ...; then ACL SAVE or CONFIG REWRITE).
     """
-    click.echo(acl_setuser_line(user, with_config=with_config))
-    if not with_config:
+    if any(char.isspace() for char in key_pattern) or not key_pattern:
+        raise click.BadParameter("one pattern without spaces (run the command once per pattern)", param_hint="--keys")
+    click.echo(acl_setuser_line(user, with_config=with_config, profile=profile, keys=f"~{key_pattern}"))
+    if not with_config and profile == "diagnosis":
         click.echo("# without CONFIG GET, doctor reads maxmemory and policy from INFO and names the "
                    "rest (save rules, timeout, buffer limits) as not visible", err=True)

@@ -11,9 +11,10 @@ import redis
 from rich.console import Console
 
 from redisguard.cli.doctor import run_doctor
-from redisguard.cli.options import fail, is_terminal
+from redisguard.cli.options import is_terminal
 from redisguard.collect import collect_snapshot
 from redisguard.connect import ConnectionOptions
+from redisguard.errors import ConnectionFailed
 from redisguard.keyspace import doctor_key_sampler
 from redisguard.localserver import LocalServer, find_redis_binaries
 from redisguard.rules import Thresholds
@@ -60,7 +61,8 @@ def command(scale: float, keep: bool, as_json: bool) -> None:
     """
     binaries = find_redis_binaries()
     if not binaries:
-        fail("no redis-server found: install Debian's redis-server package or run ./dev.sh setup", 3)
+        raise ConnectionFailed("no redis-server found: install Debian's redis-server package or run ./dev.sh setup",
+                               kind="no-server")
     server = LocalServer(binaries[0])
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     with console.status("starting a throwaway redis-server and loading the incident", spinner="dots") \
@@ -74,7 +76,7 @@ def command(scale: float, keep: bool, as_json: bool) -> None:
                       f"indexer stalled, sessions without TTL, memory at 86 % of maxmemory, noeviction[/]")
         options = ConnectionOptions.build(server.url)
         snapshot = collect_snapshot(options, key_sampler=doctor_key_sampler(10_000))
-        code = run_doctor(snapshot, Thresholds(), as_json, markdown=False)
+        code = run_doctor(snapshot, Thresholds(), "json" if as_json else "terminal")
         console.print(f"[dim]doctor exit code {code} (0 healthy, 1 warnings, 2 critical)[/]")
         if keep:
             console.print(f"demo Redis left running at {server.url}; press Ctrl-C to stop it")

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
-from redisguard.cli.options import connection_options, fail, is_terminal
+from redisguard.cli.options import command_context, connection_options
+from redisguard.cli.output import Output, output_options
 from redisguard.collect import collect_snapshot
 from redisguard.connect import ConnectionOptions
 from redisguard.keyspace import doctor_key_sampler
-from redisguard.render import doctor_report, render_doctor_markdown, render_doctor_terminal
-from redisguard.rules import Thresholds, analyse
-from redisguard.snapshot import Snapshot, SnapshotFormatError, load
+from redisguard.render import doctor_to_dict, render_doctor_markdown, render_doctor_terminal
+from redisguard.rules import CommandContext, Thresholds, diagnose
+from redisguard.snapshot import Snapshot, load
 
 __all__ = ["command"]
 
@@ -38,30 +37,31 @@ def _thresholds(pairs: tuple[str, ...]) -> Thresholds:
     return dataclasses.replace(Thresholds(), **values)
 
 
-def run_doctor(snapshot: Snapshot, thresholds: Thresholds, as_json: bool, markdown: bool) -> int:
-    findings = analyse(snapshot, thresholds)
-    report = doctor_report(snapshot, findings)
-    if as_json:
-        click.echo(json.dumps(report, indent=2))
-    elif markdown:
-        click.echo(render_doctor_markdown(report), nl=False)
+def run_doctor(snapshot: Snapshot, thresholds: Thresholds, fmt: str, commands: CommandContext | None = None,
+               out: Output | None = None) -> int:
+    """Analyse ``snapshot``, print the report in ``fmt`` and return the doctor's exit code."""
+    report = diagnose(snapshot, thresholds, commands)
+    output = out or Output.from_env()
+    if fmt == "json":
+        output.json(doctor_to_dict(report))
+    elif fmt == "markdown":
+        output.echo(render_doctor_markdown(report), nl=False)
     else:
-        render_doctor_terminal(report, Console(highlight=False, width=None if is_terminal() else 120))
-    return int(report["exit_code"])
+        render_doctor_terminal(report, output.console())
+    return report.exit_code
 
 
 @click.command("doctor")
 @connection_options
 @click.option("--from", "from_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Analyse a saved snapshot (redisguard snapshot -o FILE) instead of connecting.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--markdown", is_flag=True, help="Print the report as Markdown.")
+@output_options("json", "markdown")
 @click.option("--replicas", is_flag=True, help="Also diagnose replicas (default: primaries only).")
 @click.option("--key-sample", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Keys to sample per node for the TTL and big-key rules (0 to skip).")
 @click.option("--threshold", "threshold_pairs", multiple=True, metavar="NAME=VALUE",
               help="Override a rule threshold, e.g. --threshold memory_warning=0.7 (repeatable).")
-def command(conn: ConnectionOptions, from_file: Path | None, as_json: bool, markdown: bool, replicas: bool,
+def command(conn: ConnectionOptions, from_file: Path | None, fmt: str, replicas: bool,
             key_sample: int, threshold_pairs: tuple[str, ...]) -> None:
     """Diagnose Redis memory: what uses it, what is wrong, how bad, and the commands that fix it.
 
@@ -69,12 +69,8 @@ def command(conn: ConnectionOptions, from_file: Path | None, as_json: bool, mark
     """
     thresholds = _thresholds(threshold_pairs)
     if from_file is not None:
-        try:
-            snapshot = load(from_file)
-        except SnapshotFormatError as exc:
-            fail(str(exc), 2)
-            return
+        snapshot = load(from_file)  # a SnapshotFormatError is a usage error: one line, exit 2
     else:
         snapshot = collect_snapshot(conn, include_replicas=replicas,
                                     key_sampler=doctor_key_sampler(key_sample) if key_sample else None)
-    raise SystemExit(run_doctor(snapshot, thresholds, as_json, markdown))
+    raise SystemExit(run_doctor(snapshot, thresholds, fmt, command_context(conn) if from_file is None else None))

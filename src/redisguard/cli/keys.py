@@ -21,9 +21,11 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from redisguard.cli.options import connection_options, fail, is_terminal
-from redisguard.connect import EXIT_CANNOT_CONNECT, ConnectionOptions
-from redisguard.keynames import to_bytes
+from redisguard.cli.options import connection_options
+from redisguard.cli.output import Output, output_options
+from redisguard.connect import ConnectionOptions
+from redisguard.errors import RedisguardError, RefusedError, from_redis, one_line
+from redisguard.keynames import quote_cli, to_bytes
 from redisguard.keyspace import DEFAULT_CAP, SORT_KEYS, ScanSettings, scan_deployment
 from redisguard.render.keys import keys_csv, keys_json, render_keys_terminal
 
@@ -91,6 +93,7 @@ def _progress(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None, Cal
 
 @click.command("keys")
 @connection_options
+@output_options("json", "csv")
 @click.option("--pattern", "match", default=None, metavar="GLOB",
               help="Only keys matching this glob (SCAN MATCH), e.g. 'session:*'.")
 @click.option("--sample", type=click.IntRange(min=1), default=None, metavar="N",
@@ -104,8 +107,6 @@ def _progress(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None, Cal
 @click.option("--replica", is_flag=True, help="Scan a replica of each shard to spare the primary.")
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="bytes", show_default=True,
               help="Order patterns by total bytes, key count or share of keys without TTL.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per pattern.")
 @click.option("--top", type=click.IntRange(min=1), default=30, show_default=True,
               help="Patterns shown in the terminal table.")
 @click.option("--big", type=click.IntRange(min=1, max=1000), default=10, show_default=True,
@@ -116,38 +117,53 @@ def _progress(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None, Cal
               help="SCAN COUNT: keys per pipelined batch (larger batches delay other clients longer).")
 @click.option("--memory-samples", "memory_samples", type=click.IntRange(min=0), default=None,
               help="MEMORY USAGE ... SAMPLES n for aggregates (default: the server's, 5; 0 = all elements).")
-def command(conn: ConnectionOptions, match: str | None, sample: int | None, budget: float | None,
-            max_impact: float | None, rate: float | None, replica: bool, sort: str, as_json: bool, as_csv: bool,
+def command(conn: ConnectionOptions, fmt: str, match: str | None, sample: int | None, budget: float | None,
+            max_impact: float | None, rate: float | None, replica: bool, sort: str,
             top: int, big: int, cap: int, count: int, memory_samples: int | None) -> None:
     """Which keys use the memory: per key pattern, bytes, counts, TTL coverage, and the biggest keys.
 
-    Read-only (SCAN, MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING, the type's length command, RANDOMKEY).
-    Exit code: 0 done, 2 bad usage, 3 could not connect (or lost the connection).
+    Read-only (SCAN, MEMORY USAGE, OBJECT ENCODING, PTTL, the type's length command, TYPE, RANDOMKEY).
+    A sampled run (--sample, --budget) first walks the keyspace once to measure every big key exactly.
+    Only SCAN and MEMORY USAGE are required: a denied PTTL, OBJECT or DBSIZE drops its column.
+    Exit code: 0 done, 2 bad usage, 3 could not connect (or lost the connection, or refused).
     """
-    if as_json and as_csv:
-        raise click.UsageError("--json and --csv are exclusive")
     if match is not None and (sample is not None or budget is not None):
         raise click.UsageError("--pattern needs a full scan: it cannot be combined with --sample or --budget")
     settings = ScanSettings(count=count, match=None if match is None else to_bytes(match),
                             samples=memory_samples, cap=cap, top_k=big, rate=rate, max_impact_ms=max_impact,
                             sample=sample, budget_s=budget)
+    out = Output.from_env()
     try:
-        with _progress(is_terminal() and not (as_json or as_csv)) as (advance, total):
+        with _progress(out.progress_allowed and fmt == "terminal") as (advance, total):
             report = scan_deployment(conn, settings, replica=replica, progress=advance, on_total=total)
-    except rex.NoPermissionError as exc:
-        fail(f"{conn.display}: this user may not run a command the scan needs ({exc}); see `redisguard acl`",
-             EXIT_CANNOT_CONNECT)
-        return
-    except (rex.ConnectionError, rex.TimeoutError) as exc:
-        fail(f"{conn.display}: lost the connection during the scan ({exc})", EXIT_CANNOT_CONNECT)
-        return
-    except rex.ResponseError as exc:  # e.g. MEMORY renamed or disabled on a managed service
-        fail(f"{conn.display}: the server refused a command the scan needs ({exc})", EXIT_CANNOT_CONNECT)
-        return
+    except rex.RedisError as exc:
+        raise _required(exc, conn) from None
     report = report.sorted_by(sort)
-    if as_json:
-        click.echo(keys_json(report))
-    elif as_csv:
-        click.echo(keys_csv(report), nl=False)
+    if fmt == "json":
+        out.echo(keys_json(report))
+    elif fmt == "csv":
+        out.echo(keys_csv(report), nl=False)
     else:
-        render_keys_terminal(report, Console(highlight=False, width=None if is_terminal() else 160), top)
+        render_keys_terminal(report, out.console(), top)
+
+
+_RULES = {"memory": "+memory|usage", "scan": "+scan", "randomkey": "+randomkey"}
+
+
+def _required(exc: rex.RedisError, conn: ConnectionOptions) -> RedisguardError:
+    """A refusal of what the scan cannot do without (SCAN, RANDOMKEY, MEMORY USAGE): one line naming the
+    ACL rule to add; anything else as the error root maps it."""
+    text = str(exc)
+    if isinstance(exc, rex.NoPermissionError) or text.startswith("NOPERM"):
+        lowered = text.lower()
+        needed = next((name for name in ("memory", "scan", "randomkey")
+                       if f"'{name}" in lowered or lowered.startswith(f"{name} ")), None)
+        rule = _RULES.get(needed or "", "+scan +memory|usage")
+        what = "MEMORY USAGE" if needed == "memory" else (needed or "scan and memory usage").upper()
+        user = quote_cli(conn.username or "default")
+        return RefusedError(f"{conn.display}: the keys scan needs {what}, which this user may not run; "
+                            f"grant it with: ACL SETUSER {user} {rule}", kind="noperm")
+    if isinstance(exc, rex.ResponseError) and "unknown" in text.lower():
+        return RefusedError(f"{conn.display}: the server refused a command the scan needs ({one_line(text)}): "
+                            "it is renamed or disabled on this server", kind="refused")
+    return from_redis(exc, conn.display)

@@ -1,4 +1,9 @@
-"""Options and error handling shared by every subcommand that talks to Redis."""
+"""Options shared by every subcommand that talks to Redis, and what the entry point needs to report errors.
+
+Errors are not handled here: a command raises (a :class:`~redisguard.errors.RedisguardError`, or
+whatever redis-py raised) and ``redisguard.cli.run`` prints one line. This module remembers, for that
+line, which deployment the command was talking to and which secrets must never be printed.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +15,56 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from redisguard.connect import ConnectError, ConnectionOptions
+from redisguard.connect import ConnectionOptions
+from redisguard.connect.options import PASSWORD_ENV, redact_url
+from redisguard.rules.commands import CommandContext
 
-__all__ = ["connection_options", "fail", "is_terminal", "json_option"]
+__all__ = ["command_context", "connection_options", "current_target", "fail", "is_terminal", "json_option", "scrub"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
+_state: dict[str, Any] = {"target": "redis", "secrets": ()}
+
+
+def current_target() -> str:
+    """The redacted URL of the deployment the running command talks to (for error lines)."""
+    return str(_state["target"])
+
+
+def scrub(message: str) -> str:
+    """``message`` with every password the command was given replaced by ``***`` (a last line of defence)."""
+    secrets = set(_state["secrets"])
+    env_secret = os.environ.get(PASSWORD_ENV)
+    if env_secret and len(env_secret) >= 3:
+        secrets.add(env_secret)
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
+
+
+def remember(target: str, secrets: tuple[str, ...]) -> None:
+    _state["target"] = target
+    _state["secrets"] = tuple(set(_state["secrets"]) | set(secrets))
+
+
+def command_context(conn: ConnectionOptions) -> CommandContext:
+    """What a printed fix command needs to reach the same deployment the same way (never the password)."""
+    kwargs = conn.redis_kwargs()
+    return CommandContext(username=kwargs.get("username"), tls=conn.is_tls, tls_ca=conn.tls_ca, tls_cert=conn.tls_cert,
+                          tls_key=conn.tls_key, tls_insecure=conn.tls_insecure, db=int(kwargs.get("db", 0) or 0),
+                          password_needed=bool(kwargs.get("password")))
+
 
 def fail(message: str, code: int) -> None:
-    """Print one line to stderr and exit with ``code``: how every expected failure ends."""
-    click.echo(f"redisguard: {message}", err=True)
+    """Print one line to stderr and exit with ``code``.
+
+    Prefer raising a :class:`~redisguard.errors.RedisguardError` subclass; this stays for commands that
+    have not moved yet.
+    """
+    click.echo(f"redisguard: {scrub(message)}", err=True)
     raise SystemExit(code)
 
 
@@ -38,7 +80,8 @@ def json_option(func: Callable[P, R]) -> Callable[P, R]:
 def connection_options(func: Callable[..., R]) -> Callable[..., R]:
     """Adds URL/credential/TLS/timeout options and passes a validated ``ConnectionOptions`` as ``conn``.
 
-    A :class:`ConnectError` raised anywhere in the command ends it with one line and exit code 3.
+    A bad URL, port or timeout raises a :class:`~redisguard.errors.UsageError` (exit 2); failures while
+    connecting or talking to Redis reach the entry point, which prints them in one line.
     """
 
     @click.argument("url", required=False, default=None, metavar="URL", envvar="REDISGUARD_URL")
@@ -65,15 +108,14 @@ def connection_options(func: Callable[..., R]) -> Callable[..., R]:
         command_timeout: float,
         **kwargs: Any,
     ) -> R:
-        try:
-            conn = ConnectionOptions.build(
-                url or DEFAULT_URL, username=username, password=password, tls_ca=tls_ca, tls_cert=tls_cert,
-                tls_key=tls_key, tls_insecure=tls_insecure, connect_timeout=connect_timeout,
-                command_timeout=command_timeout,
-            )
-            return func(conn=conn, **kwargs)
-        except ConnectError as exc:
-            fail(str(exc), exc.exit_code)
-            raise  # unreachable: fail() exits
+        raw = url or DEFAULT_URL
+        remember(redact_url(raw), ConnectionOptions(url=raw, password=password).secrets())
+        conn = ConnectionOptions.build(
+            raw, username=username, password=password, tls_ca=tls_ca, tls_cert=tls_cert,
+            tls_key=tls_key, tls_insecure=tls_insecure, connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+        )
+        remember(conn.display, conn.secrets())
+        return func(conn=conn, **kwargs)
 
     return wrapper

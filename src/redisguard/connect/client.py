@@ -1,7 +1,8 @@
 """Open verified connections: sync clients for diagnosis, asyncio clients for the streams library.
 
-Timeouts and retries are always set explicitly (redis-py changed its defaults in 8.0). Only connection
-failures and timeouts are retried; an OOM or NOPERM reply is an answer, never retried.
+Timeouts and retries are always set explicitly (redis-py changed its defaults in 8.0). Only a lost or
+refused connection is retried; a timeout is one timeout (retrying it would make ``--timeout 5`` wait
+15 s), and an OOM or NOPERM reply is an answer, never retried.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from redis.retry import Retry
 from redisguard.connect.errors import ConnectError, describe_connect_failure
 from redisguard.connect.options import ConnectionOptions
 
-__all__ = ["async_client", "open_client", "sync_client", "verified"]
+__all__ = ["async_client", "async_cluster_client", "cluster_client", "open_client", "sync_client", "verified"]
 
-RETRYABLE: tuple[type[rex.RedisError], ...] = (rex.ConnectionError, rex.TimeoutError)
+RETRYABLE: tuple[type[rex.RedisError], ...] = (rex.ConnectionError,)
 
 
 def _retry(options: ConnectionOptions) -> Retry:
@@ -41,6 +42,23 @@ def async_client(options: ConnectionOptions, **extra: Any) -> redis.asyncio.Redi
     kwargs.update(extra)
     retry = AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), options.retries, supported_errors=RETRYABLE)
     return redis.asyncio.Redis(retry=retry, **kwargs)
+
+
+def cluster_client(options: ConnectionOptions, **extra: Any) -> redis.RedisCluster:
+    """A Redis Cluster client with the same explicit timeouts and retry policy as :func:`sync_client`."""
+    kwargs = options.cluster_kwargs()
+    kwargs.update(extra)
+    return redis.RedisCluster(retry=_retry(options), **kwargs)
+
+
+def async_cluster_client(options: ConnectionOptions, **extra: Any) -> redis.asyncio.RedisCluster:
+    """:func:`cluster_client` for asyncio (used by :mod:`redisguard.streams`)."""
+    from redis.asyncio.retry import Retry as AsyncRetry
+
+    kwargs = options.cluster_kwargs()
+    kwargs.update(extra)
+    retry = AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), options.retries, supported_errors=RETRYABLE)
+    return redis.asyncio.RedisCluster(retry=retry, **kwargs)
 
 
 def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:

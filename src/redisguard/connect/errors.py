@@ -6,19 +6,16 @@ import ssl
 
 import redis.exceptions as rex
 
+from redisguard.errors import EXIT_CANNOT_CONNECT, ConnectionFailed
+
 __all__ = ["EXIT_CANNOT_CONNECT", "ConnectError", "describe_connect_failure"]
 
-EXIT_CANNOT_CONNECT = 3
 
-
-class ConnectError(Exception):
-    """redisguard could not get a usable connection. ``str()`` is a one-line, secret-free message."""
-
-    exit_code = EXIT_CANNOT_CONNECT
+class ConnectError(ConnectionFailed):
+    """redisguard could not get a usable connection (exit 3). ``str()`` is a one-line, secret-free message."""
 
     def __init__(self, message: str, *, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
+        super().__init__(message, kind=kind)
 
 
 def describe_connect_failure(target: str, exc: BaseException) -> ConnectError:

@@ -5,15 +5,58 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from redis.connection import parse_url
 
 from redisguard.connect.errors import ConnectError
+from redisguard.errors import UsageError
 
-__all__ = ["ConnectionOptions"]
+__all__ = ["ConnectionOptions", "redact_url"]
 
 PASSWORD_ENV = "REDISCLI_AUTH"  # noqa: S105 - the name of the variable, not a password
+_SECRET_PARAMS = ("password", "pass", "pwd", "auth", "token", "secret")
+
+
+def _secret_param(name: str) -> bool:
+    lowered = unquote(name).lower()
+    return any(word in lowered for word in _SECRET_PARAMS)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (userinfo or a ``?password=`` style parameter) replaced by ``***``.
+
+    Plain string surgery, so it works on a URL that does not parse (a bad port, a stray bracket).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    authority_end = min((rest.find(ch) for ch in "/?#" if ch in rest), default=len(rest))
+    authority, tail = rest[:authority_end], rest[authority_end:]
+    if "@" in authority:
+        userinfo, _, hostport = authority.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        authority = f"{user}:***@{hostport}" if colon else f"{userinfo}@{hostport}"
+    path, qmark, query = tail.partition("?")
+    if qmark:
+        query, hash_, fragment = query.partition("#")
+        parts = []
+        for item in query.split("&"):
+            name, eq, _ = item.partition("=")
+            parts.append(f"{name}=***" if eq and _secret_param(name) else item)
+        path = f"{path}?{'&'.join(parts)}{hash_}{fragment}"
+    return f"{scheme}{sep}{authority}{path}"
+
+
+def _query_password(url: str) -> str | None:
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        return None
+    for name, value in parse_qsl(query):
+        if name.lower() == "password":
+            return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -52,6 +95,11 @@ class ConnectionOptions:
     ) -> ConnectionOptions:
         """Options from a URL, explicit ``--user/--password`` and, last, ``$REDISCLI_AUTH``."""
         env = os.environ if environ is None else environ
+        for name in ("connect_timeout", "command_timeout"):
+            value = kwargs.get(name)
+            if value is not None and not value > 0:  # also refuses NaN
+                flag = "--timeout" if name == "command_timeout" else "--connect-timeout"
+                raise UsageError(f"{flag} must be a number of seconds above zero, not {value}", kind="usage")
         options = cls(url=url, username=username, password=password, **kwargs)
         options.redis_kwargs()  # validate the URL early: a clear error before any network I/O
         if options.password is None and options.url_password() is None and env.get(PASSWORD_ENV):
@@ -59,26 +107,26 @@ class ConnectionOptions:
         return options
 
     def url_password(self) -> str | None:
+        """The password the URL carries, in its userinfo or a ``?password=`` parameter (as redis-py reads it)."""
         try:
-            return urlsplit(self.url).password
+            userinfo = urlsplit(self.url).password
         except ValueError:
             return None
+        return unquote(userinfo) if userinfo is not None else _query_password(self.url)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every form of the password this configuration holds, for scrubbing messages before printing."""
+        found = {self.password, self.url_password()}
+        try:
+            found.add(urlsplit(self.url).password)
+        except ValueError:
+            found.update(part.partition(":")[2] for part in self.url.partition("://")[2].split("@")[:-1])
+        return tuple(sorted(value for value in found if value and len(value) >= 3))
 
     @property
     def display(self) -> str:
         """The URL with any password replaced by ``***``: the only form ever printed."""
-        try:
-            parts = urlsplit(self.url)
-        except ValueError:
-            return "<invalid URL>"
-        if parts.password is None:
-            return self.url
-        user = parts.username or ""
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        port = f":{parts.port}" if parts.port else ""
-        return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, parts.fragment))
+        return redact_url(self.url)
 
     @property
     def is_tls(self) -> bool:
@@ -90,6 +138,7 @@ class ConnectionOptions:
 
     def redis_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``redis.Redis``/``ConnectionPool`` (sync and asyncio share the shape)."""
+        self._check_url()
         try:
             kwargs: dict[str, Any] = parse_url(self.url)
         except ValueError as exc:
@@ -127,6 +176,21 @@ class ConnectionOptions:
                 raise ConnectError(f"invalid Redis URL {self.display!r}: no socket path", kind="url")
             kwargs.pop("socket_connect_timeout", None)
         return kwargs
+
+    def _check_url(self) -> None:
+        """A Redis URL whose port or database is not a number is a usage error (exit 2), named in one line."""
+        if not self.url.startswith(("redis://", "rediss://")):
+            return  # unix:// has no port; another scheme is refused by parse_url below
+        try:
+            parts = urlsplit(self.url)
+            parts.port  # noqa: B018 - urllib validates the port only when it is read
+        except ValueError as exc:
+            raise UsageError(f"invalid Redis URL {self.display!r}: {exc} (expected redis://host:port/db)",
+                             kind="url") from None
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise UsageError(f"invalid Redis URL {self.display!r}: the database after the host must be a "
+                             f"number (redis://host:port/0), not {db[:40]!r}", kind="url")
 
     def cluster_kwargs(self) -> dict[str, Any]:
         """:meth:`redis_kwargs` for ``RedisCluster`` (sync or asyncio): no db, socket path or client name."""

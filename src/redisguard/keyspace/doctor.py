@@ -40,10 +40,12 @@ def sample_for_doctor(client: redis.Redis, *, max_keys: int, db: int = 0,
     return report.for_doctor()
 
 
-def doctor_key_sampler(max_keys: int, db: int = 0) -> Callable[[redis.Redis], KeyspaceReport]:
-    """What ``collect_snapshot(key_sampler=...)`` calls per node: :func:`sample_for_doctor` of ``db``."""
+def doctor_key_sampler(max_keys: int) -> Callable[[redis.Redis], KeyspaceReport]:
+    """What ``collect_snapshot(key_sampler=...)`` calls per node: :func:`sample_for_doctor` of the client's
+    database (``redis://host:port/N`` samples db N)."""
 
     def sample(client: redis.Redis) -> KeyspaceReport:
+        db = int(client.connection_pool.connection_kwargs.get("db", 0) or 0)
         return sample_for_doctor(client, max_keys=max_keys, db=db)
 
     return sample

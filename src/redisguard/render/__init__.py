@@ -1,9 +1,18 @@
-"""Renderers: format reports for terminals, JSON and Markdown. They never compute."""
+"""Renderers: one module per face, each formatting a typed model (never a dict, never computing).
+
+- ``doctor_terminal``, ``doctor_markdown``: the :class:`~redisguard.rules.report.DoctorReport`;
+- ``json``: every model as JSON-shaped data, lossless for non-UTF-8 names (``_b64`` companions);
+- ``evidence``: how one evidence value reads.
+
+A new face (HTML, Prometheus) is one more module here taking the same models. Escaping of
+server-supplied strings lives in :mod:`redisguard.keynames`, the one place for it.
+"""
 
 from __future__ import annotations
 
-from redisguard.render.doctor_model import doctor_report
-from redisguard.render.markdown import render_doctor_markdown
-from redisguard.render.terminal import render_doctor_terminal
+from redisguard.render.doctor_markdown import render_doctor_markdown
+from redisguard.render.doctor_terminal import render_doctor_terminal
+from redisguard.render.json import doctor_to_dict, dumps, finding_to_dict, fix_to_dict
 
-__all__ = ["doctor_report", "render_doctor_markdown", "render_doctor_terminal"]
+__all__ = ["doctor_to_dict", "dumps", "finding_to_dict", "fix_to_dict", "render_doctor_markdown",
+           "render_doctor_terminal"]

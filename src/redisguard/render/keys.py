@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
 
-from redisguard.keynames import for_terminal, quote_cli
+from redisguard.keynames import for_csv, for_terminal, quote_cli, with_b64
+from redisguard.render.json import dumps
 from redisguard.snapshot.keyspace import KeyspaceReport
 from redisguard.units import fmt_bytes
 
 __all__ = ["keys_csv", "keys_json", "render_keys_terminal"]
 
 TTL_BUCKETS = ("none", "<1h", "<1d", "<1w", ">=1w")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def keys_json(report: KeyspaceReport) -> str:
-    return json.dumps(report.to_dict(), indent=2)
+    """Lossless JSON: a non-UTF-8 key name or pattern also gets a ``*_b64`` twin."""
+    return dumps(with_b64(report.to_dict()))
 
 
 def _cell(text: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (a leading ``= + - @`` gets a quote)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return for_csv(text)
 
 
 def keys_csv(report: KeyspaceReport) -> str:

@@ -1,9 +1,14 @@
-"""Rules: pure functions over the Snapshot, one module per theme. No I/O here."""
+"""Rules: pure functions over the Snapshot, one module per theme. No I/O here.
+
+:func:`analyse` gives the findings; :func:`build_report` (in :mod:`redisguard.rules.report`) makes them
+the typed :class:`DoctorReport` every renderer formats.
+"""
 
 from __future__ import annotations
 
 from redisguard.rules import (  # noqa: F401 - importing a theme registers its rules
     clients,
+    cluster,
     doctor_text,
     eviction,
     fragmentation,
@@ -14,22 +19,46 @@ from redisguard.rules import (  # noqa: F401 - importing a theme registers its r
     scripts,
     streams,
 )
-from redisguard.rules.finding import Evidence, Finding, Fix, Severity
-from redisguard.rules.registry import RULES, Rule
+from redisguard.rules.commands import CommandContext, shell_line
+from redisguard.rules.finding import Evidence, Finding, Fix, FixKind, Severity
+from redisguard.rules.registry import DEPLOYMENT_RULES, RULES, DeploymentRule, Rule
+from redisguard.rules.report import DoctorReport, KeySampleSummary, MemoryPart, NodeSummary, build_report, exit_code
 from redisguard.rules.thresholds import Thresholds
 from redisguard.snapshot import Snapshot
 
-__all__ = ["RULES", "Evidence", "Finding", "Fix", "Rule", "Severity", "Thresholds", "analyse", "exit_code"]
+__all__ = [
+    "DEPLOYMENT_RULES",
+    "RULES",
+    "CommandContext",
+    "DeploymentRule",
+    "DoctorReport",
+    "Evidence",
+    "Finding",
+    "Fix",
+    "FixKind",
+    "KeySampleSummary",
+    "MemoryPart",
+    "NodeSummary",
+    "Rule",
+    "Severity",
+    "Thresholds",
+    "analyse",
+    "build_report",
+    "diagnose",
+    "exit_code",
+    "shell_line",
+]
 
 
 def analyse(snapshot: Snapshot, thresholds: Thresholds | None = None) -> list[Finding]:
-    """Every finding for every node, most severe and most bytes at stake first."""
+    """Every finding for every node and for the deployment, most severe and most bytes at stake first."""
     limits = thresholds or Thresholds()
     findings = [finding for node in snapshot.nodes for check in RULES for finding in check(node, limits)]
+    findings += [finding for check in DEPLOYMENT_RULES for finding in check(snapshot, limits)]
     return sorted(findings, key=lambda finding: finding.sort_key)
 
 
-def exit_code(findings: list[Finding]) -> int:
-    """0 healthy (info only), 1 warnings, 2 critical."""
-    worst = max((finding.severity for finding in findings), default=Severity.INFO)
-    return {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}[worst]
+def diagnose(snapshot: Snapshot, thresholds: Thresholds | None = None,
+             commands: CommandContext | None = None) -> DoctorReport:
+    """:func:`analyse` and :func:`build_report` in one call: the doctor's report for ``snapshot``."""
+    return build_report(snapshot, analyse(snapshot, thresholds), commands)

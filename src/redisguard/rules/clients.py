@@ -25,9 +25,9 @@ def idle_clients(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
     timeout = node.config.get("timeout")
     fixes = []
     if timeout == "0":
-        fixes.append(Fix("CONFIG SET timeout 300",
+        fixes.append(Fix.redis('CONFIG', 'SET', 'timeout', '300', node=node.address, risk=
                          "connections idle for 5 minutes are closed: pools must reconnect (most do)"))
-    fixes.append(Fix("cap the application's connection pool size and close clients on shutdown",
+    fixes.append(Fix.manual("cap the application's connection pool size and close clients on shutdown",
                      "none to Redis"))
     per_client = summary.total_mem // summary.count if summary.count else 0
     yield Finding(
@@ -51,12 +51,14 @@ def output_buffers(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
     total = sum(c.omem for c in heavy)
     kinds = ", ".join(sorted({"MONITOR" if "O" in c.flags else "pub/sub" if "P" in c.flags else "normal"
                               for c in heavy}))
-    fixes = [Fix(f"CLIENT KILL ID {c.id}", f"disconnects {c.addr} ({c.name or 'unnamed'}); it must reconnect")
+    fixes = [Fix.redis('CLIENT', 'KILL', 'ID', str(c.id),
+                       node=node.address, risk=f"disconnects {c.addr} ({c.name or 'unnamed'}); it must reconnect")
              for c in heavy[:5]]
-    fixes.append(Fix('CONFIG SET client-output-buffer-limit "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"',
+    fixes.append(Fix.redis('CONFIG', 'SET', 'client-output-buffer-limit',
+                           'normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60', node=node.address, risk=
                      "subscribers that fall behind are disconnected instead of growing without bound"))
     if node.config.get("maxmemory-clients") in ("0", None) and node.version_tuple >= (7,):
-        fixes.append(Fix("CONFIG SET maxmemory-clients 5%",
+        fixes.append(Fix.redis('CONFIG', 'SET', 'maxmemory-clients', '5%', node=node.address, risk=
                          "Redis 7+: evicts the clients using the most memory when all clients together pass it"))
     yield Finding(
         id="clients.output-buffers", severity=Severity.WARNING if total < node.used_memory * 0.1
@@ -79,8 +81,8 @@ def near_maxclients(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
         severity=Severity.CRITICAL if connected >= maxclients * 0.95 else Severity.WARNING, node=node.address,
         title=f"{connected} of maxclients {maxclients} connections in use: new connections will be refused",
         evidence={"connected_clients": connected, "maxclients": maxclients},
-        fixes=[Fix(f"CONFIG SET maxclients {maxclients * 2}",
+        fixes=[Fix.redis('CONFIG', 'SET', 'maxclients', str(maxclients * 2), node=node.address, risk=
                    "each connection costs memory (about 20 KiB plus buffers); check the file-descriptor limit"),
-               Fix("find the group holding the connections: redisguard doctor --json | jq .nodes[].clients.groups",
-                   "read-only")],
+               Fix.manual("find the application holding the connections: CLIENT LIST groups them by name and "
+                          "address (the clients.* findings list the biggest)", "read-only")],
     )

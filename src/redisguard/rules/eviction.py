@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from redisguard.keynames import quote_cli
 from redisguard.rules.finding import Finding, Fix, Severity
 from redisguard.rules.registry import rule
 from redisguard.rules.thresholds import Thresholds
@@ -51,14 +50,16 @@ def noeviction_with_backlog(node: NodeSnapshot, t: Thresholds) -> Iterator[Findi
                                             f"{groups}")
     for key in lists[:10]:
         evidence[f"list {key.key}"] = f"{key.length} items, {fmt_bytes(key.bytes)}"
-    fixes = [Fix(f"redisguard trim {quote_cli(s.key)} {node.address} --dry-run",
-                 "read-only: shows what a safe trim (only entries every group has acknowledged) would free")
+    fixes = [Fix.redisguard("trim", "--dry-run", "--", s.key, node=node.address,
+                            risk="read-only: shows what a safe trim (only entries every group has acknowledged) "
+                                 "would free")
              for s in streams[:5]]
-    fixes += [Fix(f"redisguard trim {quote_cli(s.key)} {node.address}",
-                  "removes only entries every consumer group has acknowledged: no unprocessed data is lost")
+    fixes += [Fix.redisguard("trim", "--", s.key, node=node.address,
+                             risk="removes only entries every consumer group has acknowledged: no unprocessed "
+                                  "data is lost")
               for s in streams[:5]]
-    fixes.append(Fix("add consumers to the lagging groups (XREADGROUP + XACK still work when memory is full)",
-                     "none to the data; more load on Redis while the backlog drains"))
+    fixes.append(Fix.manual("add consumers to the lagging groups (XREADGROUP + XACK still work when memory is "
+                            "full)", "none to the data; more load on Redis while the backlog drains"))
     yield Finding(
         id="eviction.noeviction-backlog", severity=severity, node=node.address,
         title=f"noeviction with growing backlogs ({fmt_bytes(held)} in {len(streams)} stream(s) and "
@@ -86,10 +87,11 @@ def volatile_policy_without_ttls(node: NodeSnapshot, t: Thresholds) -> Iterator[
         evidence={"maxmemory_policy": node.policy, "keys": node.total_keys, "keys_with_ttl": node.keys_with_expiry,
                   "ttl_share": round(share, 4)},
         bytes_at_stake=node.used_memory if full else None,
-        fixes=[Fix("CONFIG SET maxmemory-policy allkeys-lru",
-                   "any key may be evicted, including ones without a TTL: only for data that can be rebuilt"),
-               Fix("give cache keys a TTL where they are written (SET key value EX seconds)",
-                   "none; keys expire on schedule")],
+        fixes=[Fix.redis("CONFIG", "SET", "maxmemory-policy", "allkeys-lru", node=node.address,
+                         risk="any key may be evicted, including ones without a TTL: only for data that can be "
+                              "rebuilt"),
+               Fix.manual("give cache keys a TTL where they are written (SET key value EX seconds)",
+                          "none; keys expire on schedule")],
     )
 
 
@@ -110,8 +112,10 @@ def evicting_a_store(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
         evidence={"evicted_keys": evicted, "uptime_in_seconds": node.info_int("uptime_in_seconds"),
                   "maxmemory_policy": node.policy, "keys_with_ttl_share": round(ttl_share, 4),
                   "streams": len(node.streams)},
-        fixes=[Fix("CONFIG SET maxmemory-policy noeviction",
-                   "writes are refused instead of data being dropped: producers must handle OOM errors"),
-               Fix(f"CONFIG SET maxmemory {int(node.maxmemory * 1.25)}" if node.maxmemory else "raise maxmemory",
-                   "only if the host has the RAM")] if looks_like_store else [],
+        fixes=[Fix.redis("CONFIG", "SET", "maxmemory-policy", "noeviction", node=node.address,
+                         risk="writes are refused instead of data being dropped: producers must handle OOM "
+                              "errors"),
+               Fix.redis("CONFIG", "SET", "maxmemory", str(int(node.maxmemory * 1.25)), node=node.address,
+                         risk="only if the host has the RAM") if node.maxmemory
+               else Fix.manual("raise maxmemory", "only if the host has the RAM")] if looks_like_store else [],
     )

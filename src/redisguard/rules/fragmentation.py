@@ -27,11 +27,12 @@ def fragmentation_high(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
         else "RSS overhead outside the allocator (e.g. pages not yet returned to the OS)"
     defrag = node.config.get("activedefrag")
     jemalloc = "jemalloc" in (node.info_value("mem_allocator") or "")
-    fixes = [Fix("MEMORY PURGE", "asks jemalloc to return dirty pages to the OS; brief CPU use")]
+    fixes = [Fix.redis('MEMORY', 'PURGE',
+                       node=node.address, risk="asks jemalloc to return dirty pages to the OS; brief CPU use")]
     if defrag != "yes" and jemalloc:
-        fixes.append(Fix("CONFIG SET activedefrag yes",
+        fixes.append(Fix.redis('CONFIG', 'SET', 'activedefrag', 'yes', node=node.address, risk=
                          "background defragmentation costs CPU (bounded by active-defrag-cycle-max)"))
-    fixes.append(Fix("restart a replica, fail over to it, then restart the old primary",
+    fixes.append(Fix.manual("restart a replica, fail over to it, then restart the old primary",
                      "a fresh process has no fragmentation; failover briefly interrupts writes"))
     yield Finding(
         id="fragmentation.high", severity=Severity.WARNING, node=node.address,
@@ -57,6 +58,6 @@ def swapping(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
               "is likely swapped out, and every access to it is a disk read",
         evidence={"mem_fragmentation_ratio": ratio, "used_memory": node.used_memory, "used_memory_rss": rss},
         bytes_at_stake=node.used_memory - rss,
-        fixes=[Fix("set maxmemory below the host's free RAM, and vm.swappiness=1 on the host",
+        fixes=[Fix.manual("set maxmemory below the host's free RAM, and vm.swappiness=1 on the host",
                    "keys are evicted or writes refused earlier, instead of latency collapsing")],
     )

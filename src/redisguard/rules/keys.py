@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from redisguard.keynames import quote_cli
 from redisguard.rules.finding import Finding, Fix, Severity
 from redisguard.rules.registry import rule
 from redisguard.rules.thresholds import Thresholds
@@ -40,9 +39,10 @@ def cache_keys_without_ttl(node: NodeSnapshot, t: Thresholds) -> Iterator[Findin
             title=f"{share:.0%} of keys like {pattern.pattern} look like cache/session data but never expire",
             evidence=evidence,
             bytes_at_stake=int(pattern.bytes * share),
-            fixes=[Fix(f"set a TTL where these keys are written (SET key value EX <seconds>); "
-                       f"for existing ones: redisguard keys {node.address} --pattern '{pattern.pattern}'",
-                       "keys expire: readers must tolerate a miss")],
+            fixes=[Fix.manual("set a TTL where these keys are written (SET key value EX <seconds>)",
+                              "keys expire: readers must tolerate a miss"),
+                   Fix.redisguard("keys", "--pattern", pattern.pattern, node=node.address,
+                                  risk="read-only: lists the existing keys of this pattern")],
         )
 
 
@@ -61,7 +61,8 @@ def big_keys(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
         evidence={f"{k.type} {k.key}": f"{fmt_bytes(k.bytes)}, {k.length} elements, {k.encoding}"
                   for k in big[:10]},
         bytes_at_stake=sum(key.bytes for key in big),
-        fixes=[Fix(f"UNLINK {quote_cli(key.key)}", "deletes the key (in the background): the data is gone")
+        fixes=[Fix.redis("UNLINK", key.key, node=node.address,
+                         risk="deletes the key (in the background): the data is gone")
                for key in big[:3]]
-        + [Fix("split big hashes/sets/lists into buckets (key:{id % N})", "an application change")],
+        + [Fix.manual("split big hashes/sets/lists into buckets (key:{id % N})", "an application change")],
     )

@@ -29,10 +29,11 @@ def maxmemory_unset(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
     limit = _suggested_limit(node)
     fixes = []
     if limit:
-        fixes.append(Fix(f"CONFIG SET maxmemory {limit}",
+        fixes.append(Fix.redis('CONFIG', 'SET', 'maxmemory', str(limit), node=node.address, risk=
                          "at the limit Redis evicts keys or (noeviction) refuses writes, instead of being "
                          "OOM-killed; pick a policy that fits the data first"))
-        fixes.append(Fix("CONFIG REWRITE", "persists the running config to redis.conf; comments are kept"))
+        fixes.append(Fix.redis('CONFIG', 'REWRITE',
+                               node=node.address, risk="persists the running config to redis.conf; comments are kept"))
     yield Finding(
         id="memory.maxmemory-unset", severity=severity, node=node.address,
         title="maxmemory is not set: Redis can take all of the host's RAM and be OOM-killed",
@@ -70,8 +71,8 @@ def used_memory_high(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                   "used_memory_overhead": node.info_int("used_memory_overhead")},
         bytes_at_stake=max(0, used - int(limit * t.memory_warning)),
         fixes=[
-            Fix(f"redisguard keys {node.address}", "read-only: finds which key patterns hold the memory"),
-            Fix(f"CONFIG SET maxmemory {int(limit * 1.25)}",
+            Fix.redisguard("keys", node=node.address, risk="read-only: finds which key patterns hold the memory"),
+            Fix.redis('CONFIG', 'SET', 'maxmemory', str(int(limit * 1.25)), node=node.address, risk=
                 "only if the host has that much free RAM (check total_system_memory and other processes)"),
         ],
         detail="Look at the findings below for what holds the memory (streams, big keys, clients, "

@@ -36,7 +36,7 @@ def aggressive_save(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                   "rdb_last_cow_size": node.info_int("rdb_last_cow_size") or None,
                   "used_memory": node.used_memory},
         bytes_at_stake=node.info_int("rdb_last_cow_size") or None,
-        fixes=[Fix('CONFIG SET save "3600 1 300 100"',
+        fixes=[Fix.redis('CONFIG', 'SET', 'save', '3600 1 300 100', node=node.address, risk=
                    "up to 5 minutes of writes more can be lost on a crash (use AOF for durability)")],
     )
 
@@ -53,9 +53,10 @@ def slow_fork(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
               f"{bgsave_s} s",
         evidence={"latest_fork_usec": node.info_int("latest_fork_usec"), "rdb_last_bgsave_time_sec": bgsave_s,
                   "used_memory": node.used_memory},
-        fixes=[Fix("disable transparent huge pages on the host (echo never > "
+        fixes=[Fix.manual("disable transparent huge pages on the host (echo never > "
                    "/sys/kernel/mm/transparent_hugepage/enabled)", "none; recommended by Redis"),
-               Fix('CONFIG SET save "3600 1"', "fewer forks; more writes lost on a crash")],
+               Fix.redis('CONFIG', 'SET', 'save', '3600 1',
+                         node=node.address, risk="fewer forks; more writes lost on a crash")],
     )
 
 
@@ -75,9 +76,10 @@ def copy_on_write(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
         evidence={"cow_bytes": cow, "used_memory": used, "maxmemory": limit or None,
                   "host_headroom": headroom if headroom > 0 else None},
         bytes_at_stake=cow,
-        fixes=[Fix("keep maxmemory at most ~60-75 % of host RAM on write-heavy persisted instances",
+        fixes=[Fix.manual("keep maxmemory at most ~60-75 % of host RAM on write-heavy persisted instances",
                    "less data fits"),
-               Fix('CONFIG SET save "3600 1"', "fewer forks; more writes lost on a crash")],
+               Fix.redis('CONFIG', 'SET', 'save', '3600 1',
+                         node=node.address, risk="fewer forks; more writes lost on a crash")],
     )
 
 
@@ -93,7 +95,8 @@ def aof_buffers(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                   "aof_rewrite_in_progress": node.info_int("aof_rewrite_in_progress"),
                   "appendfsync": node.config.get("appendfsync")},
         bytes_at_stake=buffer,
-        fixes=[Fix("CONFIG SET appendfsync everysec", "up to one second of writes lost on power failure")],
+        fixes=[Fix.redis('CONFIG', 'SET', 'appendfsync', 'everysec',
+                         node=node.address, risk="up to one second of writes lost on power failure")],
     )
 
 
@@ -114,6 +117,8 @@ def no_persistence_on_store(node: NodeSnapshot, t: Thresholds) -> Iterator[Findi
         evidence={"save": node.config.get("save") or "(empty)", "appendonly": node.config.get("appendonly"),
                   "maxmemory_policy": node.policy, "streams": len(node.streams), "keys": node.total_keys},
         bytes_at_stake=node.info_int("used_memory_dataset") or None,
-        fixes=[Fix("CONFIG SET appendonly yes", "fsync and rewrite cost I/O; AOF rewrite forks (copy-on-write)"),
-               Fix('CONFIG SET save "3600 1 300 100"', "forks for snapshots (copy-on-write memory)")],
+        fixes=[Fix.redis('CONFIG', 'SET', 'appendonly', 'yes',
+                         node=node.address, risk="fsync and rewrite cost I/O; AOF rewrite forks (copy-on-write)"),
+               Fix.redis('CONFIG', 'SET', 'save', '3600 1 300 100',
+                         node=node.address, risk="forks for snapshots (copy-on-write memory)")],
     )

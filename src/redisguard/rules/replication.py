@@ -33,9 +33,11 @@ def replication_buffers(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                   "connected_slaves": node.info_int("connected_slaves"),
                   "repl_backlog_size": node.info_int("repl_backlog_size")},
         bytes_at_stake=total,
-        fixes=[Fix(f"CONFIG SET repl-backlog-size {max(1024 * 1024, int(limit * 0.02))}",
+        fixes=[Fix.redis('CONFIG', 'SET', 'repl-backlog-size', str(max(1024 * 1024, int(limit * 0.02))),
+                         node=node.address, risk=
                    "a smaller backlog means a replica that disconnects longer needs a full resync"),
-               Fix('CONFIG SET client-output-buffer-limit "replica 256mb 64mb 60"',
+               Fix.redis('CONFIG', 'SET', 'client-output-buffer-limit', 'replica 256mb 64mb 60',
+                         node=node.address, risk=
                    "a replica that falls further behind is disconnected and fully resyncs")],
         detail="Replication memory counts toward maxmemory on the primary: at the limit it competes with data.",
     )

@@ -26,6 +26,7 @@ def script_memory(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
               "with values inlined, so every call caches a new one",
         evidence={"number_of_cached_scripts": cached, "used_memory_scripts": scripts, "used_memory_lua": lua_vm},
         bytes_at_stake=scripts + lua_vm,
-        fixes=[Fix("pass values through KEYS/ARGV so one script serves every call", "an application change"),
-               Fix("SCRIPT FLUSH ASYNC", "clients get NOSCRIPT on EVALSHA until they reload (redis-py does)")],
+        fixes=[Fix.manual("pass values through KEYS/ARGV so one script serves every call", "an application change"),
+               Fix.redis('SCRIPT', 'FLUSH', 'ASYNC',
+                         node=node.address, risk="clients get NOSCRIPT on EVALSHA until they reload (redis-py does)")],
     )

@@ -24,7 +24,6 @@ def stream_backlog(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
         slowest = max(known) if known else None
         if stream.length < t.backlog_entries and (slowest is None or slowest < t.backlog_entries):
             continue
-        key = quote_cli(stream.key)
         yield Finding(
             id="streams.backlog", severity=Severity.WARNING, node=node.address,
             title=f"stream {stream.key} holds {stream.length} entries ({fmt_bytes(stream.memory_bytes)})"
@@ -33,9 +32,9 @@ def stream_backlog(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                       "oldest_entry_age": fmt_duration_ms(stream.first_entry_age_ms),
                       **{f"lag {name}": "unknown" if lag is None else lag for name, lag in lags.items()}},
             bytes_at_stake=stream.memory_bytes,
-            fixes=[Fix(f"redisguard trim {key} {node.address} --dry-run", "read-only"),
-                   Fix(f"redisguard trim {key} {node.address}",
-                       "removes only entries every group has acknowledged")],
+            fixes=[Fix.redisguard("trim", "--dry-run", "--", stream.key, risk="read-only", node=node.address),
+                   Fix.redisguard("trim", "--", stream.key, node=node.address,
+                                  risk="removes only entries every group has acknowledged")],
             detail="Lag is reported as unknown (never 0) where Redis cannot compute it (before 7.0, or "
                    "after deletions); pending entries are reported separately.",
         )
@@ -56,9 +55,10 @@ def stream_pending(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                           "oldest_pending_id": group.oldest_pending_id,
                           "oldest_pending_age_ms": group.oldest_pending_age_ms},
                 bytes_at_stake=group.pending * 84,  # measured: ~84 B per pending entry per group
-                fixes=[Fix(f"XAUTOCLAIM {quote_cli(stream.key)} {quote_cli(group.name)} <live-consumer> "
-                           f"{t.pending_age_ms} 0-0 COUNT 100",
-                           "moves stuck entries to a live consumer, which processes them again (at-least-once)")],
+                fixes=[Fix.redis("XAUTOCLAIM", stream.key, group.name, "<live-consumer>", str(t.pending_age_ms),
+                                 "0-0", "COUNT", "100", node=node.address, placeholders=("<live-consumer>",),
+                                 risk="moves stuck entries to a live consumer, which processes them again "
+                                      "(at-least-once)")],
                 detail="Pending entries pin the stream: a safe trim never removes them until acknowledged.",
             )
 
@@ -79,13 +79,13 @@ def dead_consumers(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                           **{f"consumer {c.name}": f"pending {c.pending}, idle {fmt_duration_ms(c.idle_ms)}"
                              for c in dead[:10]}},
                 bytes_at_stake=held * 84,
-                fixes=[Fix(f"XAUTOCLAIM {quote_cli(stream.key)} {quote_cli(group.name)} <live-consumer> "
-                           f"{t.dead_consumer_idle_ms} 0-0 COUNT 100",
-                           "a live consumer takes over the entries and processes them again"),
-                       Fix(f"XGROUP DELCONSUMER {quote_cli(stream.key)} {quote_cli(group.name)} "
-                           f"{quote_cli(dead[0].name)}",
-                           "ONLY after its pending count is 0: deleting a consumer silently drops its pending "
-                           "entries (they are never processed)")],
+                fixes=[Fix.redis("XAUTOCLAIM", stream.key, group.name, "<live-consumer>",
+                                 str(t.dead_consumer_idle_ms), "0-0", "COUNT", "100", node=node.address,
+                                 placeholders=("<live-consumer>",),
+                                 risk="a live consumer takes over the entries and processes them again"),
+                       Fix.redis("XGROUP", "DELCONSUMER", stream.key, group.name, dead[0].name, node=node.address,
+                                 risk="ONLY after its pending count is 0: deleting a consumer silently drops its "
+                                      "pending entries (they are never processed)")],
             )
 
 
@@ -102,8 +102,8 @@ def groups_never_read(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                 evidence={"stream": stream.key, "group": group.name, "last_delivered_id": group.last_delivered_id,
                           "lag": "unknown" if group.lag is None else group.lag, "stream_length": stream.length},
                 bytes_at_stake=stream.memory_bytes,
-                fixes=[Fix(f"XGROUP DESTROY {quote_cli(stream.key)} {quote_cli(group.name)}",
-                           "only if nobody will ever read this group: its position is lost")],
+                fixes=[Fix.redis("XGROUP", "DESTROY", stream.key, group.name, node=node.address,
+                                 risk="only if nobody will ever read this group: its position is lost")],
             )
 
 
@@ -125,8 +125,9 @@ def untrimmed_streams(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                       "first_entry_age": fmt_duration_ms(stream.first_entry_age_ms),
                       "entries_added": stream.entries_added},
             bytes_at_stake=stream.memory_bytes,
-            fixes=[Fix("run redisguard.streams.Trimmer beside the consumers (trims only acknowledged entries)",
-                       "none to unprocessed data"),
-                   Fix(f"XADD {quote_cli(stream.key)} MAXLEN ~ <n> * ...",
-                       "capping by length drops entries whether or not they were processed")],
+            fixes=[Fix.manual("run redisguard.streams.Trimmer beside the consumers (trims only acknowledged "
+                              "entries)", "none to unprocessed data"),
+                   Fix.manual(f"or cap the stream where it is written: XADD {quote_cli(stream.key)} MAXLEN ~ <n> * "
+                              "field value ...", "capping by length drops entries whether or not they were "
+                                                 "processed")],
         )

@@ -33,3 +33,5 @@ class Thresholds:
     cached_scripts: int = 1_000
     no_ttl_share: float = 0.50            # cache/session-looking patterns with over half the keys lacking TTL
     big_key_bytes: int = 10 * 1024 * 1024
+    cluster_imbalance_ratio: float = 2.0  # a primary using twice the mean of the others
+    cluster_imbalance_min_bytes: int = 64 * 1024 * 1024

@@ -9,15 +9,12 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from redisguard.errors import SnapshotFormatError
 from redisguard.snapshot.model import SNAPSHOT_VERSION, Snapshot
 
 __all__ = ["SnapshotFormatError", "dump", "load", "snapshot_from_dict", "snapshot_to_dict"]
 
 T = TypeVar("T")
-
-
-class SnapshotFormatError(ValueError):
-    """The file is not a snapshot this version of redisguard can read."""
 
 
 def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:

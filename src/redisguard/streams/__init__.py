@@ -1,9 +1,21 @@
 """Memory-safe Redis Streams: a bounded producer with backpressure, consumers that reclaim and
-dead-letter, and a trimmer that only removes what every consumer group has finished with."""
+dead-letter, and a trimmer that only removes what every consumer group has finished with; stream health
+and trimming as plan → apply, for the ``streams``/``trim`` commands, ``fix`` and library users alike."""
 
 from __future__ import annotations
 
+from redisguard.streams.capabilities import Server, acked_trim_works, server_of, xackdel_safe
 from redisguard.streams.consumer import Consumer, ConsumerMetrics, Entry
+from redisguard.streams.errors import EventsNotStoredError, NotAStreamError
+from redisguard.streams.health import (
+    EntryCount,
+    StreamHealth,
+    StreamScan,
+    count_before,
+    scan_stream_health,
+    stream_health,
+)
+from redisguard.streams.plan import GroupLoss, TrimOutcome, TrimPlan, apply_trim, plan_trim
 from redisguard.streams.producer import Producer, SyncProducer
 from redisguard.streams.safety import SafePoint, safe_point_of_groups, safe_trim_point
 from redisguard.streams.trim import TrimResult, atrim_safe, trim_safe
@@ -13,14 +25,30 @@ __all__ = [
     "Consumer",
     "ConsumerMetrics",
     "Entry",
+    "EntryCount",
+    "EventsNotStoredError",
+    "GroupLoss",
+    "NotAStreamError",
     "Producer",
     "SafePoint",
+    "Server",
+    "StreamHealth",
+    "StreamScan",
     "SyncProducer",
+    "TrimOutcome",
+    "TrimPlan",
     "TrimResult",
     "Trimmer",
+    "acked_trim_works",
+    "apply_trim",
     "atrim_safe",
+    "count_before",
+    "plan_trim",
     "safe_point_of_groups",
     "safe_trim_point",
+    "scan_stream_health",
+    "server_of",
+    "stream_health",
     "trim_safe",
+    "xackdel_safe",
 ]
-

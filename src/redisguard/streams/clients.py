@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis.asyncio
 from redis.asyncio.cluster import RedisCluster
 
-from redisguard.connect import ConnectionOptions, async_client
+from redisguard.connect import ConnectionOptions, async_client, async_cluster_client
 
 __all__ = ["AsyncClient", "resolve_client"]
 
@@ -22,4 +22,4 @@ async def resolve_client(target: str | AsyncClient) -> tuple[AsyncClient, bool]:
     if int(info.get("cluster_enabled", 0)) != 1:
         return client, True
     await client.aclose()
-    return RedisCluster(**options.cluster_kwargs()), True
+    return async_cluster_client(options), True

@@ -12,7 +12,17 @@
 - Entries idle longer than ``claim_idle_ms`` (a dead consumer's pending entries) are taken over with
   XAUTOCLAIM. An entry delivered more than ``max_deliveries`` times goes to the dead-letter stream with
   its last error and is only then acknowledged: if the dead-letter XADD is refused (OOM), it stays pending.
-- ``stop()`` stops reading; in-flight entries finish and are acknowledged before ``run()`` returns.
+- A handler that suspends and does not finish within ``handler_timeout`` seconds is cancelled and its
+  entry counts as failed: left pending, retried after ``claim_idle_ms``, dead-lettered after
+  ``max_deliveries`` like any other failure.
+- A restart, failover or network cut does not end ``run()``: it backs off (doubling up to
+  ``max_backoff``), reconnects, sends the acknowledgements still owed, re-creates the group if the
+  restarted server lost it, and resumes from this consumer's own pending entries (XREADGROUP from id 0:
+  what was delivered to it before the fault, reply lost or not yet acknowledged) before reading new ones.
+  The first connection is not retried: a wrong URL fails at once.
+- ``stop()`` stops reading; in-flight entries finish (bounded by ``handler_timeout``) and are acknowledged
+  before ``run()`` returns. If Redis is unreachable then, ``run()`` still returns (after at most about 5 s);
+  what it could not acknowledge is counted in ``metrics.not_acknowledged`` and is redelivered later.
 - Consumers of the group idle longer than ``remove_idle_ms`` and holding no pending entries are removed
   (XGROUP DELCONSUMER would silently drop pending entries, so a consumer holding any is never removed).
 """
@@ -20,6 +30,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -30,8 +41,9 @@ import redis.asyncio
 import redis.exceptions as rex
 
 from redisguard.respwire import bulk, command
+from redisguard.streams.batchwrite import RETRYABLE, BatchInterrupted, transient, write_batch
 from redisguard.streams.clients import AsyncClient, resolve_client
-from redisguard.streams.resp import execute_packed, packable
+from redisguard.streams.resp import packable
 
 __all__ = ["Consumer", "ConsumerMetrics", "Entry"]
 
@@ -57,6 +69,10 @@ class ConsumerMetrics:
     claimed: int = 0
     dead_lettered: int = 0
     consumers_removed: int = 0
+    timed_out: int = 0              # handler calls cancelled by handler_timeout (counted in failed too)
+    connection_errors: int = 0      # faults (refused, reset, timeout, LOADING) the consumer recovered from
+    resumed: int = 0                # own pending entries read again after a fault or at start
+    not_acknowledged: int = 0       # handled but not acknowledged when run() returned (redelivered later)
     errors: dict[str, str] = field(default_factory=dict)  # entry id -> last handler error (bounded)
 
 
@@ -81,6 +97,14 @@ async def _finish(coroutine: Coroutine[Any, Any, T], yielded: Any) -> T:
             return cast(T, stop.value)
 
 
+def _history_rows(reply: Any) -> list[Any]:
+    """The ``(id, fields)`` rows of a parsed XREADGROUP reply for one stream: RESP2 ``[[stream, rows]]``,
+    RESP3 (a caller's client) ``{stream: [rows]}``."""
+    if isinstance(reply, dict):
+        return [row for value in reply.values() for rows in value for row in rows]
+    return [row for _, rows in reply or [] for row in rows]
+
+
 def _bounded_block(block_ms: int | None, client: AsyncClient) -> int | None:
     """XREADGROUP's BLOCK, at most half the client's socket timeout (0, "for ever", too): a longer block
     would end in a client-side TimeoutError. The read loop simply reads again after an empty block."""
@@ -99,11 +123,11 @@ class Consumer:
     def __init__(
         self,
         target: str | AsyncClient,
+        *,
         stream: str,
         group: str,
         name: str,
         handler: Handler,
-        *,
         create_group: bool = True,
         start_id: str = "0",
         batch_size: int = 100,
@@ -114,7 +138,11 @@ class Consumer:
         max_deliveries: int = 5,
         dead_letter_stream: str | None = None,
         remove_idle_ms: int | None = 3_600_000,
+        handler_timeout: float | None = 60.0,
+        max_backoff: float = 2.0,
     ) -> None:
+        if handler_timeout is not None and handler_timeout <= 0:
+            raise ValueError("handler_timeout is in seconds and must be positive (or None: unbounded)")
         self._target = target
         self.stream, self.group, self.name, self.handler = stream, group, name, handler
         self.create_group, self.start_id = create_group, start_id
@@ -125,6 +153,9 @@ class Consumer:
         self.remove_idle_ms = remove_idle_ms
         self.metrics = ConsumerMetrics()
         self.concurrency = concurrency
+        self.handler_timeout, self.max_backoff = handler_timeout, max_backoff
+        self._resume = True  # read this consumer's own pending entries first (at start, after a fault)
+        self._fault_backoff = 0.0
         self._stopping = asyncio.Event()
         self._client: AsyncClient | None = None
         self._owned = False
@@ -146,21 +177,84 @@ class Consumer:
             try:
                 await self._ensure_group()
                 while not self._stopping.is_set():
-                    if time.monotonic() - self._last_claim >= self.claim_interval:
-                        self._last_claim = time.monotonic()
-                        await self._flush_acks()  # what we handled must not be pending while we claim
-                        await self._claim_idle()
-                        await self._remove_idle_consumers()
-                    entries = await self._read()
-                    if entries:
-                        await self._process(entries)
-                await self._flush_acks()
+                    try:
+                        await self._cycle()
+                    except RETRYABLE as fault:
+                        if not transient(fault):
+                            raise
+                        await self._connection_fault(fault)
+                    except rex.ResponseError as exc:
+                        if not (self.create_group and str(exc).startswith("NOGROUP")):
+                            raise
+                        await self._connection_fault(exc)  # a restarted server lost the group: re-create it
+                await self._final_acks()
             except BaseException as exc:
                 await self._flush_acks_after(exc)
                 raise
         finally:
             if self._owned:
-                await self._client.aclose()
+                with contextlib.suppress(TimeoutError, *RETRYABLE):
+                    await asyncio.wait_for(self._client.aclose(), timeout=5.0)
+
+    async def _cycle(self) -> None:
+        """One round: after a fault (or at start) resume, else claim on schedule, read, handle."""
+        if self._resume:
+            await self._ensure_group()
+            await self._flush_acks()
+            await self._read_own_pending()
+            self._resume = False
+        if time.monotonic() - self._last_claim >= self.claim_interval:
+            self._last_claim = time.monotonic()
+            await self._flush_acks()  # what we handled must not be pending while we claim
+            await self._claim_idle()
+            await self._remove_idle_consumers()
+        entries = await self._read()
+        self._fault_backoff = 0.0
+        if entries:
+            await self._process(entries)
+
+    async def _connection_fault(self, fault: BaseException) -> None:
+        """Back off (doubling up to ``max_backoff``, cut short by ``stop()``), then resume."""
+        self.metrics.connection_errors += 1
+        self._resume = True
+        self._fault_backoff = min(max(self._fault_backoff * 2, 0.05), self.max_backoff)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=self._fault_backoff)
+
+    async def _final_acks(self) -> None:
+        """On ``stop()``: send the acknowledgements still owed, trying for at most about 5 s."""
+        deadline = time.monotonic() + 5.0
+        while self._unacked:
+            try:
+                await asyncio.wait_for(self._flush_acks(), timeout=max(0.1, deadline - time.monotonic()))
+            except Exception as fault:
+                if not (isinstance(fault, TimeoutError) or transient(fault)):
+                    raise
+                if time.monotonic() >= deadline:
+                    self.metrics.not_acknowledged = len(self._unacked)
+                    return
+                await asyncio.sleep(0.2)
+
+    async def _read_own_pending(self) -> None:
+        """Handle again what was delivered to this consumer and never acknowledged (XREADGROUP from 0)."""
+        assert self._client is not None
+        cursor = "0"
+        while not self._stopping.is_set():
+            reply: Any = await self._client.xreadgroup(self.group, self.name, {self.stream: cursor},
+                                                       count=self.batch_size)
+            rows = _history_rows(reply)
+            if not rows:
+                return
+            cursor = _text(rows[-1][0])
+            gone = [_text(entry_id) for entry_id, fields in rows if not fields]  # deleted meanwhile
+            self._unacked.extend(gone)
+            live = [(_text(entry_id), fields) for entry_id, fields in rows if fields]
+            if live:
+                deliveries = await self._deliveries([entry_id for entry_id, _ in live])
+                self.metrics.resumed += len(live)
+                await self._process([Entry(self.stream, entry_id, dict(fields), deliveries.get(entry_id, 2))
+                                     for entry_id, fields in live])
+            await self._flush_acks()
 
     def _prepare_commands(self, client: AsyncClient) -> None:
         """On a standalone client, XREADGROUP and XACK are sent as RESP bytes built here (see
@@ -187,12 +281,24 @@ class Consumer:
             return
         if self._packed:
             assert isinstance(self._client, redis.asyncio.Redis)
-            replies = await execute_packed(self._client, self._xack(acks), 1)
+            replies = await self._write(self._xack(acks), 1, acks=len(acks))
         else:
             pipe = self._client.pipeline(transaction=False)
             pipe.xack(self.stream, self.group, *acks)
             replies = await pipe.execute(raise_on_error=False)
         self._acked(replies[0], len(acks))
+
+    async def _write(self, payload: bytes, count: int, *, acks: int) -> list[Any]:
+        """Send pre-built commands (an XACK of ``acks`` ids first, when ``acks``), not retried here: a fault
+        goes up to run(), which backs off and resumes from the pending entries (a read whose reply was lost
+        delivered entries nobody has seen). An XACK whose reply did arrive is counted first."""
+        assert isinstance(self._client, redis.asyncio.Redis)
+        try:
+            return await write_batch(self._client, payload, count)
+        except BatchInterrupted as cut:
+            if acks and cut.replies:
+                self._acked(cut.replies[0], acks)
+            raise cut.cause from None
 
     def _acked(self, reply: Any, count: int) -> None:
         """The XACK of the first ``count`` queued ids replied ``reply``."""
@@ -251,7 +357,7 @@ class Consumer:
                     for _, entries in replies[-1] or [] for entry_id, fields in entries]
         assert isinstance(self._client, redis.asyncio.Redis)
         payload = self._xack(acks) + self._xreadgroup if acks else self._xreadgroup
-        replies = await execute_packed(self._client, payload, 2 if acks else 1)
+        replies = await self._write(payload, 2 if acks else 1, acks=len(acks))
         if acks:
             self._acked(replies[0], len(acks))
         reply = replies[-1]
@@ -307,6 +413,10 @@ class Consumer:
             await self._client.xadd(self.dead_letter_stream, fields)
         except rex.OutOfMemoryError:
             return False  # keep it pending until the dead-letter write succeeds
+        except RETRYABLE as fault:
+            if not transient(fault):
+                raise
+            return False  # the same: Redis went away; the read loop notices and resumes
         self.metrics.dead_lettered += 1
         self.metrics.errors.pop(entry.id, None)
         return True
@@ -370,7 +480,15 @@ class Consumer:
     async def _handle(self, entry: Entry, handling: Awaitable[None]) -> str | None:
         """The entry id to acknowledge, or None to leave it pending."""
         try:
-            await handling
+            if self.handler_timeout is None:
+                await handling
+            else:
+                try:
+                    await asyncio.wait_for(handling, self.handler_timeout)
+                except TimeoutError:
+                    self.metrics.timed_out += 1
+                    raise TimeoutError(f"handler did not finish within handler_timeout={self.handler_timeout:g} s"
+                                       ) from None
         except Exception as exc:
             self._failed(entry, exc)
             return None

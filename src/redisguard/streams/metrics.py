@@ -19,7 +19,11 @@ class ProducerMetrics:
     max_events_in_flight: int = 0
     max_bytes_in_flight: int = 0
     oom_replies: int = 0            # batches Redis refused with OOM (each retried, never dropped)
-    paused_seconds: dict[str, float] = field(default_factory=lambda: {"memory": 0.0, "backlog": 0.0, "oom": 0.0})
+    connection_errors: int = 0      # writes or gate reads that failed for a connection fault (then retried)
+    possible_duplicates: int = 0    # events written again after their first write's reply was lost
+    events_not_stored: int = 0      # accepted by send() but not stored when close() gave up
+    paused_seconds: dict[str, float] = field(
+        default_factory=lambda: {"memory": 0.0, "backlog": 0.0, "oom": 0.0, "disconnected": 0.0})
     send_wait_seconds: float = 0.0  # time callers of send() waited for buffer room
 
     def as_dict(self) -> dict[str, Any]:
@@ -39,7 +43,8 @@ def export_prometheus(metrics: ProducerMetrics, registry: Any = None, prefix: st
             return []
 
         def collect(self) -> Any:
-            for name in ("events_written", "bytes_written", "batches_written", "oom_replies"):
+            for name in ("events_written", "bytes_written", "batches_written", "oom_replies", "connection_errors",
+                         "possible_duplicates", "events_not_stored"):
                 yield CounterMetricFamily(f"{prefix}_{name}", name.replace("_", " "), value=getattr(metrics, name))
             for name in ("events_in_flight", "bytes_in_flight"):
                 yield GaugeMetricFamily(f"{prefix}_{name}", name.replace("_", " "), value=getattr(metrics, name))

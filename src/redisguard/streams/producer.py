@@ -13,6 +13,13 @@
   suggest the limit is near), and every target stream's backlog under ``high_water`` (the slowest
   group's lag where Redis reports it, else XLEN: an unknown lag is never taken as 0).
 - An OOM reply pauses with backoff and retries exactly the events that were refused.
+- A restart, failover or network cut (connection refused or reset, a reply that never comes, a server
+  still loading its data) never fails the writer: it backs off (doubling up to ``max_backoff``), reconnects
+  and writes again every event not known to be stored, for as long as it takes; meanwhile the buffer fills
+  and ``send`` waits. Replies are read one by one, so a batch cut in the middle re-sends only the events
+  whose reply was lost: each of those may be stored twice (at-least-once), and is counted in
+  ``metrics.possible_duplicates``. ``close(timeout)`` raises :class:`EventsNotStoredError` with the count of
+  accepted events it could not store.
 - ``checkpoint(cursor)`` is called with an upstream cursor only after its event (and every event before
   it) is stored, so a resumable upstream restarts without loss.
 """
@@ -32,9 +39,11 @@ from typing import Any
 import redis.asyncio
 import redis.exceptions as rex
 
+from redisguard.streams.batchwrite import RETRYABLE, BatchInterrupted, transient, write_batch
 from redisguard.streams.clients import AsyncClient, resolve_client
+from redisguard.streams.errors import EventsNotStoredError
 from redisguard.streams.metrics import ProducerMetrics
-from redisguard.streams.resp import execute_packed, packable
+from redisguard.streams.resp import packable
 
 __all__ = ["Producer", "SyncProducer"]
 
@@ -101,6 +110,7 @@ class Producer:
         gate_interval: float = 0.1,
         max_backoff: float = 2.0,
         checkpoint: Checkpoint | None = None,
+        close_timeout: float | None = None,
     ) -> None:
         if memory_limit is not None and not 0 < memory_limit <= 1:
             raise ValueError("memory_limit is a fraction of maxmemory, in (0, 1]")
@@ -114,6 +124,7 @@ class Producer:
         self.gate_interval = gate_interval
         self.max_backoff = max_backoff
         self.checkpoint = checkpoint
+        self.close_timeout = close_timeout  # for ``async with``: None waits until every event is stored
         self.metrics = ProducerMetrics()
         self._client: AsyncClient | None = None
         self._owned = False
@@ -126,6 +137,8 @@ class Producer:
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self._error: BaseException | None = None
+        self._last_fault: BaseException | None = None  # the last connection fault (for close()'s message)
+        self._fault_backoff = 0.0
         self._memory_read_at = 0.0
         self._memory_used = 0
         self._memory_max = 0
@@ -138,10 +151,16 @@ class Producer:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: object, *exc: object) -> None:
-        # Leaving because of an error: try to flush, but do not wait forever on a closed gate (what was
-        # not stored stays counted in metrics.events_in_flight).
-        await self.close(timeout=None if exc_type is None else 5.0)
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, *rest: object) -> None:
+        if exc is None:
+            await self.close(timeout=self.close_timeout)
+            return
+        # Leaving because of an error: try to flush, but do not wait forever on a closed gate; what could
+        # not be stored is said on that error rather than replacing it.
+        try:
+            await self.close(timeout=5.0)
+        except EventsNotStoredError as not_stored:
+            exc.add_note(f"redisguard Producer: {not_stored}")
 
     async def start(self) -> None:
         self._client, self._owned = await resolve_client(self._target)
@@ -202,10 +221,14 @@ class Producer:
             await self._idle.wait()
 
     async def close(self, timeout: float | None = None) -> None:
-        """Flush (waiting at most ``timeout`` seconds), stop the writer, and close a client we created."""
+        """Flush (waiting at most ``timeout`` seconds), stop the writer, and close a client we created.
+
+        Raises :class:`EventsNotStoredError` (with the count) if accepted events are still not stored then:
+        Redis did not come back in time, or the writer stopped on an error reply (its ``__cause__``).
+        """
         try:
             if self._writer is not None and self._error is None:
-                with contextlib.suppress(TimeoutError):
+                with contextlib.suppress(TimeoutError, RuntimeError):  # RuntimeError: the writer failed
                     await asyncio.wait_for(self.flush(), timeout)
         finally:
             self._closing = True
@@ -214,8 +237,16 @@ class Producer:
                 # A writer cancelled in the middle of a pipeline write is given 5 s to unwind, not forever.
                 await asyncio.wait({self._writer}, timeout=5.0)
             if self._client is not None and self._owned:
-                with contextlib.suppress(TimeoutError):
+                with contextlib.suppress(TimeoutError, *RETRYABLE):
                     await asyncio.wait_for(self._client.aclose(), timeout=5.0)
+        unstored = self.metrics.events_in_flight
+        if unstored:
+            self.metrics.events_not_stored = unstored
+            cause = self._error or self._last_fault
+            reason = "Redis unreachable" if self._error is None else "the writer stopped"
+            if cause is not None:
+                reason += f": {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}".rstrip(": ")
+            raise EventsNotStoredError(unstored, reason) from cause
 
     async def _next_batch(self) -> list[_Event]:
         while not self._buffer:
@@ -229,7 +260,6 @@ class Producer:
         try:
             while True:
                 batch = await self._next_batch()
-                await self._pass_gates(batch)
                 await self._write(batch)
                 await self._stored(batch)
         except asyncio.CancelledError:
@@ -241,35 +271,64 @@ class Producer:
             raise
 
     async def _write(self, batch: list[_Event]) -> None:
+        """Write ``batch`` until every event in it is stored: through closed gates, OOM replies (the refused
+        events again) and connection faults (the events not known to be stored again, after a backoff)."""
         remaining = batch
         backoff = 0.05
         while remaining:
-            replies = await self._execute(remaining)
-            refused = [event for event, reply in zip(remaining, replies, strict=True)
-                       if isinstance(reply, Exception) and self._oom_or_raise(reply)]
-            if refused:
-                retried = {id(event) for event in refused}  # by identity: two equal events are two events
-                stored = [event for event in remaining if id(event) not in retried]
-            else:
-                stored = remaining
-            added = self._added_since_read
-            for event in stored:
-                self._written_since_read += event.size
-                added[event.stream] = added.get(event.stream, 0) + 1
+            try:
+                await self._pass_gates(remaining)
+                replies = await self._execute(remaining)
+            except BatchInterrupted as cut:
+                if not transient(cut.cause):
+                    raise cut.cause from None
+                settled = len(cut.replies)
+                refused = self._settle(remaining[:settled], cut.replies)
+                self.metrics.possible_duplicates += cut.unsettled
+                remaining = refused + remaining[settled:]
+                await self._connection_fault(cut.cause)
+                continue
+            except RETRYABLE as fault:  # a gate's read (INFO, XINFO) or the cluster pipeline
+                if not transient(fault):
+                    raise
+                await self._connection_fault(fault)
+                continue
+            self._fault_backoff = 0.0
+            refused = self._settle(remaining, replies)
             if refused:
                 self.metrics.oom_replies += 1
                 await asyncio.sleep(backoff)
                 self.metrics.paused_seconds["oom"] += backoff
                 backoff = min(backoff * 2, self.max_backoff)
-                await self._pass_gates(refused)
             remaining = refused
 
-    @staticmethod
-    def _oom_or_raise(reply: Exception) -> bool:
-        """True for an OOM reply (the event is retried); any other error reply stops the writer."""
-        if isinstance(reply, rex.OutOfMemoryError):
-            return True
-        raise reply
+    def _settle(self, events: list[_Event], replies: list[Any]) -> list[_Event]:
+        """Count what ``replies`` stored; return the events to write again (refused with OOM, or whose
+        reply says the connection failed: a cluster pipeline's node that went away)."""
+        again: list[_Event] = []
+        added = self._added_since_read
+        for event, reply in zip(events, replies, strict=True):
+            if isinstance(reply, Exception):
+                if isinstance(reply, rex.OutOfMemoryError):
+                    again.append(event)
+                    continue
+                if transient(reply):
+                    self.metrics.possible_duplicates += 1
+                    self._last_fault = reply
+                    again.append(event)
+                    continue
+                raise reply  # any other error reply (WRONGTYPE, NOPERM ...) stops the writer
+            self._written_since_read += event.size
+            added[event.stream] = added.get(event.stream, 0) + 1
+        return again
+
+    async def _connection_fault(self, fault: BaseException) -> None:
+        """Back off before writing again (doubling up to ``max_backoff``); the client reconnects then."""
+        self.metrics.connection_errors += 1
+        self._last_fault = fault
+        self._fault_backoff = min(max(self._fault_backoff * 2, 0.05), self.max_backoff)
+        await asyncio.sleep(self._fault_backoff)
+        self.metrics.paused_seconds["disconnected"] += self._fault_backoff
 
     async def _execute(self, events: list[_Event]) -> list[Any]:
         """One reply per event, in order: the stored id, or the error reply as an exception."""
@@ -278,12 +337,15 @@ class Producer:
             pipe = self._client.pipeline(transaction=False)
             for event in events:
                 pipe.execute_command("XADD", event.stream, "*", *event.command)
-            return list(await pipe.execute(raise_on_error=False))
+            try:
+                return list(await pipe.execute(raise_on_error=False))
+            except RETRYABLE as fault:  # which commands ran is unknown: all are written again
+                raise BatchInterrupted([], len(events), fault) from fault
         assert isinstance(self._client, redis.asyncio.Redis)
-        # As redis-py's pipeline: a connection error is retried under the client's retry policy on a new
-        # connection, re-sending the whole batch (at-least-once, never dropped).
-        return await execute_packed(self._client, b"".join([event.command for event in events]),  # type: ignore[misc]
-                                    len(events))
+        # Replies are read one by one: a connection lost in the middle re-sends only the events after the
+        # last reply read (see _write).
+        return await write_batch(self._client, b"".join([event.command for event in events]),  # type: ignore[misc]
+                                 len(events))
 
     async def _stored(self, batch: list[_Event]) -> None:
         self.metrics.events_written += len(batch)

@@ -85,8 +85,26 @@ async def safe_trim_point(target: str | AsyncClient, stream: str) -> SafePoint |
 
 # Computes the safe point from the live group state and trims before it, atomically (one script call),
 # so no group can move between the computation and the trim. Returns {point or false, trimmed}.
-# ARGV[1]: "~" (approximate, whole macro nodes) or "=" (exact); ARGV[2]: LIMIT for "~" (0 = default).
+# ARGV[1]: "~" (approximate, whole macro nodes) or "=" (exact); ARGV[2]: LIMIT for "~" (0 = default);
+# ARGV[3]: "xdel" for an exact trim on Redis < 7.0 (see below), else "xtrim".
+# Ids are compared and incremented as decimal strings, never through tonumber(): Lua numbers are doubles,
+# exact only up to 2^53, and ids go up to 2^64 - 1 in both parts (same rules as ids.py).
 TRIM_SCRIPT = """
+local MAX = '18446744073709551615'
+local function less(a, b)  -- decimal strings without leading zeros, as Redis prints them
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+local function incr(s)
+  local i = #s
+  while i > 0 and string.sub(s, i, i) == '9' do i = i - 1 end
+  if i == 0 then return '1' .. string.rep('0', #s) end
+  return string.sub(s, 1, i - 1) .. string.char(string.byte(s, i) + 1) .. string.rep('0', #s - i)
+end
+local function split(id)
+  local dash = string.find(id, '-', 1, true)
+  return string.sub(id, 1, dash - 1), string.sub(id, dash + 1)
+end
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then return {false, 0} end
 local groups = redis.call('XINFO', 'GROUPS', key)
@@ -96,27 +114,35 @@ for _, g in ipairs(groups) do
   local name, pending, last
   for i = 1, #g, 2 do
     if g[i] == 'name' then name = g[i + 1]
-    elseif g[i] == 'pending' then pending = tonumber(g[i + 1])
+    elseif g[i] == 'pending' then pending = g[i + 1]
     elseif g[i] == 'last-delivered-id' then last = g[i + 1] end
   end
   local ms, seq
   if pending > 0 then
-    local summary = redis.call('XPENDING', key, name)
-    local dash = string.find(summary[2], '-')
-    ms = tonumber(string.sub(summary[2], 1, dash - 1))
-    seq = tonumber(string.sub(summary[2], dash + 1))
+    ms, seq = split(redis.call('XPENDING', key, name)[2])
   else
-    local dash = string.find(last, '-')
-    ms = tonumber(string.sub(last, 1, dash - 1))
-    seq = tonumber(string.sub(last, dash + 1)) + 1
+    ms, seq = split(last)
+    if seq ~= MAX then seq = incr(seq)
+    elseif ms ~= MAX then ms, seq = incr(ms), '0' end  -- MAX-MAX has no next id: keep it (trims less)
   end
-  if best_ms == nil or ms < best_ms or (ms == best_ms and seq < best_seq) then
+  if best_ms == nil or less(ms, best_ms) or (ms == best_ms and less(seq, best_seq)) then
     best_ms, best_seq = ms, seq
   end
 end
-local point = string.format('%.0f-%.0f', best_ms, best_seq)
+local point = best_ms .. '-' .. best_seq
 local trimmed
-if ARGV[1] == '~' and tonumber(ARGV[2]) > 0 then
+if ARGV[1] == '=' and ARGV[3] == 'xdel' then
+  -- Redis 6.2's exact MINID trim also deletes entries at or after the point whose id differs from the
+  -- first of its node by 2^32 - 1 or more (seq or ms: 49.7 days). Whole nodes (~) are removed correctly
+  -- there: remove those, then delete the rest before the point by id (at most 1,000 a call).
+  trimmed = redis.call('XTRIM', key, 'MINID', '~', point)
+  local rest = redis.call('XRANGE', key, '-', '(' .. point, 'COUNT', 1000)
+  if #rest > 0 then
+    local ids = {}
+    for i, entry in ipairs(rest) do ids[i] = entry[1] end
+    trimmed = trimmed + redis.call('XDEL', key, unpack(ids))
+  end
+elseif ARGV[1] == '~' and tonumber(ARGV[2]) > 0 then
   trimmed = redis.call('XTRIM', key, 'MINID', '~', point, 'LIMIT', ARGV[2])
 else
   trimmed = redis.call('XTRIM', key, 'MINID', ARGV[1], point)

@@ -1,0 +1,157 @@
+"""One error root: a server killed mid-command is exit 3 in one line, Ctrl-C is 130, a timeout is one try."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+import redis
+
+from redisguard import errors
+from redisguard.connect import ConnectError, ConnectionOptions, open_client
+from redisguard.localserver import LocalServer
+from redisguard.snapshot import SnapshotFormatError
+
+REDISGUARD = [sys.executable, "-m", "redisguard"]
+
+# Every command that talks to Redis, as a user would run it (URL appended).
+COMMANDS: dict[str, list[str]] = {
+    "doctor": ["doctor", "--key-sample", "10"],
+    "snapshot": ["snapshot", "--key-sample", "10"],
+    "keys": ["keys"],
+    "streams": ["streams"],
+    "trim": ["trim", "jobs", "--dry-run"],
+}
+
+
+def test_every_error_is_a_redisguard_error_with_its_exit_code() -> None:
+    assert issubclass(ConnectError, errors.ConnectionFailed)
+    assert issubclass(SnapshotFormatError, errors.UsageError) and issubclass(SnapshotFormatError, ValueError)
+    codes = {cls: cls("x").exit_code for cls in (errors.ConnectionFailed, errors.RefusedError, errors.UsageError,
+                                                 errors.SnapshotFormatError, errors.CancelledError)}
+    assert codes == {errors.ConnectionFailed: 3, errors.RefusedError: 3, errors.UsageError: 2,
+                     errors.SnapshotFormatError: 2, errors.CancelledError: 130}
+    assert str(errors.UsageError("first line\nsecond line")) == "first line"
+
+
+def test_from_redis_maps_each_failure() -> None:
+    target = "redis://127.0.0.1:1/0"
+    assert isinstance(errors.from_redis(redis.exceptions.ConnectionError("gone"), target), errors.ConnectionFailed)
+    assert isinstance(errors.from_redis(redis.exceptions.TimeoutError("slow"), target), errors.ConnectionFailed)
+    assert isinstance(errors.from_redis(ConnectionResetError(104, "reset"), target), errors.ConnectionFailed)
+    denied = errors.from_redis(redis.exceptions.NoPermissionError("NOPERM this user has no permissions"), target)
+    assert isinstance(denied, errors.RefusedError) and denied.kind == "noperm"
+    renamed = errors.from_redis(redis.exceptions.ResponseError("unknown command 'MEMORY'"), target)
+    assert isinstance(renamed, errors.RefusedError) and target in str(renamed)
+
+
+def _wait_for_client(server: LocalServer, process: subprocess.Popen[str], baseline: int) -> None:
+    """Until the command's own connection to the server is open (or the command ended)."""
+    assert server.process is not None
+    proc = psutil.Process(server.process.pid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        established = [c for c in proc.net_connections(kind="tcp") if c.status == psutil.CONN_ESTABLISHED]
+        if len(established) > baseline:
+            time.sleep(0.3)  # let it send its command, which the pause holds unanswered
+            return
+        time.sleep(0.05)
+
+
+def _paused_server(make_server) -> tuple[LocalServer, redis.Redis]:
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    for index in range(50):
+        admin.xadd("jobs", {"n": str(index)})
+    admin.xgroup_create("jobs", "workers", id="0")
+    admin.execute_command("CLIENT", "PAUSE", "60000", "ALL")  # every reply waits: the command is mid-flight
+    return srv, admin
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_server_killed_mid_command_is_exit_3_in_one_line(make_server, name: str) -> None:
+    srv, admin = _paused_server(make_server)
+    assert srv.process is not None
+    baseline = 1  # the admin connection
+    process = subprocess.Popen([*REDISGUARD, *COMMANDS[name], srv.url, "--timeout", "50"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_client(srv, process, baseline)
+        srv.process.kill()  # the server we started, by its PID
+        srv.process.wait(10)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        admin.close()
+        if process.poll() is None:
+            process.kill()
+    lines = stderr.strip().splitlines()
+    assert process.returncode == 3, (process.returncode, stderr)
+    assert len(lines) == 1 and lines[0].startswith("redisguard: "), lines
+    assert "Traceback" not in stderr and "internal error" not in stderr
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_ctrl_c_exits_130(make_server, name: str) -> None:
+    srv, admin = _paused_server(make_server)
+    process = subprocess.Popen([*REDISGUARD, *COMMANDS[name], srv.url, "--timeout", "50"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_client(srv, process, 1)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        admin.close()  # the server stays paused until the fixture stops it (by PID)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, (process.returncode, stderr)
+    assert "Traceback" not in stderr
+
+
+def test_a_timeout_is_one_attempt(make_server) -> None:
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    client = open_client(ConnectionOptions.build(srv.url, command_timeout=0.5, retries=3))
+    before = int(admin.info("stats")["total_connections_received"])
+    admin.execute_command("CLIENT", "PAUSE", "3000", "ALL")
+    try:
+        with pytest.raises(redis.exceptions.TimeoutError):
+            client.get("anything")
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+        client.close()
+    after = int(admin.info("stats")["total_connections_received"])
+    admin.close()
+    assert after - before == 0  # no reconnect-and-resend: a retry would have opened a new connection each time
+
+
+def test_lost_connection_is_still_retried(make_server) -> None:
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    client = open_client(ConnectionOptions.build(srv.url, retries=2))
+    try:
+        admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        assert client.ping() is True  # reconnected once, transparently
+    finally:
+        client.close()
+        admin.close()
+
+
+@pytest.mark.parametrize("args", [
+    ["doctor", "redis://127.0.0.1:6399/abc"],
+    ["doctor", "redis://127.0.0.1:99999/0"],
+    ["doctor", "redis://127.0.0.1:port/0"],
+    ["doctor", "redis://127.0.0.1:6399/0", "--timeout", "-1"],
+    ["doctor", "redis://127.0.0.1:6399/0", "--connect-timeout", "0"],
+    ["keys", "redis://127.0.0.1:6399/0", "--timeout", "-5"],
+])
+def test_bad_url_or_timeout_is_a_one_line_usage_error(args: list[str]) -> None:
+    result = subprocess.run([*REDISGUARD, *args], capture_output=True, text=True, timeout=60, check=False,
+                            env={**os.environ, "REDISCLI_AUTH": ""})
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert len(lines) == 1 and "Traceback" not in result.stderr, lines
