@@ -78,8 +78,9 @@ def mixed(total: int, seed: int = 20240101) -> Iterator[bytes]:
 _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def prod(total: int, seed: int = 20240202) -> Iterator[bytes]:
-    """Production-like names and types, plus the three :data:`BIG_KEYS`."""
+def prod(total: int, seed: int = 20240202, big: tuple[int, int, int] | None = None) -> Iterator[bytes]:
+    """Production-like names and types, plus the three :data:`BIG_KEYS` (``big``: other element counts for
+    them, as (list, zset, stream), for tests)."""
     rng = random.Random(seed)
     month = 30 * 86400
     for n in range(total):
@@ -120,16 +121,18 @@ def prod(total: int, seed: int = 20240202) -> Iterator[bytes]:
         else:  # order:2024-05-01:<n>: a hash
             key = b"order:2024-%02d-%02d:%d" % (rng.randint(1, 12), rng.randint(1, 28), n)
             yield _cmd(b"HSET", key, b"sku", b"SKU%08d" % rng.randint(0, 99_999_999), b"qty", b"%d" % rng.randint(1, 9))
-    big_list, big_zset, big_stream = BIG_KEYS
-    for start in range(0, big_list[2], 10_000):
-        yield _cmd(b"RPUSH", big_list[0], *(b"job-%d" % j for j in range(start, start + 10_000)))
-    for start in range(0, big_zset[2], 5_000):
+    (list_key, _, list_size), (zset_key, _, zset_size), (stream_key, _, stream_size) = BIG_KEYS
+    if big is not None:
+        list_size, zset_size, stream_size = big
+    for start in range(0, list_size, 10_000):
+        yield _cmd(b"RPUSH", list_key, *(b"job-%d" % j for j in range(start, min(list_size, start + 10_000))))
+    for start in range(0, zset_size, 5_000):
         args = []
-        for j in range(start, start + 5_000):
+        for j in range(start, min(zset_size, start + 5_000)):
             args += [b"%d" % rng.randint(0, 1_000_000), b"player:%d" % j]
-        yield _cmd(b"ZADD", big_zset[0], *args)
-    for j in range(big_stream[2]):
-        yield _cmd(b"XADD", big_stream[0], b"*", b"kind", b"click", b"n", b"%d" % j)
+        yield _cmd(b"ZADD", zset_key, *args)
+    for j in range(stream_size):
+        yield _cmd(b"XADD", stream_key, b"*", b"kind", b"click", b"n", b"%d" % j)
 
 
 KEYSPACES = {"mixed": mixed, "prod": prod}
@@ -137,3 +140,35 @@ KEYSPACES = {"mixed": mixed, "prod": prod}
 
 def commands(keyspace: str, total: int) -> Iterator[bytes]:
     return KEYSPACES[keyspace](total)
+
+
+def load(port: int, stream: Iterator[bytes], host: str = "127.0.0.1") -> int:
+    """Send the commands to a server we started (pipelined, 2,000 at a time); the number sent."""
+    import socket
+
+    import hiredis
+
+    sent = 0
+    with socket.create_connection((host, port)) as sock:
+        reader = hiredis.Reader()
+        chunk: list[bytes] = []
+
+        def flush() -> None:
+            sock.sendall(b"".join(chunk))
+            for _ in chunk:
+                reply = reader.gets()
+                while reply is False:
+                    reader.feed(sock.recv(1 << 20))
+                    reply = reader.gets()
+                if isinstance(reply, hiredis.ReplyError):
+                    raise RuntimeError(str(reply))
+            chunk.clear()
+
+        for command in stream:
+            chunk.append(command)
+            sent += 1
+            if len(chunk) >= 2000:
+                flush()
+        if chunk:
+            flush()
+    return sent

@@ -6,6 +6,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import click
 import redis.exceptions as rex
@@ -160,7 +161,7 @@ def _required(exc: rex.RedisError, conn: ConnectionOptions) -> RedisguardError:
                        if f"'{name}" in lowered or lowered.startswith(f"{name} ")), None)
         rule = _RULES.get(needed or "", "+scan +memory|usage")
         what = "MEMORY USAGE" if needed == "memory" else (needed or "scan and memory usage").upper()
-        user = quote_cli(conn.username or "default")
+        user = quote_cli(conn.username or urlsplit(conn.url).username or "default")
         return RefusedError(f"{conn.display}: the keys scan needs {what}, which this user may not run; "
                             f"grant it with: ACL SETUSER {user} {rule}", kind="noperm")
     if isinstance(exc, rex.ResponseError) and "unknown" in text.lower():

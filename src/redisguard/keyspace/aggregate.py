@@ -133,6 +133,8 @@ class Aggregator:
                 if length.__class__ is not int:
                     length = None
             if enc.__class__ is not bytes:
+                if enc is not None and denied is not None:
+                    denied("encoding", enc)
                 enc = None  # vanished between commands, or OBJECT denied: the size is still right
             if limited:
                 found = cut_cache.get(pattern)

@@ -11,6 +11,8 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import cast
 
+import redis.exceptions as rex
+
 from redisguard.connect import ConnectionOptions, Node, Topology, discover, open_client
 from redisguard.keyspace.report import KeyspaceReport, build_report
 from redisguard.keyspace.scan import NodeScan, ScanSettings, scan_client
@@ -40,10 +42,14 @@ def pick_nodes(topology: Topology, *, replica: bool) -> tuple[list[Node], list[s
 
 
 def _dbsize(node: Node, db: int | None) -> int:
+    """The node's key count for the plan (0 when DBSIZE is denied or renamed: the scan then has no total)."""
     with open_client(node.options) as client:
         if db is not None:
             client.execute_command("SELECT", db)
-        return int(client.dbsize())
+        try:
+            return int(client.dbsize())
+        except rex.ResponseError:
+            return 0
 
 
 def _run_all(run: Callable[[int], NodeScan], count: int, cancel: threading.Event) -> list[NodeScan]:

@@ -202,7 +202,7 @@ class _Builder:
         if seen.ttl:
             tail += b"*2\r\n$4\r\nPTTL\r\n%b"
             slots += 1
-        self.seen = seen
+        self.seen = replace(seen)  # what this builder's batches hold, whatever is dropped later
         self.width = slots + (1 if seen.length or seen.type else 0)
         # By the expected type: MEMORY USAGE, its length command (or TYPE when lengths are not visible), the rest.
         if seen.length:
