@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import redis.exceptions as rex
 
+from redisguard._wire.errors import DENIED, reason_for_text
 from redisguard.snapshot import NotVisible
 
 __all__ = ["Probe", "reason_for"]
@@ -19,10 +20,8 @@ def reason_for(exc: rex.RedisError) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     lowered = text.lower()
     if isinstance(exc, rex.NoPermissionError) or "noperm" in lowered or "no permissions" in lowered:
-        return "denied by ACL (NOPERM)"
-    if "unknown command" in lowered or "unknown subcommand" in lowered:
-        return "command not available (renamed, disabled or not in this Redis version)"
-    return text
+        return DENIED
+    return reason_for_text(text) or text
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Any
 import hiredis
 import redis.exceptions as rex
 
+from redisguard._wire.errors import as_redis_error
 from redisguard.keyspace.patterns import DEFAULT_CAP, UNLIMITED_DEPTH, PatternGrouper, cut
 
 __all__ = ["TTL_BUCKETS", "Aggregator", "HeapEntry", "ttl_bucket"]
@@ -287,8 +288,5 @@ def _moved(*replies: Any) -> bool:
 def _raise_reply_error(*replies: Any) -> None:
     for reply in replies:
         if isinstance(reply, hiredis.ReplyError):
-            text = str(reply)
-            if text.startswith("NOPERM"):
-                raise rex.NoPermissionError(text)
-            raise rex.ResponseError(text)
-    raise rex.ResponseError(f"unexpected replies to MEMORY USAGE/TYPE/PTTL: {replies!r}"[:300])
+            raise as_redis_error(reply)
+    raise rex.ResponseError(f"unexpected replies to the per-key commands: {replies!r}"[:300])

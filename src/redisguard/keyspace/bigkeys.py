@@ -26,9 +26,10 @@ from typing import Any
 
 import hiredis
 
+from redisguard._wire.errors import as_redis_error
+from redisguard._wire.pipe import RawPipe
+from redisguard._wire.resp import bulk, command
 from redisguard.keyspace.aggregate import Aggregator
-from redisguard.keyspace.resp import RawPipe, as_redis_error
-from redisguard.respwire import bulk, command
 
 __all__ = ["MIN_ELEMENTS", "MIN_STRING_BYTES", "BigKeyPass", "find_big_keys", "keysizes_counts"]
 

@@ -11,6 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from redisguard._wire.decode import text
 from redisguard.keynames import to_text
 from redisguard.keyspace.aggregate import TTL_BUCKETS, Aggregator
 from redisguard.keyspace.patterns import cut
@@ -43,7 +44,7 @@ class _Tally:
 
 
 def _text(value: bytes | None) -> str:
-    return "unknown" if value is None else to_text(value)
+    return "unknown" if value is None else text(value)
 
 
 @dataclass

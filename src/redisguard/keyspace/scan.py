@@ -43,13 +43,14 @@ import hiredis
 import redis
 import redis.exceptions as rex
 
-from redisguard.collect.info import parse_info_text
+from redisguard._wire.errors import as_redis_error, refused_command
+from redisguard._wire.info import parse_info_text
+from redisguard._wire.pipe import RawPipe
+from redisguard._wire.resp import bulk, command
 from redisguard.keyspace.aggregate import Aggregator
 from redisguard.keyspace.bigkeys import MIN_ELEMENTS, MIN_STRING_BYTES, BigKeyPass, find_big_keys, keysizes_counts
 from redisguard.keyspace.patterns import DEFAULT_CAP
-from redisguard.keyspace.resp import RawPipe, as_redis_error
 from redisguard.keyspace.throttle import ServerLoad, Throttle
-from redisguard.respwire import bulk, command
 
 __all__ = ["LENGTH_COMMANDS", "NodeScan", "ScanCancelled", "ScanSettings", "Visibility", "scan_client"]
 
@@ -235,16 +236,7 @@ def _retry_commands(key: bytes, encoding: Any, seen: Visibility) -> tuple[bytes,
     return b"".join(out), candidates
 
 
-def _denial(reply: Any) -> str | None:
-    """Why a command was refused as a command (ACL ``to run``, unknown or renamed), not for one key."""
-    if not isinstance(reply, hiredis.ReplyError):
-        return None
-    text = str(reply)
-    if text.startswith("NOPERM") and "to run" in text:
-        return "denied by ACL (NOPERM)"
-    if "unknown command" in text or "unknown subcommand" in text:
-        return "command not available (renamed, disabled or not in this version)"
-    return None
+_denial = refused_command  # why a per-key command was refused as a command, or None
 
 
 _SCAN, _META, _RETRY = 0, 1, 2

@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from redisguard.collect.info import parse_info_text
-from redisguard.keyspace.resp import RawPipe
+from redisguard._wire.info import parse_info_text
+from redisguard._wire.pipe import RawPipe
 
 __all__ = ["ServerLoad", "Throttle"]
 

@@ -15,18 +15,13 @@ import hiredis
 import redis
 import redis.exceptions as rex
 
-from redisguard.respwire import command
+from redisguard._wire.errors import as_redis_error
+from redisguard._wire.resp import command
 
 __all__ = ["RawPipe", "as_redis_error"]
 
 _READ_SIZE = 1 << 18
 _MORE = object()  # what the reader returns when it needs more bytes
-
-
-def as_redis_error(reply: Any) -> rex.RedisError:
-    """A ``hiredis.ReplyError`` as the redis-py exception it stands for (NOPERM: ``NoPermissionError``)."""
-    text = str(reply)
-    return rex.NoPermissionError(text) if text.startswith("NOPERM") else rex.ResponseError(text)
 
 
 class RawPipe:
