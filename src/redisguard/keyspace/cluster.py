@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import cast
+from urllib.parse import urlsplit
 
 import redis.exceptions as rex
 
@@ -20,6 +21,12 @@ from redisguard.keyspace.scan import NodeScan, ScanSettings, scan_client
 __all__ = ["pick_nodes", "scan_deployment"]
 
 Progress = Callable[[int], None]
+
+
+def _url_db(options: ConnectionOptions) -> int:
+    """The database a ``redis://host:port/N`` URL names (0 when none, or for a unix socket's ?db=)."""
+    path = urlsplit(options.url).path.strip("/")
+    return int(path) if path.isdigit() else 0
 
 
 def pick_nodes(topology: Topology, *, replica: bool) -> tuple[list[Node], list[str]]:
@@ -82,6 +89,10 @@ def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, repli
     began = time.monotonic()
     topology = discover(options)
     nodes, notes = pick_nodes(topology, replica=replica)
+    seed_db = _url_db(options)
+    if settings.db is None and seed_db and topology.mode == "standalone":
+        # redis://host:port/N: every node (a replica with --replica too, whose options point at /0) scans db N.
+        settings = replace(settings, db=seed_db)
     if settings.db is not None and topology.mode == "cluster" and settings.db != 0:
         notes.append("Redis Cluster has only database 0")
     sizes = [_dbsize(node, settings.db) for node in nodes]
@@ -103,6 +114,7 @@ def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, repli
 
     scans = [run(0)] if len(nodes) == 1 else _run_all(run, len(nodes), cancel)
     report = build_report(scans, target=options.display, topology=topology.mode, cap=settings.cap,
+                          db=settings.db if settings.db is not None else seed_db,
                           elapsed_s=time.monotonic() - began)
     report.notes.extend(notes)
     return report
