@@ -153,7 +153,8 @@ def _coverage(report: KeyspaceReport, console: Console) -> None:
             line += (f"; {fmt_bytes(cover.unaccounted_bytes)} ({cover.unaccounted_share or 0:.1%}) unaccounted "
                      "(allocator overhead outside MEMORY USAGE, the expires table, estimate error)")
         else:
-            line += f"; the estimate is {fmt_bytes(-cover.unaccounted_bytes)} over it (estimate error)"
+            line += (f"; {fmt_bytes(-cover.unaccounted_bytes)} over it (MEMORY USAGE estimates aggregates from "
+                     "samples and counts allocator rounding; an exact full scan overshoots too)")
     console.print(line)
     walked = "the whole keyspace" if cover.pass_complete else f"only {cover.pass_keys_walked:,} keys (time budget)"
     console.print(f"big-key pass: walked {walked}; measured every aggregate of ≥ {cover.min_elements:,} elements "
