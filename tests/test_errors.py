@@ -155,3 +155,13 @@ def test_bad_url_or_timeout_is_a_one_line_usage_error(args: list[str]) -> None:
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert len(lines) == 1 and "Traceback" not in result.stderr, lines
+
+
+def test_error_line_escapes_what_a_hostile_snapshot_holds(tmp_path) -> None:
+    bad = tmp_path / "hostile.json"
+    bad.write_text('{"version": 99, "nodes": [], "redisguard_version": "\\u001b]0;owned\\u0007\\nline two"}')
+    result = subprocess.run([*REDISGUARD, "doctor", "--from", str(bad)], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 2
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "not supported" in result.stderr

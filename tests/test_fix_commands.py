@@ -9,6 +9,7 @@ argv is recorded by a stand-in on PATH (what the shell passed is what this test 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -19,13 +20,14 @@ from pathlib import Path
 
 import pytest
 import redis
+from rich.console import Console
 
 from redisguard.collect import collect_snapshot
 from redisguard.connect import ConnectionOptions
 from redisguard.keynames import to_bytes, to_text
 from redisguard.keyspace import doctor_key_sampler
 from redisguard.localserver import LocalServer
-from redisguard.render import doctor_to_dict, render_doctor_markdown
+from redisguard.render import doctor_to_dict, render_doctor_markdown, render_doctor_terminal
 from redisguard.rules import CommandContext, Fix, FixKind, Thresholds, diagnose, shell_line
 from redisguard.rules.commands import node_url
 
@@ -100,6 +102,10 @@ def test_pasted_fix_commands_run_nothing_hidden_and_pass_the_exact_argv(make_ser
     assert kinds == {FixKind.REDIS, FixKind.REDISGUARD}
     lines = _printed_lines(doctor_to_dict(report), render_doctor_markdown(report))
     assert len(lines) == len({shell_line(fix, ctx) for fix in runnable})
+    terminal = io.StringIO()
+    render_doctor_terminal(report, Console(file=terminal, width=80, no_color=True))
+    shown = {line.removeprefix("$ ") for line in terminal.getvalue().splitlines() if line.startswith("$ ")}
+    assert shown == lines  # the terminal prints each whole, on one line, exactly as the JSON has it
 
     sandbox = tmp_path / "sandbox"
     bin_dir = tmp_path / "bin"
@@ -158,3 +164,21 @@ def test_connection_flags_never_carry_the_password() -> None:
     assert guard == "redisguard trim --dry-run --user ops --tls-ca /etc/ca.pem -- 's p' rediss://10.0.0.5:6380/3"
     from_url = shell_line(Fix.redis("PING", risk="", node="redis://u:***@db.internal:7000/2"), CommandContext())
     assert from_url == "redis-cli -h db.internal -p 7000 -n 2 PING" and "***" not in from_url
+
+
+def test_acl_line_for_a_shell_passes_the_exact_argv(tmp_path: Path) -> None:
+    user = "ops $(touch pwned) `x`;y"
+    result = subprocess.run([sys.executable, "-m", "redisguard", "acl", "--user", user, "--json"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    data = json.loads(result.stdout)
+    (tmp_path / "redis-cli").write_text(RECORDER.format(python=sys.executable))
+    (tmp_path / "redis-cli").chmod(0o755)
+    log = tmp_path / "argv.log"
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "RG_ARGV_LOG": str(log)}
+    subprocess.run(["sh", "-c", data["shell"]], cwd=tmp_path, env=env, check=True, timeout=60)
+    recorded = [bytes.fromhex(arg).decode() for arg in json.loads(log.read_text().splitlines()[0])]
+    assert recorded == data["argv"] and recorded[2] == user
+    assert not (tmp_path / "pwned").exists()
+    plain = subprocess.run([sys.executable, "-m", "redisguard", "acl", "--user", user], capture_output=True,
+                           text=True, timeout=60, check=True).stdout
+    assert plain.startswith('ACL SETUSER "ops $(touch pwned) `x`;y" reset on ')  # one argument at a redis-cli prompt

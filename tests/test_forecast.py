@@ -126,6 +126,19 @@ def test_irregular_noisy_sawtooth_sampled_sparsely(every: int) -> None:
         expect(forecast(irregular_sawtooth(20_000, seed, every), LIMIT, "noeviction"), 20_000, tolerance=0.15)
 
 
+def test_one_drop_has_no_forecast_until_a_second_one_shows_the_period() -> None:
+    # The first tooth alone is growth (nothing can tell it from growth); after one drop, no forecast;
+    # from the second drop the period is known and the flat lows say "not growing".
+    samples = sawtooth(trend=0, rise=50 * MB / 600, period=600, seconds=1800)
+    assert forecast(samples[:590], LIMIT, "noeviction") is not None
+    assert forecast(samples[:1190], LIMIT, "noeviction") is None
+    assert forecast(samples, LIMIT, "noeviction") is None
+    # a one-off fall during steady growth: none while it is in the window
+    falling = [(1.7e9 + i, 400 * MB + 30_000 * i - (100 * MB if i >= 900 else 0)) for i in range(1800)]
+    assert forecast(falling, LIMIT, "noeviction") is None
+    expect(forecast(falling[900:], LIMIT, "noeviction"), 30_000)
+
+
 def test_step_change_then_flat_has_no_forecast() -> None:
     samples = [(1.7e9 + i, 200 * MB if i < 900 else 500 * MB) for i in range(1800)]
     assert forecast(samples, LIMIT, "noeviction") is None
@@ -204,9 +217,12 @@ def test_history_feeds_forecast() -> None:
 
 # --- invariances -------------------------------------------------------------------------------------------
 
-def _noisy(rate: float, noise: float, seed: int, count: int, every: float) -> list[tuple[float, int]]:
+def _noisy(rate: float, noise: float, seed: int, count: int, every: float,
+           tooth: float = 0.0, period: int = 1) -> list[tuple[float, int]]:
+    """Trend + Gaussian noise, plus an optional sawtooth (``tooth`` bytes per sample for ``period`` samples)."""
     rng = random.Random(seed)
-    return [(i * every, int(300 * MB + rate * i * every + rng.gauss(0, noise))) for i in range(count)]
+    return [(i * every, int(300 * MB + rate * i * every + tooth * (i % period) + rng.gauss(0, noise)))
+            for i in range(count)]
 
 
 _series = st.builds(
@@ -216,6 +232,8 @@ _series = st.builds(
     seed=st.integers(0, 2**16),
     count=st.integers(20, 240),
     every=st.floats(min_value=0.5, max_value=30),
+    tooth=st.one_of(st.just(0.0), st.floats(min_value=100_000, max_value=5 * MB)),
+    period=st.integers(2, 40),
 )
 
 

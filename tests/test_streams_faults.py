@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from redisguard.localserver import LocalServer
-from redisguard.streams import Consumer, Entry, EventsNotStoredError, Producer
+from redisguard.streams import Consumer, Entry, EventsNotStoredError, Producer, Trimmer
 
 
 def _kill(srv: LocalServer) -> None:
@@ -215,3 +215,22 @@ async def test_stop_returns_when_redis_is_gone(make_server) -> None:
     consumer.stop()
     await asyncio.wait_for(task, timeout=30)  # returns, without an error
     assert consumer.metrics.connection_errors >= 2
+
+
+async def test_trimmer_survives_a_restart(make_server) -> None:
+    srv = _durable(make_server)
+    admin = srv.client()
+    admin.xgroup_create("t", "g", id="$", mkstream=True)
+    trimmer = Trimmer(srv.url, ["t"], interval=0.05, exact=True)
+    task = asyncio.create_task(trimmer.run())
+    await _wait_for(lambda: trimmer.runs >= 2, task)  # connected and trimming
+    await asyncio.to_thread(_kill_and_restart, srv, 1.0)
+    admin = srv.client()
+    _add(admin, "t", 0, 10)  # added after the group was created at $: the group has read none of them...
+    admin.xgroup_setid("t", "g", id="$")  # ...until it is moved past them: all 10 are now safe to trim
+    await _wait_for(lambda: admin.xlen("t") == 0, task)
+    trimmer.stop()
+    await asyncio.wait_for(task, timeout=30)
+    assert admin.xlen("t") == 0 and trimmer.trimmed == 10
+    assert trimmer.connection_errors >= 1
+    admin.close()

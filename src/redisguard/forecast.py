@@ -7,7 +7,10 @@ Estimator, and why (``predict_linear`` over raw samples misfires on the sawtooth
 1. **Restarts**: a sample at or below 10 % of the series' running maximum (a restart, FLUSHALL) starts a
    new series; only the latest series is used.
 2. **Per-cycle lows**: the sawtooth's drops are the consecutive decreases that are outliers among the
-   consecutive differences (robust z-score below -5). The time axis is cut into equal buckets at least
+   consecutive differences (robust z-score below -5). With exactly one drop in the window there is no
+   forecast: it may be the first tooth of a sawtooth whose period is not known yet (the growth before
+   it was the tooth rising) or a one-off fall, and both look alike until a second drop, or until the
+   drop leaves the window. The time axis is cut into equal buckets at least
    1.5 sawtooth periods wide (median time between drops), and at most :data:`MAX_BUCKETS`; each bucket
    gives its lowest sample. The lows of a flat sawtooth are flat; those of a growing one grow with it.
 3. **Step changes**: a jump between consecutive lows that is an outlier among their differences splits
@@ -89,14 +92,20 @@ def forecast(samples: Sequence[tuple[float, int]], limit_bytes: int | None, poli
     """The growth rate and time to ``limit_bytes`` of the counted memory, or None.
 
     None when there is no limit (0 or None), too few samples (or a restart left too little history),
-    or memory is flat, shrinking, or growing too slowly to reach the limit within a month.
+    exactly one sawtooth drop in the window, or memory is flat, shrinking, or growing too slowly to reach
+    the limit within a month. ``samples_used`` counts the samples from the first low the slope used to
+    the latest (after a restart, only the new series). At or over the limit, the times are 0.
+    Cost: about 11 ms for 4,096 samples (measured on the shared 2-core machine).
     """
     if not limit_bytes or limit_bytes <= 0:
         return None
-    series = _latest_series(sorted((float(t), int(v)) for t, v in samples))
+    series = _latest_series(sorted(samples))   # already sorted (History): linear time
     if len(series) < MIN_SAMPLES or series[-1][0] <= series[0][0]:
         return None
-    lows = _bucket_lows(series, _bucket_width(series))
+    drops = _drop_times(series)
+    if len(drops) == 1:
+        return None   # one drop: a sawtooth whose period is not known yet, or a one-off fall; wait and see
+    lows = _bucket_lows(series, _bucket_width(series, drops))
     if len(lows) < MIN_LOWS:
         return None
     segments = _segments(lows)
@@ -107,7 +116,7 @@ def forecast(samples: Sequence[tuple[float, int]], limit_bytes: int | None, poli
     rate, rate_low, rate_high = _sen_interval(slopes, variance)
     if rate <= 0 or rate_low <= 0 or not _rise_exceeds_scatter(chosen, rate):
         return None
-    current = series[-1][1]
+    current = int(series[-1][1])
     headroom = max(0, limit_bytes - current)
     estimate = headroom / rate
     if estimate > MAX_HORIZON_SECONDS:
@@ -127,11 +136,14 @@ def forecast(samples: Sequence[tuple[float, int]], limit_bytes: int | None, poli
 
 
 def _latest_series(ordered: list[tuple[float, int]]) -> list[tuple[float, int]]:
-    start, running_max = 0, -1
+    start, running_max, threshold = 0, -1.0, -1.0
     for index, (_, value) in enumerate(ordered):
-        if running_max > 0 and value <= RESTART_FRACTION * running_max:
+        if value <= threshold:
             start, running_max = index, value
-        running_max = max(running_max, value)
+            threshold = RESTART_FRACTION * value if value > 0 else -1.0
+        elif value > running_max:
+            running_max = value
+            threshold = RESTART_FRACTION * value if value > 0 else -1.0
     return ordered[start:]
 
 
@@ -140,17 +152,19 @@ def _robust_scale(values: Sequence[float]) -> tuple[float, float]:
     return center, _MAD_TO_SIGMA * median(abs(v - center) for v in values)
 
 
-def _bucket_width(series: list[tuple[float, int]]) -> float:
-    span = series[-1][0] - series[0][0]
-    gaps = [b[0] - a[0] for a, b in pairwise(series)]
+def _drop_times(series: list[tuple[float, int]]) -> list[float]:
+    """When the sawtooth drops: consecutive decreases that are outliers among the consecutive differences."""
     diffs = [float(b[1] - a[1]) for a, b in pairwise(series)]
     center, scale = _robust_scale(diffs)
     floor = max(DROP_Z * scale, 1.0)
-    drop_times = [series[i + 1][0] for i, d in enumerate(diffs) if d < 0 and center - d > floor]
-    width = max(span / MAX_BUCKETS, median(gaps))
+    return [series[i + 1][0] for i, d in enumerate(diffs) if d < 0 and center - d > floor]
+
+
+def _bucket_width(series: list[tuple[float, int]], drop_times: list[float]) -> float:
+    span = series[-1][0] - series[0][0]
+    width = max(span / MAX_BUCKETS, median(b[0] - a[0] for a, b in pairwise(series)))
     if len(drop_times) >= 2:
-        period = median(b - a for a, b in pairwise(drop_times))
-        width = max(width, 1.5 * period)
+        width = max(width, 1.5 * median(b - a for a, b in pairwise(drop_times)))
     return width
 
 
@@ -228,12 +242,14 @@ class History:
         if window_seconds <= 0 or max_samples < 1:
             raise ValueError("History needs window_seconds > 0 and max_samples >= 1")
         self._window = window_seconds
+        self._newest = -math.inf
         self._samples: deque[tuple[float, int]] = deque(maxlen=max_samples)
 
     def add(self, t: float, counted_bytes: int) -> None:
+        """Add a sample; samples older than the window (from the newest time seen) are dropped."""
         self._samples.append((float(t), int(counted_bytes)))
-        newest = max(self._samples[-1][0], self._samples[0][0])
-        while self._samples and self._samples[0][0] < newest - self._window:
+        self._newest = max(self._newest, float(t))
+        while self._samples and self._samples[0][0] < self._newest - self._window:
             self._samples.popleft()
 
     def samples(self) -> list[tuple[float, int]]:

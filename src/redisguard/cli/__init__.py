@@ -17,12 +17,15 @@ import redis.exceptions as rex
 
 from redisguard import __version__
 from redisguard.cli.options import current_target, scrub
-from redisguard.errors import EXIT_CANCELLED, EXIT_INTERNAL, RedisguardError, from_redis
+from redisguard.errors import EXIT_CANCELLED, EXIT_CANNOT_CONNECT, EXIT_INTERNAL, RedisguardError, from_redis
+from redisguard.keynames import visible
 
 __all__ = ["cli", "main"]
 
 # Each module named here defines ``command`` (a click.Command) and holds that subcommand only.
-COMMAND_MODULES: tuple[str, ...] = ("doctor", "snapshot", "acl", "demo", "keys", "streams", "trim")
+COMMAND_MODULES: tuple[str, ...] = (
+    "doctor", "snapshot", "acl", "demo", "keys", "streams", "trim", "alerts", "config", "fix", "report",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -36,7 +39,8 @@ for _name in COMMAND_MODULES:
 
 
 def _say(message: str) -> None:
-    click.echo(f"redisguard: {scrub(message)}", err=True)
+    """One line on stderr: secrets scrubbed, control characters and non-UTF-8 bytes from a name shown as escapes."""
+    click.echo(f"redisguard: {visible(scrub(message))}", err=True)
 
 
 def run(args: list[str] | None = None) -> int:
@@ -77,6 +81,12 @@ def main() -> None:
     code = run()
     try:
         sys.stdout.flush()
+        sys.stderr.flush()
     except OSError:  # stdout already closed by a pipe reader
         code = code or 0
+    if code in (EXIT_CANCELLED, EXIT_CANNOT_CONNECT):
+        # Ctrl-C, or a node lost: leave now. Another node's collector thread blocked in a socket read
+        # would otherwise hold the interpreter's exit until its --timeout (concurrent.futures joins its
+        # workers at exit). Output is flushed above; nothing else needs cleaning up.
+        os._exit(code)
     raise SystemExit(code)

@@ -1,88 +1,265 @@
-"""``redisguard demo``: start a throwaway local Redis in the incident's state and diagnose it."""
+"""``redisguard demo``: the incident of seeds 000/001 replayed on a throwaway Redis, diagnosed, fixed, and
+run again with the guarded producer, narrated step by step (about a minute).
+
+The server is started by us on 127.0.0.1 (``maxmemory 64mb``, ``noeviction``, its own temporary directory)
+and stopped by its PID at the end, on Ctrl-C, on SIGTERM and when the terminal closes (SIGHUP), unless
+``--keep`` is given (then it runs until Ctrl-C so every command can be tried on it).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import uuid
-from typing import Any, cast
+import dataclasses
+import json
+import resource
+import signal
+import sys
+import time
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
 
 import click
-import redis
 from rich.console import Console
 
-from redisguard.cli.doctor import run_doctor
-from redisguard.cli.options import is_terminal
+from redisguard.cli.demo_load import (
+    GROUP,
+    STREAM,
+    DrainResult,
+    GuardedResult,
+    IncidentResult,
+    Tick,
+    drain_and_trim,
+    guarded_replay,
+    naive_incident,
+)
+from redisguard.cli.report import count_trims, make_report, write_report
 from redisguard.collect import collect_snapshot
 from redisguard.connect import ConnectionOptions
-from redisguard.errors import ConnectionFailed
+from redisguard.errors import ConnectionFailed, UsageError
+from redisguard.keynames import for_terminal
 from redisguard.keyspace import doctor_key_sampler
 from redisguard.localserver import LocalServer, find_redis_binaries
-from redisguard.rules import Thresholds
+from redisguard.render import doctor_to_dict, render_doctor_terminal
+from redisguard.rules import diagnose
+from redisguard.snapshot import Snapshot
+from redisguard.units import fmt_bytes
 
 __all__ = ["command"]
 
-STREAM = "events:firehose"
+MAXMEMORY = "64mb"
+T = TypeVar("T")
 
 
-def load_incident(client: redis.Redis, scale: float) -> None:
-    """The 000 incident in miniature: a firehose stream with a stalled group, sessions that never expire."""
-    entries = int(40_000 * scale)
-    pipe = client.pipeline(transaction=False)
-    for index in range(entries):
-        pipe.xadd(STREAM, {"source": "websocket", "seq": str(index), "payload": "e" * 160})
-        if index % 1000 == 999:
-            pipe.execute()
-    pipe.execute()
-    client.xgroup_create(STREAM, "indexers", id="0")
-    client.xgroup_create(STREAM, "audit", id="0")  # created, never read: pins the safe trim point
-    delivered = cast("list[Any]", client.xreadgroup("indexers", "indexer-1", {STREAM: ">"}, count=int(15_000 * scale)))
-    ids = [entry_id for _, entries_ in delivered for entry_id, _ in entries_]
-    client.xack(STREAM, "indexers", *ids[: len(ids) // 5])  # the indexer died after acking a fifth
-    for index in range(int(20_000 * scale)):
-        pipe.set(f"session:{uuid.UUID(int=index)}", "s" * 120)  # no TTL: sessions never expire
-        pipe.set(f"cache:user:{index}", "u" * 80, ex=3600)
-        if index % 1000 == 999:
-            pipe.execute()
-    pipe.execute()
-    used = int(client.info("memory")["used_memory"])
-    client.config_set("maxmemory", str(int(used / 0.86)))  # 86 % full: the pager goes off
-    client.config_set("maxmemory-policy", "noeviction")
+class _Stopped(KeyboardInterrupt):
+    """SIGHUP or SIGTERM: leave through the ``finally`` that stops the server.
+
+    A KeyboardInterrupt, so that asyncio lets it out of whichever task it lands in (it re-raises
+    KeyboardInterrupt and SystemExit from a task instead of storing them).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped(signum)
+
+
+_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+def _install() -> None:
+    for sig in _SIGNALS:
+        signal.signal(sig, _raise_stopped)
+
+
+@contextlib.contextmanager
+def _hangup_and_term() -> Iterator[None]:
+    """Outside the event loop: SIGHUP/SIGTERM raise :class:`_Stopped` where the main thread is."""
+    previous = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    _install()
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+async def _until_signal(story: Coroutine[Any, Any, T]) -> T:
+    """Inside the event loop: SIGHUP/SIGTERM cancel the story (every task cleans up), then :class:`_Stopped`."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    received: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        if main is not None:
+            main.cancel()
+
+    for sig in _SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await story
+    except asyncio.CancelledError:
+        if received:
+            raise _Stopped(received[0]) from None
+        raise
+
+
+class _Narrator:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.started = time.monotonic()
+
+    def step(self, letter: str, title: str) -> None:
+        self.console.print(f"\n[bold cyan]── {letter}) {title}[/] [dim](t={time.monotonic() - self.started:.0f} s)[/]")
+
+    def say(self, text: str) -> None:
+        self.console.print(text)
+
+    def tick(self, tick: Tick) -> None:
+        lag = "unknown" if tick.lag is None else f"{tick.lag:,}"
+        share = f" ({tick.used_memory / tick.maxmemory:.0%})" if tick.maxmemory else ""
+        oom = f"[bold red]{tick.oom_replies:,} OOM[/]" if tick.oom_replies else "0 OOM"
+        self.console.print(
+            f"  {tick.elapsed_s:4.0f} s  Redis {fmt_bytes(tick.used_memory)}{share} · stream {tick.stream_length:,} "
+            f"· lag {lag} · pending {tick.pending:,} · {oom} · producer buffer {tick.producer_buffer_events:,} "
+            f"events ({fmt_bytes(tick.producer_buffer_bytes)})")
+
+
+def _snapshot(url: str) -> Snapshot:
+    return collect_snapshot(ConnectionOptions.build(url), key_sampler=doctor_key_sampler(2000))
+
+
+def _incident(say: _Narrator, result: IncidentResult) -> None:
+    say.say(f"  the upstream offered {result.offered:,} events; Redis stored {result.stored:,} and refused "
+            f"{result.oom_replies:,} writes with OOM ('command not allowed when used memory > maxmemory')")
+    say.say(f"  the naive producer now holds [bold]{result.buffer_events:,} events ({fmt_bytes(result.buffer_bytes)})"
+            f"[/] it cannot write, and the pile grows every second the incident lasts (seed 001: 2.7 → 7.3 GB "
+            f"in 60 s, then the container was OOM-killed); this process' peak RSS so far: "
+            f"{fmt_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)}")
+
+
+def _diagnosis(snapshot: Snapshot, console: Console) -> dict[str, Any]:
+    report = diagnose(snapshot)
+    render_doctor_terminal(report, console)
+    return doctor_to_dict(report)
+
+
+def _drain(say: _Narrator, result: DrainResult) -> None:
+    say.say("  [yellow]`redisguard fix` (plan, dry run, apply, audit log) is not in this build yet: this step is "
+            "to be wired to it.[/] Doing by hand what its plan says, with the streams library:")
+    say.say(f"  1. the indexers catch up (XREADGROUP and XACK still run when memory is full): a redisguard Consumer "
+            f"handled {result.handled:,} entries, {result.claimed:,} of them claimed (XAUTOCLAIM) from the dead "
+            f"indexer-2")
+    about = "" if result.planned_exact else "about "
+    say.say(f"  2. the trim plan (dry run, read-only): {about}{result.planned_entries:,} entries, "
+            f"{fmt_bytes(result.planned_bytes)}, that every group acknowledged (method {result.method}); applied: "
+            f"{result.trimmed:,} removed; Redis {fmt_bytes(result.used_before)} → {fmt_bytes(result.used_after)}")
+    say.say("  3. policy: noeviction kept, which is right for a queue (nothing unprocessed is ever evicted); what "
+            "keeps Redis off the limit is the producer's gate, next")
+
+
+def _guarded(say: _Narrator, result: GuardedResult, limit: int) -> None:
+    lost = result.offered - result.handled
+    say.say(f"  the upstream offered {result.offered:,} events (send() waited {result.send_wait_s:.1f} s at closed "
+            f"gates: the upstream was slowed, not buffered); Redis stored {result.written:,}; the consumer handled "
+            f"{result.handled:,}: [bold]{'nothing lost' if lost == 0 else f'{lost:,} NOT handled'}[/]")
+    say.say(f"  OOM replies: [bold]{result.oom_replies}[/]; Redis peaked at {fmt_bytes(result.max_used_memory)} of "
+            f"{fmt_bytes(limit)}; the producer's buffer peaked at {result.max_buffer_events:,} events "
+            f"({fmt_bytes(result.max_buffer_bytes)}, bounded: flat); gates closed "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.paused_s.items())
+            + f"; the Trimmer freed {result.trimmed:,} acknowledged entries")
+
+
+async def _story(server: LocalServer, say: _Narrator, console: Console, report_path: Path) -> dict[str, Any]:
+    url = server.url
+    limit = 64 * 1024 * 1024
+    say.step("a", f"the incident: a naive producer floods stream {STREAM!r} while group {GROUP!r} lags")
+    say.say("  upstream 25,000 events/s → unbounded buffer → XADD; indexer-1 acknowledges 4,000/s, indexer-2 "
+            "reads as much and died before acknowledging (its entries stay pending)")
+    incident = await naive_incident(url, say.tick)
+    _incident(say, incident)
+    say.step("b", "redisguard doctor: the diagnosis")
+    before = _snapshot(url)
+    trims = count_trims(ConnectionOptions.build(url), before)  # for the report: what a safe trim frees now
+    doctor = _diagnosis(before, console)
+    say.step("c", "the fix: let the indexers catch up, trim only what was acknowledged")
+    drained = await drain_and_trim(url)
+    _drain(say, drained)
+    say.step("d", "the same load again, with redisguard.streams' Producer, Consumer and Trimmer")
+    say.say("  Producer(memory_limit=0.8: writes wait above 80 % of maxmemory) · Consumer(32 concurrent handlers "
+            "of the same slow indexer: the doctor's 'add consumers') · Trimmer(every 0.5 s)")
+    guarded = await guarded_replay(url, say.tick)
+    _guarded(say, guarded, limit)
+    say.step("e", "the report")
+    series = [(tick.at, tick.used_memory) for tick in incident.ticks]
+    report = make_report([before], trims=trims, samples=series)
+    write_report(report, report_path)
+    say.say(f"  the incident as the team would get it, written to [bold]{report_path.resolve()}[/]: one HTML file "
+            "that opens offline (verdict, findings with commands to copy, memory charts, streams, clients)")
+    return {"server": {"url": url, "pid": server.process.pid if server.process else None,
+                       "version": server.binary.version_text, "maxmemory": limit},
+            "incident": dataclasses.asdict(incident), "doctor": doctor, "drain": dataclasses.asdict(drained),
+            "guarded": dataclasses.asdict(guarded), "report": str(report_path.resolve())}
 
 
 @click.command("demo")
-@click.option("--scale", type=click.FloatRange(0.05, 20), default=1.0, show_default=True,
-              help="Dataset size multiplier.")
-@click.option("--keep", is_flag=True, help="Keep the demo Redis running until Ctrl-C, to explore it.")
-@click.option("--json", "as_json", is_flag=True, help="Print the doctor report as JSON.")
-def command(scale: float, keep: bool, as_json: bool) -> None:
-    """Start a throwaway Redis on 127.0.0.1 in the state of a real stream-queue incident, and run doctor.
+@click.option("--keep", is_flag=True,
+              help="Leave the demo Redis running at the end (until Ctrl-C) to try commands on it.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("report.html"), show_default=True, help="Where to write the HTML report.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the story's numbers as JSON on stdout (the narration goes to stderr).")
+@click.option("--redis-version", "wanted", default=None, metavar="X.Y",
+              help="Use the redis-server of this version among those found (default: the newest).")
+def command(keep: bool, report_path: Path, as_json: bool, wanted: str | None) -> None:
+    """Replay a real stream-queue OOM incident on a throwaway local Redis, diagnose it, fix it, and run the
+    same load again with the memory-safe producer. About a minute.
 
-    The server is started on a free port with its own temporary directory, and stopped at the end.
+    The server listens on 127.0.0.1 only and is stopped at the end (also on Ctrl-C or a closed terminal).
     """
-    binaries = find_redis_binaries()
+    binaries = [binary for binary in find_redis_binaries()
+                if wanted is None or f"{binary.version_text}.".startswith(f"{wanted.rstrip('.')}.")]
+    if not binaries and wanted is not None:
+        raise UsageError(f"no redis-server {wanted} found; found: "
+                         + (", ".join(b.version_text for b in find_redis_binaries()) or "none"))
     if not binaries:
         raise ConnectionFailed("no redis-server found: install Debian's redis-server package or run ./dev.sh setup",
                                kind="no-server")
-    server = LocalServer(binaries[0])
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    with console.status("starting a throwaway redis-server and loading the incident", spinner="dots") \
-            if is_terminal() else contextlib.nullcontext():
-        server.start()
-        with server.client() as client:
-            load_incident(client, scale)
-    try:
-        console.print(f"[dim]demo: redis-server {binaries[0].version_text} (pid "
-                      f"{server.process.pid if server.process else '?'}) on {server.url}: a stream queue whose "
-                      f"indexer stalled, sessions without TTL, memory at 86 % of maxmemory, noeviction[/]")
-        options = ConnectionOptions.build(server.url)
-        snapshot = collect_snapshot(options, key_sampler=doctor_key_sampler(10_000))
-        code = run_doctor(snapshot, Thresholds(), "json" if as_json else "terminal")
-        console.print(f"[dim]doctor exit code {code} (0 healthy, 1 warnings, 2 critical)[/]")
-        if keep:
-            console.print(f"demo Redis left running at {server.url}; press Ctrl-C to stop it")
-            with contextlib.suppress(KeyboardInterrupt):
-                server.process.wait() if server.process else None
-    finally:
-        server.close()
-        console.print("[dim]demo redis-server stopped[/]")
-
+    out = sys.stderr if as_json else sys.stdout
+    console = Console(file=out, highlight=False, soft_wrap=True)
+    say = _Narrator(console)
+    server = LocalServer(binaries[0], config={"maxmemory": MAXMEMORY, "maxmemory-policy": "noeviction"})
+    code = 0
+    with _hangup_and_term():
+        try:
+            server.start()
+            pid = server.process.pid if server.process else "?"
+            name = Path(binaries[0].path).name  # redis-server, or valkey-server
+            say.say(f"demo: {for_terminal(name)} {for_terminal(binaries[0].version_text)} (pid {pid}) on {server.url}, "
+                    f"maxmemory {MAXMEMORY}, noeviction: the configuration of seed 000")
+            try:
+                story = asyncio.run(_until_signal(_story(server, say, console, report_path)))
+            finally:
+                _install()  # closing the event loop put the default handlers back
+            if as_json:
+                click.echo(json.dumps(story, indent=2, default=str))
+            if keep:
+                say.say(f"\ndemo Redis left running at [bold]{server.url}[/]: try `redisguard doctor {server.url}`, "
+                        f"`redisguard streams {server.url}`, `redisguard report {server.url}`; Ctrl-C stops it")
+                while server.process is not None and server.process.poll() is None:
+                    time.sleep(0.5)
+        except _Stopped as stopped:
+            code = 128 + stopped.signum
+        except KeyboardInterrupt:
+            code = 130
+        finally:
+            server.close()
+            console.print("[dim]demo redis-server stopped[/]")
+    if code:
+        raise SystemExit(code)

@@ -65,7 +65,8 @@ def command(conn: ConnectionOptions, from_file: Path | None, fmt: str, replicas:
             key_sample: int, threshold_pairs: tuple[str, ...]) -> None:
     """Diagnose Redis memory: what uses it, what is wrong, how bad, and the commands that fix it.
 
-    Read-only. Exit code: 0 healthy, 1 warnings, 2 critical, 3 could not connect.
+    Read-only. Exit code: 0 healthy, 1 warnings, 2 critical (or a usage error), 3 could not connect, 130
+    Ctrl-C.
     """
     thresholds = _thresholds(threshold_pairs)
     if from_file is not None:

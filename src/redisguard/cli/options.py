@@ -69,7 +69,9 @@ def fail(message: str, code: int) -> None:
 
 
 def is_terminal() -> bool:
-    """Progress bars and colour only for a person at a terminal; quiet when piped or in CI."""
+    """Progress bars and colour only for a person at a terminal; quiet when piped or in CI.
+
+    The same answer as ``Output.from_env().progress_allowed`` (cli/output.py), kept for its callers."""
     return sys.stderr.isatty() and os.environ.get("CI", "").lower() not in ("1", "true", "yes")
 
 

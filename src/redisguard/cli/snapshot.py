@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from redisguard.cli.options import connection_options
+from redisguard.cli.output import Output
 from redisguard.collect import collect_snapshot
 from redisguard.connect import ConnectionOptions
+from redisguard.keynames import visible
 from redisguard.keyspace import doctor_key_sampler
 from redisguard.snapshot import dump
 
@@ -26,8 +28,10 @@ def command(conn: ConnectionOptions, output: Path | None, replicas: bool, key_sa
     """Collect a read-only snapshot (JSON). It holds no passwords; key names appear as data."""
     snapshot = collect_snapshot(conn, include_replicas=replicas,
                                 key_sampler=doctor_key_sampler(key_sample) if key_sample else None)
+    out = Output.from_env()
     text = dump(snapshot, output)
     if output is None:
-        click.echo(text)
+        out.echo(text)
     else:
-        click.echo(f"snapshot of {snapshot.target} ({len(snapshot.nodes)} node(s)) written to {output}", err=True)
+        out.note(f"snapshot of {visible(snapshot.target)} ({len(snapshot.nodes)} node(s)) written to "
+                 f"{visible(str(output))}")

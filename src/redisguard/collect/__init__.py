@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from redisguard import __version__
 from redisguard.collect.node import KeySampler, collect_node
-from redisguard.connect import ConnectionOptions, Node, discover
+from redisguard.connect import ConnectError, ConnectionOptions, Node, discover
 from redisguard.snapshot import SNAPSHOT_VERSION, NodeSnapshot, NotVisible, Snapshot
 
 __all__ = ["KeySampler", "collect_snapshot"]
@@ -24,13 +24,29 @@ def collect_snapshot(
     topology = discover(options)
     nodes: list[Node] = list(topology.nodes if include_replicas else topology.primaries)
     if not nodes:  # connected to a lone replica: diagnose it rather than nothing
-        nodes = list(topology.nodes)
+        nodes = list(topology.nodes) or [Node(options.display, "primary", options)]
     results: list[tuple[NodeSnapshot, list[NotVisible]]] = []
-    with ThreadPoolExecutor(max_workers=min(8, len(nodes))) as pool:
+    lost: list[NotVisible] = []
+    first_error: ConnectError | None = None
+    pool = ThreadPoolExecutor(max_workers=min(8, len(nodes)))
+    try:
         futures = [pool.submit(collect_node, node, key_sampler=key_sampler) for node in nodes]
-        for future in futures:
-            node_snapshot, probe = future.result()
+        for node, future in zip(nodes, futures, strict=True):
+            try:
+                node_snapshot, probe = future.result()
+            except ConnectError as exc:  # one node down (a failed primary, a replica restarting): the rest
+                first_error = first_error or exc
+                lost.append(NotVisible(what=f"node {node.address}", node=node.address,
+                                       reason=f"could not be diagnosed: {exc}"))
+                continue
             results.append((node_snapshot, probe.missing))
+    except BaseException:
+        # Ctrl-C or a node's failure: do not wait for the other nodes' replies (up to --timeout each).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    if not results and first_error is not None:
+        raise first_error
     return Snapshot(
         version=SNAPSHOT_VERSION,
         taken_at=taken_at,
@@ -38,5 +54,7 @@ def collect_snapshot(
         mode=topology.mode,
         redisguard_version=__version__,
         nodes=[node for node, _ in results],
-        not_visible=[gap for _, gaps in results for gap in gaps],
+        not_visible=[NotVisible(what=what, node=options.display, reason=reason)
+                     for what, reason in topology.not_visible]
+                    + lost + [gap for _, gaps in results for gap in gaps],
     )

@@ -20,7 +20,7 @@ MEMORY_CONFIG: tuple[str, ...] = (
     "latency-monitor-threshold", "hash-max-listpack-entries", "hash-max-ziplist-entries",
     "zset-max-listpack-entries", "zset-max-ziplist-entries", "list-max-listpack-size", "list-max-ziplist-size",
     "set-max-intset-entries", "lua-time-limit", "busy-reply-threshold", "notify-keyspace-events",
-    "rdb-key-save-delay",
+    "rdb-key-save-delay", "cluster-require-full-coverage",
 )
 _SECRET = {"requirepass", "masterauth", "masteruser", "tls-key-file-pass", "tls-client-key-file-pass"}
 
@@ -36,7 +36,7 @@ def collect_config(client: redis.Redis, probe: Probe) -> dict[str, str]:
     values: dict[str, str] = {}
     errors = [reply for reply in replies if isinstance(reply, redis.exceptions.RedisError)]
     if errors and len(errors) == len(replies):
-        probe.note("CONFIG GET", reason_for(errors[0]))
+        probe.note("CONFIG GET", reason_for(errors[0], "CONFIG GET"))
         return {}
     for reply in replies:
         if isinstance(reply, dict):

@@ -9,6 +9,7 @@ import redis
 import redis.exceptions as rex
 
 from redisguard.collect.clients import collect_clients
+from redisguard.collect.cluster import collect_cluster_info
 from redisguard.collect.config import collect_config
 from redisguard.collect.info import collect_info
 from redisguard.collect.memory import collect_memory_doctor, collect_memory_stats
@@ -16,7 +17,7 @@ from redisguard.collect.probe import Probe
 from redisguard.collect.slowlog import collect_latency, collect_slowlog
 from redisguard.collect.streams import collect_streams
 from redisguard.connect import ConnectError, Node, describe_connect_failure, open_client
-from redisguard.snapshot import KeyspaceReport, NodeSnapshot
+from redisguard.snapshot import KeyspaceReport, NodeSnapshot, ServerVersion
 
 __all__ = ["KeySampler", "collect_node"]
 
@@ -46,7 +47,8 @@ def _collect_node(node: Node, key_sampler: KeySampler | None) -> tuple[NodeSnaps
         snapshot = NodeSnapshot(
             address=node.address,
             role=node.role,
-            version=info.get("server", {}).get("redis_version", "unknown"),
+            # the server's own version: Valkey's valkey_version, not the redis_version:7.2.4 it reports
+            version=ServerVersion.from_info(info.get("server", {})).text,
             info=info,
             config=collect_config(client, probe),
             memory_stats=collect_memory_stats(client, probe),
@@ -58,6 +60,8 @@ def _collect_node(node: Node, key_sampler: KeySampler | None) -> tuple[NodeSnaps
             streams_truncated=False,
             key_sample=None,
         )
+        if info.get("cluster", {}).get("cluster_enabled") == "1":
+            snapshot.cluster = collect_cluster_info(client, probe)
         snapshot.streams, snapshot.streams_truncated = collect_streams(client, probe)
         if key_sampler is not None:
             snapshot.key_sample = probe.run(_KEY_SAMPLE, lambda: key_sampler(client))

@@ -2,26 +2,64 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import redis.exceptions as rex
 
-from redisguard._wire.errors import DENIED, reason_for_text
 from redisguard.snapshot import NotVisible
 
-__all__ = ["Probe", "reason_for"]
+__all__ = ["GRANTS", "Probe", "grant_for", "reason_for"]
 
 T = TypeVar("T")
 
 
-def reason_for(exc: rex.RedisError) -> str:
+# The ACL rule that grants each thing a collector may find denied (what -> rule), for the "not visible"
+# line. Subcommand rules (+config|get) rather than whole commands: least privilege.
+GRANTS: dict[str, str] = {
+    "INFO": "+info",
+    "CONFIG GET": "+config|get (note: it can read requirepass; see `redisguard acl --with-config`)",
+    "MEMORY STATS": "+memory|stats",
+    "MEMORY DOCTOR": "+memory|doctor",
+    "MEMORY USAGE": "+memory|usage",
+    "CLIENT LIST": "+client|list",
+    "CLIENT ID": "+client|id",
+    "SLOWLOG GET": "+slowlog|get",
+    "LATENCY LATEST": "+latency|latest",
+    "TIME": "+time",
+    "PTTL": "+pttl",
+    "XPENDING": "+xpending",
+    "XINFO STREAM": "+xinfo|stream +xinfo|groups",
+    "XINFO CONSUMERS": "+xinfo|consumers",
+    "SCAN TYPE stream": "+scan",
+}
+_DENIED_COMMAND = re.compile(r"permissions to run the '([a-z0-9|_.-]{1,64})' command", re.IGNORECASE)
+
+
+def grant_for(exc: rex.RedisError, what: str | None = None) -> str | None:
+    """The ACL rule that would allow what ``exc`` refused: a key pattern for a key denial, else the rule
+    for ``what``, else the command the server named (Redis 6.2 names only the command, not the subcommand)."""
+    text = str(exc)
+    if "access one of the keys" in text or "access a key" in text:
+        return "~<key pattern> covering these keys (e.g. %R~* for read-only access to all)"
+    if what is not None and what in GRANTS:
+        return GRANTS[what]
+    match = _DENIED_COMMAND.search(text)
+    return f"+{match.group(1).lower()}" if match else None
+
+
+def reason_for(exc: rex.RedisError, what: str | None = None) -> str:
+    """One line: denied by ACL (with the rule that grants it), renamed/unavailable, or the server's error."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     lowered = text.lower()
     if isinstance(exc, rex.NoPermissionError) or "noperm" in lowered or "no permissions" in lowered:
-        return DENIED
-    return reason_for_text(text) or text
+        grant = grant_for(exc, what)
+        return "denied by ACL (NOPERM)" + (f"; grant: {grant}" if grant else "")
+    if "unknown command" in lowered or "unknown subcommand" in lowered:
+        return "command not available (renamed, disabled or not in this Redis version)"
+    return text[:200]
 
 
 @dataclass
@@ -37,7 +75,7 @@ class Probe:
         except (rex.ConnectionError, rex.TimeoutError, rex.AuthenticationError):
             raise  # the node itself is gone or hung: the caller decides (it is not a per-command gap)
         except rex.RedisError as exc:
-            self.note(what, reason_for(exc))
+            self.note(what, reason_for(exc, what))
             return None
 
     def note(self, what: str, reason: str) -> None:

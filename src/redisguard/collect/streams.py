@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 import redis.exceptions as rex
 
 from redisguard._wire.decode import text
-from redisguard.collect.probe import Probe
+from redisguard.collect.probe import Probe, reason_for
 from redisguard.keynames import to_text
 from redisguard.snapshot import StreamConsumer, StreamGroup, StreamInfo
 
 __all__ = ["MAX_STREAMS", "collect_streams", "describe_stream", "id_ms", "scan_streams", "server_time_ms"]
+
+T = TypeVar("T")
 
 MAX_STREAMS = 500
 MAX_CONSUMERS_LISTED = 50
@@ -38,8 +42,14 @@ def id_ms(stream_id: str | None) -> int | None:
     return int(head) if head.isdigit() else None
 
 
-def server_time_ms(client: redis.Redis) -> int:
-    seconds, micros = client.time()
+def server_time_ms(client: redis.Redis, probe: Probe | None = None) -> int:
+    """The server's clock (TIME); where TIME is denied or renamed, this machine's, noted on ``probe``."""
+    try:
+        seconds, micros = client.time()
+    except rex.ResponseError as exc:
+        if probe is not None:
+            probe.note("TIME", f"{reason_for(exc, 'TIME')}: entry ages measured against this machine's clock")
+        return int(time.time() * 1000)
     return int(seconds) * 1000 + int(micros) // 1000
 
 
@@ -64,7 +74,19 @@ def _age(now_ms: int, stream_id: str | None) -> int | None:
     return None if ms is None else max(0, now_ms - ms)
 
 
-def _group(client: redis.Redis, key: bytes, raw: dict[str, Any], now_ms: int) -> StreamGroup:
+def _optional(probe: Probe | None, what: str, call: Callable[[], T]) -> T | None:
+    """``call()``, or None where the server refuses it (recorded on ``probe`` when there is one)."""
+    if probe is not None:
+        return probe.run(what, call)
+    try:
+        return call()
+    except (rex.ConnectionError, rex.TimeoutError):
+        raise
+    except rex.ResponseError:
+        return None
+
+
+def _group(client: redis.Redis, key: bytes, raw: dict[str, Any], now_ms: int, probe: Probe | None) -> StreamGroup:
     name_raw = raw.get("name", b"")
     group = StreamGroup(
         name=to_text(name_raw) if isinstance(name_raw, bytes) else str(name_raw),
@@ -75,13 +97,15 @@ def _group(client: redis.Redis, key: bytes, raw: dict[str, Any], now_ms: int) ->
         lag=_opt_int(raw.get("lag")),
     )
     if group.pending:
-        summary = client.xpending(key, name_raw)
-        oldest = summary.get("min")
+        # Not visible (XPENDING denied): oldest_pending_id stays None, and the safe trim point treats the
+        # group as needing everything rather than guessing.
+        summary = _optional(probe, "XPENDING", lambda: client.xpending(key, name_raw))
+        oldest = summary.get("min") if isinstance(summary, dict) else None
         if oldest is not None:
             group.oldest_pending_id = _text(oldest)
             group.oldest_pending_age_ms = _age(now_ms, group.oldest_pending_id)
     if group.consumers:
-        consumers = client.xinfo_consumers(key, name_raw)
+        consumers = _optional(probe, "XINFO CONSUMERS", lambda: client.xinfo_consumers(key, name_raw)) or []
         for consumer in consumers[:MAX_CONSUMERS_LISTED]:
             cname = consumer.get("name", b"")
             group.consumer_details.append(StreamConsumer(
@@ -93,20 +117,30 @@ def _group(client: redis.Redis, key: bytes, raw: dict[str, Any], now_ms: int) ->
     return group
 
 
-def describe_stream(client: redis.Redis, key: bytes, now_ms: int, probe: Probe) -> StreamInfo | None:
-    """One stream's health, or None if it vanished meanwhile."""
+def _gone(exc: rex.ResponseError) -> bool:
+    """The key vanished meanwhile, or is not a stream."""
+    lowered = str(exc).lower()
+    return "no such key" in lowered or "wrongtype" in lowered
+
+
+def describe_stream(client: redis.Redis, key: bytes, now_ms: int, probe: Probe | None) -> StreamInfo | None:
+    """One stream's health, or None if it vanished meanwhile (or is not a stream).
+
+    XINFO STREAM and XINFO GROUPS are needed (their refusal is raised, for the caller's probe); XPENDING,
+    XINFO CONSUMERS, MEMORY USAGE and PTTL are optional: refused, that part is None and noted on ``probe``.
+    """
     try:
         raw = client.xinfo_stream(key)
     except rex.ResponseError as exc:
-        if "no such key" in str(exc).lower():
+        if _gone(exc):
             return None
         raise
     first = raw.get("first-entry")
     last = raw.get("last-entry")
     first_id = _text(first[0]) if first else None
     last_id = _text(last[0]) if last else None
-    memory = probe.run("MEMORY USAGE", lambda: client.memory_usage(key, samples=0))
-    ttl = client.pttl(key)
+    memory = _optional(probe, "MEMORY USAGE", lambda: client.memory_usage(key, samples=0))
+    ttl = _optional(probe, "PTTL", lambda: client.pttl(key))
     info = StreamInfo(
         key=to_text(key),
         length=int(raw.get("length", 0)),
@@ -123,10 +157,10 @@ def describe_stream(client: redis.Redis, key: bytes, now_ms: int, probe: Probe) 
     try:
         groups = client.xinfo_groups(key)
     except rex.ResponseError as exc:
-        if "no such key" in str(exc).lower():
+        if _gone(exc):
             return None
         raise
-    info.groups = [_group(client, key, group, now_ms) for group in groups]
+    info.groups = [_group(client, key, group, now_ms, probe) for group in groups]
     return info
 
 
@@ -138,10 +172,10 @@ def collect_streams(client: redis.Redis, probe: Probe, limit: int = MAX_STREAMS)
     keys, truncated = found
     if not keys:
         return [], truncated
-    now_ms = server_time_ms(client)
+    now_ms = server_time_ms(client, probe)
     streams: list[StreamInfo] = []
     for key in keys:
-        info = probe.run("XINFO", lambda key=key: describe_stream(client, key, now_ms, probe))  # type: ignore[misc]
+        info = probe.run("XINFO STREAM", lambda key=key: describe_stream(client, key, now_ms, probe))  # type: ignore[misc]
         if info is not None:
             streams.append(info)
     return streams, truncated

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["DIAGNOSIS_COMMANDS", "PROFILES", "TRIM_COMMANDS", "acl_setuser_line"]
+from redisguard.keynames import quote_cli
+
+__all__ = ["DIAGNOSIS_COMMANDS", "FIX_COMMANDS", "PROFILES", "TRIM_COMMANDS", "acl_setuser_argv", "acl_setuser_line",
+           "fix_acl_setuser_line"]
 
 # Everything the collectors and the keyspace scan run. No KEYS, FLUSH*, DEBUG, MONITOR, CONFIG SET, or
 # any write. CONFIG GET is separate: ACLs cannot limit it to some parameters, and it can read
@@ -35,7 +38,33 @@ def acl_setuser_line(user: str = "redisguard", *, with_config: bool = False,
                      password: str = "<password>",  # noqa: S107 - a placeholder the user replaces
                      profile: str = "diagnosis", keys: str = "~*") -> str:
     """``ACL SETUSER`` for a diagnosis user (reads key metadata, never values' content beyond sizes), or
-    for another ``profile`` of :data:`PROFILES` (``trim``: the writes trim needs, on ``keys`` only)."""
+    for another ``profile`` of :data:`PROFILES` (``trim``: the writes trim needs, on ``keys`` only).
+
+    For a redis-cli prompt: the user name is one argument in redis-cli's quoting."""
+    argv = acl_setuser_argv(user, with_config=with_config, password=password, profile=profile, keys=keys)
+    return " ".join(quote_cli(arg) if index == 2 else arg for index, arg in enumerate(argv))
+
+
+def acl_setuser_argv(user: str = "redisguard", *, with_config: bool = False,
+                     password: str = "<password>",  # noqa: S107 - a placeholder the user replaces
+                     profile: str = "diagnosis", keys: str = "~*") -> list[str]:
+    """The same command as an argv (for a client, or ``shlex.join`` for a shell)."""
     commands = [*PROFILES[profile], *(["config|get"] if with_config else [])]
-    grants = " ".join(f"+{command}" for command in commands)
-    return f"ACL SETUSER {user} reset on >{password} {keys} resetchannels -@all {grants}"
+    return ["ACL", "SETUSER", user, "reset", "on", f">{password}", keys, "resetchannels", "-@all",
+            *(f"+{command}" for command in commands)]
+
+
+# `redisguard fix --apply` (--for fix): the diagnosis commands and CONFIG GET (a fix reads the values it changes
+# and records them for undo), plus exactly the writes its actions send. Still no KEYS, FLUSH*, DEBUG, SHUTDOWN,
+# CONFIG RESETSTAT or MONITOR; scripts run only through EVALSHA of redisguard's own (SCRIPT LOAD first).
+FIX_COMMANDS: tuple[str, ...] = (
+    "config|get", "config|set", "config|rewrite", "client|kill", "memory|purge", "script|load", "evalsha", "exists",
+    "xrange", "xrevrange", "xtrim", "xclaim", "xgroup|delconsumer", "expire", "unlink", "del", "hscan", "sscan",
+    "zscan", "hdel", "srem", "zrem", "ltrim",
+)
+PROFILES["fix"] = (*DIAGNOSIS_COMMANDS, *FIX_COMMANDS)
+
+
+def fix_acl_setuser_line(user: str = "redisguard-fix", *, password: str = "<password>") -> str:  # noqa: S107 - a placeholder the user replaces
+    """``ACL SETUSER`` for the user ``redisguard fix --apply`` runs as."""
+    return acl_setuser_line(user, password=password, profile="fix")

@@ -7,6 +7,7 @@ refused connection is retried; a timeout is one timeout (retrying it would make 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import redis
@@ -62,10 +63,19 @@ def async_cluster_client(options: ConnectionOptions, **extra: Any) -> redis.asyn
 
 
 def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
-    """PING through ``client``; on failure close it and raise a one-line :class:`ConnectError`."""
+    """PING through ``client``; on failure close it and raise a one-line :class:`ConnectError`.
+
+    A PING that the server refuses (denied by ACL, renamed) still proves the connection and AUTH worked:
+    the client is returned. Refusals of other set-up commands are sorted out by :func:`open_client`.
+    """
     try:
         reply = client.ping()
     except ConnectError:
+        client.close()
+        raise
+    except rex.ResponseError as exc:
+        if _refused_setup_command(exc) is None:
+            return client  # PING itself is denied or renamed; the server answered, AUTH passed
         client.close()
         raise
     except (rex.RedisError, OSError) as exc:
@@ -78,23 +88,63 @@ def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
     return client
 
 
-def open_client(options: ConnectionOptions, *, need_primary: bool = False, **extra: Any) -> redis.Redis:
-    """A connected, PING-verified sync client.
+def _refused_setup_command(exc: rex.ResponseError) -> str | None:
+    """Which connection set-up command the server refused (redis-py sends them before PING), or None."""
+    lowered = str(exc).lower()
+    # Redis 6.2 names only the command ("no permissions to run the 'client' command or its subcommand")
+    if "setname" in lowered or "'client' command" in lowered:
+        return "CLIENT SETNAME"
+    if "select" in lowered:
+        return "SELECT"
+    return None
 
-    With ``need_primary`` a replica is refused with a clear error (remedies and writers need the primary).
-    """
-    client = verified(sync_client(options, **extra), options)
-    if need_primary:
-        try:
-            role = client.execute_command("ROLE")
-        except rex.NoPermissionError:
-            info = client.info("replication")
-            role = [info.get("role", "master")]
+
+def _is_primary(client: redis.Redis) -> bool:
+    """ROLE, else INFO replication; when the user may run neither, assume so (a replica refuses writes
+    with READONLY anyway, which the command then reports)."""
+    try:
+        role = client.execute_command("ROLE")
         first = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
-        if first != "master":
-            client.close()
-            raise ConnectError(
-                f"{options.display} is a {first}; this command needs the primary (connect to it instead)",
-                kind="replica",
-            )
+    except rex.ResponseError:
+        try:
+            first = str(client.info("replication").get("role", "master"))
+        except rex.ResponseError:
+            return True
+    return first == "master"
+
+
+def open_client(options: ConnectionOptions, *, need_primary: bool = False, **extra: Any) -> redis.Redis:
+    """A connected, verified sync client that needs nothing beyond AUTH from the server.
+
+    The connection names itself (CLIENT SETNAME) where the server allows it; where that is denied by ACL
+    or renamed, it connects unnamed. SELECT (a URL's ``/N`` other than 0) is the one set-up command that
+    cannot be skipped: refused, it is a one-line error naming the ACL rule. With ``need_primary`` a
+    replica is refused with a clear error (remedies and writers need the primary).
+    """
+    try:
+        client = verified(sync_client(options, **extra), options)
+    except rex.ResponseError as exc:
+        refused = _refused_setup_command(exc)
+        if refused == "CLIENT SETNAME" and options.client_name:
+            return open_client(replace(options, client_name=""), need_primary=need_primary, **extra)
+        db = options.redis_kwargs().get("db", 0)
+        hint = f"SELECT {db} (add +select to the user's ACL, or use /0)" if refused == "SELECT" else str(refused)
+        raise ConnectError(f"{options.display}: the server refused {hint} while connecting "
+                           f"({reason_for_refusal(exc)})", kind="noperm") from None
+    if need_primary and not _is_primary(client):
+        client.close()
+        raise ConnectError(
+            f"{options.display} is a replica; this command needs the primary (connect to it instead)",
+            kind="replica",
+        )
     return client
+
+
+def reason_for_refusal(exc: rex.ResponseError) -> str:
+    """``denied by ACL`` or ``renamed or unknown``: never the server's text in full (it echoes arguments)."""
+    lowered = str(exc).lower()
+    if isinstance(exc, rex.NoPermissionError) or "noperm" in lowered or "no permissions" in lowered:
+        return "denied by ACL"
+    if "unknown command" in lowered or "unknown subcommand" in lowered:
+        return "renamed or unknown command"
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -11,11 +11,11 @@ import redis
 import redis.exceptions as rex
 
 from redisguard._wire.decode import text
-from redisguard.connect.client import open_client
+from redisguard.connect.client import open_client, reason_for_refusal
 from redisguard.connect.errors import ConnectError
 from redisguard.connect.options import ConnectionOptions
 
-__all__ = ["Node", "Topology", "discover"]
+__all__ = ["Node", "Topology", "current_role", "discover", "role_changes"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class Node:
 class Topology:
     mode: Literal["standalone", "cluster"]
     nodes: tuple[Node, ...]
+    # (what, why) for each discovery command the server refused; discovery then assumed the least it could
+    not_visible: tuple[tuple[str, str], ...] = ()
 
     @property
     def primaries(self) -> tuple[Node, ...]:
@@ -44,13 +46,16 @@ class Topology:
 _text = text  # the wire layer's one decode helper
 
 
-def _cluster_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[Node, ...]:
+def _cluster_nodes(client: redis.Redis, options: ConnectionOptions,
+                   gaps: list[tuple[str, str]]) -> tuple[Node, ...]:
+    """Every node CLUSTER NODES lists, except failed and slot-less primaries, which are named in ``gaps``."""
     raw: dict[str, dict[str, Any]] = client.execute_command("CLUSTER NODES")
     by_id = {entry["node_id"]: address.split("@")[0] for address, entry in raw.items()}
     nodes: list[Node] = []
     for address, entry in sorted(raw.items()):
         flags = str(entry.get("flags", ""))
         if "fail" in flags.split(",") or "noaddr" in flags:
+            gaps.append((f"node {address.split('@')[0]}", f"flagged {flags} by the cluster: not diagnosed"))
             continue
         addr = address.split("@")[0]
         host, _, port = addr.rpartition(":")
@@ -60,9 +65,28 @@ def _cluster_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[Nod
         if "master" in flags:
             if entry.get("slots"):
                 nodes.append(Node(addr, "primary", node_opts))
+            else:
+                gaps.append((f"node {addr}", "a primary that serves no slots (new, or emptied by resharding): "
+                                             "holds no keys, not diagnosed"))
         else:
             nodes.append(Node(addr, "replica", node_opts, primary_address=by_id.get(entry.get("master_id", ""))))
     return tuple(nodes)
+
+
+def _cluster_slots_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[Node, ...]:
+    """The primaries from CLUSTER SLOTS (for users allowed that but not CLUSTER NODES)."""
+    raw = client.execute_command("CLUSTER SLOTS")
+    seen: dict[str, Node] = {}
+    entries = raw.items() if isinstance(raw, dict) else ((None, entry) for entry in raw)
+    for _, entry in entries:
+        primary = entry.get("primary") if isinstance(entry, dict) else entry[2] if len(entry) > 2 else None
+        if not primary:
+            continue
+        host = _text(primary[0]) or "127.0.0.1"
+        port = int(primary[1])
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        seen.setdefault(address, Node(address, "primary", options.for_node(host, port)))
+    return tuple(sorted(seen.values(), key=lambda node: node.address))
 
 
 def _standalone_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[Node, ...]:
@@ -82,21 +106,82 @@ def _standalone_nodes(client: redis.Redis, options: ConnectionOptions) -> tuple[
     return tuple(nodes)
 
 
+def _is_cluster(client: redis.Redis, gaps: list[tuple[str, str]]) -> bool:
+    try:
+        return int(client.info("cluster").get("cluster_enabled", 0)) == 1
+    except rex.ResponseError as exc:
+        info_refused = reason_for_refusal(exc)
+    try:
+        client.execute_command("CLUSTER INFO")
+        return True
+    except rex.ResponseError as exc:
+        if "cluster support disabled" in str(exc).lower():
+            return False
+        gaps.append(("INFO cluster and CLUSTER INFO",
+                     f"{info_refused}; {reason_for_refusal(exc)}: cannot tell whether this is a cluster node, "
+                     "diagnosed as a standalone server (grant: +info)"))
+        return False
+
+
 def discover(options: ConnectionOptions) -> Topology:
-    """Connect to the seed and find the deployment's nodes (cluster fan-out, replicas)."""
+    """Connect to the seed and find the deployment's nodes (cluster fan-out, replicas).
+
+    Every discovery command is optional: refused, discovery falls back (CLUSTER NODES, then CLUSTER SLOTS,
+    then the seed alone; INFO replication, then the seed as a primary) and says so in ``not_visible``.
+    """
+    gaps: list[tuple[str, str]] = []
     with open_client(options) as client:
-        try:
-            cluster_enabled = int(client.info("cluster").get("cluster_enabled", 0)) == 1
-        except rex.NoPermissionError:
-            cluster_enabled = False
-        if cluster_enabled:
+        if _is_cluster(client, gaps):
             try:
-                return Topology("cluster", _cluster_nodes(client, options))
-            except rex.NoPermissionError:
-                raise ConnectError(
-                    f"{options.display} is a Redis Cluster node, but this user may not run CLUSTER NODES "
-                    "(needed to find every primary; see `redisguard acl`)", kind="noperm") from None
-        return Topology("standalone", _standalone_nodes(client, options))
+                return Topology("cluster", _cluster_nodes(client, options, gaps), tuple(gaps))
+            except rex.ResponseError as exc:
+                nodes_refused = reason_for_refusal(exc)
+            try:
+                nodes = _cluster_slots_nodes(client, options)
+                gaps.append(("CLUSTER NODES", f"{nodes_refused}: primaries found with CLUSTER SLOTS, "
+                                              "replicas not visible (grant: +cluster|nodes)"))
+                return Topology("cluster", nodes, tuple(gaps))
+            except rex.ResponseError as exc:
+                gaps.append(("CLUSTER NODES and CLUSTER SLOTS",
+                             f"{nodes_refused}; {reason_for_refusal(exc)}: only the node connected to is diagnosed, "
+                             "not the rest of the cluster (grant: +cluster|nodes)"))
+                return Topology("cluster", (Node(options.display, "primary", options),), tuple(gaps))
+        try:
+            return Topology("standalone", _standalone_nodes(client, options), tuple(gaps))
+        except rex.ResponseError as exc:
+            gaps.append(("INFO replication", f"{reason_for_refusal(exc)}: role and replicas not visible, "
+                                             "diagnosed as a primary (grant: +info)"))
+            return Topology("standalone", (Node(options.display, "primary", options),), tuple(gaps))
+
+
+def current_role(client: redis.Redis) -> Literal["primary", "replica"] | None:
+    """The node's role now (ROLE, else INFO replication), or None when the user may run neither."""
+    try:
+        role = client.execute_command("ROLE")
+        first = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
+    except rex.ResponseError:
+        try:
+            first = str(client.info("replication").get("role", ""))
+        except rex.ResponseError:
+            return None
+    return "primary" if first == "master" else "replica" if first == "slave" else None
+
+
+def role_changes(nodes: Sequence[Node]) -> list[str]:
+    """A note for each node whose role changed since discovery (a failover while a command ran)."""
+    notes = []
+    for node in nodes:
+        try:
+            with open_client(node.options) as client:
+                now = current_role(client)
+        except (ConnectError, rex.RedisError, OSError) as exc:
+            notes.append(f"{node.address} could not be checked after the scan ({exc}): a failover may have "
+                         "changed the shard's primary meanwhile")
+            continue
+        if now is not None and now != node.role:
+            notes.append(f"{node.address} was a {node.role} when the scan began and is a {now} now (a failover "
+                         "during the scan): keys it stopped serving were counted as vanished; run the scan again")
+    return notes
 
 
 @contextmanager

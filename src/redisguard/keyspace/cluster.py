@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import redis.exceptions as rex
 
 from redisguard.connect import ConnectionOptions, Node, Topology, discover, open_client
+from redisguard.connect.topology import role_changes
 from redisguard.keyspace.report import KeyspaceReport, build_report
 from redisguard.keyspace.scan import NodeScan, ScanSettings, scan_client
 
@@ -117,4 +118,7 @@ def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, repli
                           db=settings.db if settings.db is not None else seed_db,
                           elapsed_s=time.monotonic() - began)
     report.notes.extend(notes)
+    report.notes.extend(f"{what}: {why}" for what, why in topology.not_visible)  # failed/slot-less nodes, gaps
+    if topology.mode == "cluster" or len(nodes) > 1:
+        report.notes.extend(role_changes(nodes))  # a failover mid-scan makes MOVED keys look vanished
     return report

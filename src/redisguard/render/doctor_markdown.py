@@ -49,7 +49,7 @@ def render_doctor_markdown(report: DoctorReport) -> str:
     lines = [f"# redisguard doctor: {_cell(report.target)}", ""]
     for node in report.nodes:
         limit = fmt_bytes(node.maxmemory) if node.maxmemory else "not set"
-        lines += [f"## {_cell(node.address)} ({_cell(node.role)}, Redis {_cell(node.version)})", "",
+        lines += [f"## {_cell(node.address)} ({_cell(node.role)}, {_cell(node.server_title)})", "",
                   f"Used {fmt_bytes(node.used_memory)} of maxmemory {limit}; policy "
                   f"{_cell(node.maxmemory_policy)}; {node.keys} keys; {node.streams} streams.", ""]
         if node.key_sample and node.key_sample.other_dbs:
@@ -61,6 +61,8 @@ def render_doctor_markdown(report: DoctorReport) -> str:
     lines += [f"## Findings ({len(report.findings)})", ""]
     if not report.findings:
         lines.append("No problems found.")
+    elif report.commands.password_needed:
+        lines += ["The commands take the password from `$REDISCLI_AUTH` (export it first).", ""]
     for finding in report.findings:
         lines += _finding(finding, report)
     if report.not_visible:

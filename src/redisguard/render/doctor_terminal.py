@@ -1,7 +1,8 @@
 """The doctor report for a person at a terminal: summary, memory breakdown, findings, fixes to copy.
 
 Formats a :class:`~redisguard.rules.report.DoctorReport`; computes nothing. Every server-supplied string
-goes through :func:`~redisguard.keynames.for_terminal`; only runnable fixes get a ``$`` prompt.
+goes through :func:`~redisguard.keynames.for_terminal`; only runnable fixes get a ``$`` prompt, and they
+are printed below their finding's box, unwrapped, so that a copied command is one whole line.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _summary_line(node: NodeSummary) -> str:
     share = node.used_share
     limit = (f" ({share:.0%} of maxmemory {fmt_bytes(node.maxmemory)})" if share is not None
              else " (maxmemory not set)")
-    return (f"[bold]{for_terminal(node.address)}[/] {for_terminal(node.role)} · Redis {for_terminal(node.version)}"
+    return (f"[bold]{for_terminal(node.address)}[/] {for_terminal(node.role)} · {for_terminal(node.server_title)}"
             f" · used {fmt_bytes(node.used_memory)}{limit} · RSS {fmt_bytes(node.used_memory_rss)} · policy "
             f"{for_terminal(node.maxmemory_policy)} · {node.keys} keys · {node.streams} streams · "
             f"{node.clients if node.clients is not None else '?'} clients")
@@ -69,7 +70,6 @@ def _finding_panel(finding: Finding, report: DoctorReport) -> Panel:
         parts.append(Text.from_markup(f"[dim]bytes at stake:[/] {fmt_bytes(finding.bytes_at_stake)}"))
     if finding.detail:
         parts.append(Text(for_terminal(finding.detail, None), style="italic"))
-    parts.extend(_fix(fix, report) for fix in finding.fixes)
     return Panel(Group(*parts), title=f"[{style}]{finding.severity.label.upper()}[/] {for_terminal(finding.id)}",
                  title_align="left", subtitle=for_terminal(finding.node), subtitle_align="right", border_style=style)
 
@@ -93,8 +93,13 @@ def render_doctor_terminal(report: DoctorReport, console: Console) -> None:
         counts = [(severity, report.count(severity)) for severity in _STYLE]
         console.print(f"\n[bold]{len(report.findings)} finding(s):[/] " + ", ".join(
             f"[{_STYLE[severity]}]{count} {severity.label}[/]" for severity, count in counts if count))
+        if report.commands.password_needed:
+            console.print("[dim]the commands below take the password from $REDISCLI_AUTH (export it first); "
+                          "it is never printed[/]")
         for finding in report.findings:
             console.print(_finding_panel(finding, report))
+            for fix in finding.fixes:  # outside the box and never wrapped: a command must paste as one line
+                console.print(_fix(fix, report), soft_wrap=True)
     if report.not_visible:
         console.print("\n[bold]Not visible[/] (the report is blind to these; see `redisguard acl`):")
         for gap in report.not_visible:

@@ -57,9 +57,9 @@ def output_buffers(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
     fixes.append(Fix.redis('CONFIG', 'SET', 'client-output-buffer-limit',
                            'normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60', node=node.address, risk=
                      "subscribers that fall behind are disconnected instead of growing without bound"))
-    if node.config.get("maxmemory-clients") in ("0", None) and node.version_tuple >= (7,):
+    if node.config.get("maxmemory-clients") in ("0", None) and node.server.at_least(redis=(7, 0)):
         fixes.append(Fix.redis('CONFIG', 'SET', 'maxmemory-clients', '5%', node=node.address, risk=
-                         "Redis 7+: evicts the clients using the most memory when all clients together pass it"))
+                         "Redis 7+/Valkey: evicts the clients using the most memory when all clients together pass it"))
     yield Finding(
         id="clients.output-buffers", severity=Severity.WARNING if total < node.used_memory * 0.1
         else Severity.CRITICAL, node=node.address,

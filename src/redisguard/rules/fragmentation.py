@@ -27,8 +27,12 @@ def fragmentation_high(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
         else "RSS overhead outside the allocator (e.g. pages not yet returned to the OS)"
     defrag = node.config.get("activedefrag")
     jemalloc = "jemalloc" in (node.info_value("mem_allocator") or "")
-    fixes = [Fix.redis('MEMORY', 'PURGE',
-                       node=node.address, risk="asks jemalloc to return dirty pages to the OS; brief CPU use")]
+    fixes: list[Fix] = []
+    # Both need jemalloc: with libc malloc (Valkey's wheel, some builds) MEMORY PURGE does nothing and
+    # CONFIG SET activedefrag yes is refused.
+    if jemalloc:
+        fixes.append(Fix.redis('MEMORY', 'PURGE', node=node.address,
+                               risk="asks jemalloc to return dirty pages to the OS; brief CPU use"))
     if defrag != "yes" and jemalloc:
         fixes.append(Fix.redis('CONFIG', 'SET', 'activedefrag', 'yes', node=node.address, risk=
                          "background defragmentation costs CPU (bounded by active-defrag-cycle-max)"))

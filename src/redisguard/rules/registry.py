@@ -2,23 +2,28 @@
 
 - a node rule, ``(NodeSnapshot, Thresholds) -> Iterator[Finding]``, runs once per node;
 - a deployment rule, ``(Snapshot, Thresholds) -> Iterator[Finding]``, sees every node at once (cluster
-  imbalance) and is where rules that need a history (a forecast over several snapshots) plug in.
+  imbalance);
+- a history rule, ``(Sequence[Snapshot], Thresholds) -> Iterator[Finding]``, sees snapshots of the same
+  deployment over time, oldest first (the time-to-maxmemory forecast). Run by ``analyse_history``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from redisguard.rules.finding import Finding
 from redisguard.rules.thresholds import Thresholds
 from redisguard.snapshot import NodeSnapshot, Snapshot
 
-__all__ = ["DEPLOYMENT_RULES", "RULES", "DeploymentRule", "Rule", "deployment_rule", "rule"]
+__all__ = ["DEPLOYMENT_RULES", "HISTORY_RULES", "RULES", "DeploymentRule", "HistoryRule", "Rule", "deployment_rule",
+           "history_rule", "rule"]
 
 Rule = Callable[[NodeSnapshot, Thresholds], Iterator[Finding]]
 DeploymentRule = Callable[[Snapshot, Thresholds], Iterator[Finding]]
 RULES: list[Rule] = []
 DEPLOYMENT_RULES: list[DeploymentRule] = []
+HistoryRule = Callable[[Sequence[Snapshot], Thresholds], Iterator[Finding]]
+HISTORY_RULES: list[HistoryRule] = []
 
 
 def rule(func: Rule) -> Rule:
@@ -28,4 +33,9 @@ def rule(func: Rule) -> Rule:
 
 def deployment_rule(func: DeploymentRule) -> DeploymentRule:
     DEPLOYMENT_RULES.append(func)
+    return func
+
+
+def history_rule(func: HistoryRule) -> HistoryRule:
+    HISTORY_RULES.append(func)
     return func

@@ -47,6 +47,8 @@ class NodeSummary:
     key_sample: KeySampleSummary | None
     breakdown: tuple[MemoryPart, ...]
     collected_in_ms: int
+    server: str = "redis"  # "redis", "valkey" or "unknown" (INFO server not visible)
+    server_title: str = ""  # "Redis 8.2.3", "Valkey 8.1.8": version is the server's own, not Valkey's 7.2.4
 
     @property
     def used_share(self) -> float | None:
@@ -96,7 +98,8 @@ def _sample(node: NodeSnapshot) -> KeySampleSummary | None:
 def _node(node: NodeSnapshot) -> NodeSummary:
     breakdown = memory_breakdown(node)
     return NodeSummary(
-        address=node.address, role=node.role, version=node.version, used_memory=breakdown.used,
+        address=node.address, role=node.role, version=node.server.text, server=node.server.flavour,
+        server_title=node.server.title, used_memory=breakdown.used,
         used_memory_rss=breakdown.rss, maxmemory=breakdown.maxmemory, maxmemory_policy=node.policy,
         keys=node.total_keys, streams=len(node.streams), streams_truncated=node.streams_truncated,
         clients=node.clients.count if node.clients else None, key_sample=_sample(node),

@@ -35,3 +35,5 @@ class Thresholds:
     big_key_bytes: int = 10 * 1024 * 1024
     cluster_imbalance_ratio: float = 2.0  # a primary using twice the mean of the others
     cluster_imbalance_min_bytes: int = 64 * 1024 * 1024
+    forecast_warning_s: int = 7 * 86_400  # maxmemory reached within a week (history rules)
+    forecast_critical_s: int = 6 * 3600

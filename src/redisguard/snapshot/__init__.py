@@ -18,6 +18,7 @@ from redisguard.snapshot.model import (
     StreamGroup,
     StreamInfo,
 )
+from redisguard.snapshot.server import ServerVersion
 
 __all__ = [
     "SNAPSHOT_VERSION",
@@ -32,6 +33,7 @@ __all__ = [
     "NodeSummary",
     "NotVisible",
     "PatternRow",
+    "ServerVersion",
     "SlowlogEntry",
     "Snapshot",
     "SnapshotFormatError",

@@ -53,8 +53,9 @@ def snapshot_from_dict(data: dict[str, Any]) -> Snapshot:
         raise SnapshotFormatError("not a redisguard snapshot (no 'version'/'nodes' fields)")
     if data["version"] != SNAPSHOT_VERSION:
         raise SnapshotFormatError(
-            f"snapshot format version {data['version']} is not supported (this redisguard reads "
-            f"version {SNAPSHOT_VERSION}): take a new one with `redisguard snapshot`"
+            f"snapshot format version {data['version']!r} is not supported (this redisguard reads "
+            f"version {SNAPSHOT_VERSION}): take a new one with `redisguard snapshot`, or read it with the "
+            f"redisguard version that wrote it ({data.get('redisguard_version', 'unknown')!r})"
         )
     try:
         return _from_dict(Snapshot, data)

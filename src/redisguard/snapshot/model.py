@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from redisguard.snapshot.keyspace import KeyspaceReport
+from redisguard.snapshot.server import ServerVersion
 
 __all__ = [
     "SNAPSHOT_VERSION",
@@ -160,10 +161,18 @@ class NodeSnapshot:
     streams_truncated: bool
     key_sample: KeyspaceReport | None  # the keys engine's report, cut for the doctor
     collected_in_ms: int = 0
+    cluster: dict[str, str] = field(default_factory=dict)  # CLUSTER INFO on a cluster node (cluster_state...)
 
     @property
     def version_tuple(self) -> tuple[int, ...]:
-        return tuple(int(part) for part in self.version.split(".") if part.isdigit())
+        """The server's own version (Valkey's, not the 7.2.4 it reports as ``redis_version``)."""
+        return self.server.version or tuple(int(part) for part in self.version.split(".") if part.isdigit())
+
+    @property
+    def server(self) -> ServerVersion:
+        """Redis or Valkey, and its own version, from INFO server (also for snapshots saved before the
+        collector recorded Valkey's own version in ``version``)."""
+        return ServerVersion.from_info(self.info.get("server", {}))
 
     def info_value(self, name: str) -> str | None:
         """A field from any INFO section (``used_memory``, ``maxmemory_policy``, ...)."""

@@ -8,6 +8,8 @@ writer) owns the retry loop, with its own backoff, for as long as it takes.
 
 from __future__ import annotations
 
+import asyncio
+import math
 from typing import Any, cast
 
 import redis.asyncio
@@ -48,16 +50,20 @@ async def write_batch(client: redis.asyncio.Redis, payload: bytes, count: int) -
     except RETRYABLE as exc:
         raise BatchInterrupted([], 0, exc) from exc  # not connected: nothing was sent
     replies: list[Any] = []
+    read = connection.read_response
     try:
-        await connection.send_packed_command(payload)
-        for _ in range(count):
-            try:
-                replies.append(await connection.read_response(disable_decoding=True))
-            except rex.BusyLoadingError:
-                raise  # a restarted server still loading: this command was refused, the rest are unknown
-            except rex.ResponseError as exc:
-                replies.append(exc)
-    except RETRYABLE as exc:
+        # One timeout for the whole batch (the connection's socket timeout), not one per reply: a timeout
+        # context per reply was half of the Producer's time per event.
+        async with asyncio.timeout(connection.socket_timeout):
+            await connection.send_packed_command(payload)
+            for _ in range(count):
+                try:
+                    replies.append(await read(disable_decoding=True, timeout=math.inf))
+                except rex.BusyLoadingError:
+                    raise  # a restarted server still loading: this command was refused, the rest are unknown
+                except rex.ResponseError as exc:
+                    replies.append(exc)
+    except RETRYABLE as exc:  # asyncio's TimeoutError is an OSError
         await connection.disconnect(nowait=True)  # never hand back a connection with replies unread
         refused = 1 if isinstance(exc, rex.BusyLoadingError) else 0
         raise BatchInterrupted(replies, count - len(replies) - refused, exc) from exc

@@ -43,8 +43,8 @@ def safe_point_of_groups(groups: list[StreamGroup]) -> SafePoint | None:
     """From collected group state (XINFO GROUPS + XPENDING summary). None: no groups, trim nothing."""
     positions = []
     for group in groups:
-        if group.pending and group.oldest_pending_id:
-            needs = parse_id(group.oldest_pending_id)
+        if group.pending:  # oldest pending not visible (XPENDING denied): the group may need any entry
+            needs = parse_id(group.oldest_pending_id or "0-0")
         else:
             needs = next_id(parse_id(group.last_delivered_id))
         positions.append(GroupPosition(group.name, needs, group.pending))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
+from redisguard.streams.batchwrite import RETRYABLE, transient
 from redisguard.streams.clients import AsyncClient, resolve_client
 from redisguard.streams.trim import atrim_safe
 
@@ -28,6 +29,7 @@ class Trimmer:
         self.exact = exact
         self.trimmed = 0
         self.runs = 0
+        self.connection_errors = 0
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -42,10 +44,17 @@ class Trimmer:
         return freed
 
     async def run(self) -> None:
+        """Trim every ``interval`` seconds until :meth:`stop`. A restart or failover of Redis does not end
+        it: that round is skipped (counted in ``connection_errors``) and the next one tries again."""
         client, owned = await resolve_client(self._target)
         try:
             while not self._stopping.is_set():
-                await self.trim_once(client)
+                try:
+                    await self.trim_once(client)
+                except RETRYABLE as fault:
+                    if not transient(fault):
+                        raise
+                    self.connection_errors += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
         finally:

@@ -1,0 +1,115 @@
+"""``redisguard config``: the recommended redis.conf for a workload, or a live server checked against it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import redis.exceptions as rex
+
+from redisguard.cli.options import connection_options, fail
+from redisguard.cli.output import Output
+from redisguard.connect import ConnectionOptions, open_client
+from redisguard.remedy.config_audit import audit
+from redisguard.remedy.live import ConfigNotVisible, read_config, server_version
+from redisguard.remedy.recommend import WORKLOADS, Workload, recommend, render_conf
+from redisguard.remedy.version import ServerVersion
+from redisguard.units import fmt_bytes, parse_bytes
+
+__all__ = ["command"]
+
+
+def _echo(text: str, *, nl: bool = True, err: bool = False) -> None:
+    """Everything this command prints goes through the shared :class:`Output` (stdout, or stderr for notes)."""
+    out = Output.from_env()
+    if err:
+        out.note(text)
+    else:
+        out.echo(text, nl=nl)
+
+
+def _size(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = parse_bytes(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a size like 8gb or 512mb", param_hint="--memory") from None
+    if value <= 0:
+        raise click.BadParameter("must be positive", param_hint="--memory")
+    return value
+
+
+def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_json: bool) -> int:
+    client = open_client(conn)
+    try:
+        version = server_version(client)
+        host = int(client.info("memory").get("total_system_memory", 0) or 0)
+        size = memory or host
+        if not size:
+            fail("the server does not report total_system_memory: give --memory SIZE", 2)
+        settings = recommend(workload, size, version)
+        try:
+            current = read_config(client, [s.name for s in settings])
+        except ConfigNotVisible as exc:
+            fail(f"{conn.display}: {exc} (config --check needs CONFIG GET; see redisguard acl --with-config)", 3)
+            return 3
+    except rex.RedisError as exc:
+        fail(f"{conn.display}: {str(exc).splitlines()[0]}", 3)
+        return 3
+    finally:
+        client.close()
+    differences = audit(current, settings)
+    memory_note = f"{fmt_bytes(size)} " + ("(--memory)" if memory else "(the host's RAM, from INFO)")
+    if as_json:
+        _echo(json.dumps({
+            "server": conn.display, "version": version.text, "workload": workload, "memory_bytes": size,
+            "differences": [{"name": d.name, "current": d.current, "recommended": d.recommended,
+                             "reason": d.reason, "command": d.command, "argv": d.argv} for d in differences],
+        }, indent=2))
+    elif not differences:
+        _echo(f"{conn.display} ({version.text}) matches the {workload} recommendation for {memory_note}.")
+    else:
+        _echo(f"{conn.display} ({version.text}): {len(differences)} difference(s) from the {workload} "
+                   f"recommendation for {memory_note}. Read-only: `redisguard fix` applies them.")
+        for diff in differences:
+            shown = "not visible / not supported" if diff.current is None else repr(diff.current)
+            _echo(f"- {diff.name}: {shown}, recommended {diff.recommended!r}: {diff.reason}")
+            _echo(f"    redis-cli {diff.command}")
+    return 1 if differences else 0
+
+
+@click.command("config")
+@connection_options
+@click.option("--workload", type=click.Choice(WORKLOADS), required=True,
+              help="cache (data can be rebuilt), queue (streams/lists consumed by workers), store (the data).")
+@click.option("--memory", "memory_text", default=None, metavar="SIZE",
+              help="Memory of the host (or container) for Redis, e.g. 8gb. With --check: default the host's RAM.")
+@click.option("--for-version", "for_version", default=None, metavar="X.Y",
+              help="Server version to write for: 6.2, 7.0, 8.2, valkey-8.1 (default 7.0; --check: the server's).")
+@click.option("--check", is_flag=True, help="Compare the server at URL with the recommendation (read-only).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def command(conn: ConnectionOptions, workload: Workload, memory_text: str | None, for_version: str | None,
+            check: bool, as_json: bool) -> None:
+    """Print a commented redis.conf fragment for a workload, or (--check URL) diff a live server against it.
+
+    Exit code with --check: 0 no difference, 1 differences, 3 could not connect or read CONFIG.
+    """
+    memory = _size(memory_text)
+    if check:
+        raise SystemExit(_check(conn, workload, memory, as_json))
+    if memory is None:
+        fail("--memory SIZE is required (the host's memory for Redis, e.g. 8gb)", 2)
+        return
+    try:
+        version = ServerVersion.parse(for_version or "7.0")
+    except ValueError as exc:
+        fail(f"--for-version: {exc}", 2)
+        return
+    settings = recommend(workload, memory, version)
+    if as_json:
+        _echo(json.dumps({"workload": workload, "memory_bytes": memory, "version": version.text,
+                               "settings": [{"name": s.name, "value": s.value, "reason": s.reason,
+                                             "lines": s.conf_lines()} for s in settings]}, indent=2))
+        return
+    _echo(render_conf(workload, memory, version, settings), nl=False)

@@ -1,0 +1,274 @@
+"""``redisguard fix``: a plan for the findings that have a remedy; applied only with --apply, audited, undoable."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+import redis
+import redis.exceptions as rex
+
+from redisguard.cli.doctor import _thresholds
+from redisguard.cli.options import connection_options, fail, is_terminal
+from redisguard.cli.output import Output
+from redisguard.connect import ConnectionOptions, open_client
+from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
+from redisguard.remedy.engine import ActionResult, apply_plan, check_plan_commands
+from redisguard.remedy.facts import DEFAULT_BIG, FixOptions
+from redisguard.remedy.gather import collect, gather, role_of
+from redisguard.remedy.guard import GuardError
+from redisguard.remedy.plan import Action, Plan, PlanFormatError, changes_that_matter
+from redisguard.remedy.planner import expire_patterns_for, findings_for, make_plan
+from redisguard.remedy.recheck import seen_now
+from redisguard.remedy.recommend import WORKLOADS, Workload
+from redisguard.remedy.render import render_action, render_outcome, render_plan
+from redisguard.remedy.stop import StopFlag
+from redisguard.remedy.undo import undo_plan
+from redisguard.remedy.version import ServerVersion
+from redisguard.units import parse_bytes
+
+__all__ = ["command"]
+
+
+def _echo(text: str, *, nl: bool = True, err: bool = False) -> None:
+    """Everything this command prints goes through the shared :class:`Output` (stdout, or stderr for notes)."""
+    out = Output.from_env()
+    if err:
+        out.note(text)
+    else:
+        out.echo(text, nl=nl)
+
+
+def _size(text: str, option: str) -> int:
+    try:
+        value = parse_bytes(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a size like 10mb", param_hint=option) from None
+    if value <= 0:
+        raise click.BadParameter("must be positive", param_hint=option)
+    return value
+
+
+def _select(plan: Plan, only: tuple[str, ...], skip: tuple[str, ...]) -> None:
+    if only:
+        plan.actions = [a for a in plan.actions if any(a.matches(s) for s in only)]
+    if skip:
+        plan.actions = [a for a in plan.actions if not any(a.matches(s) for s in skip)]
+
+
+def _refuse_replica(client: redis.Redis, conn: ConnectionOptions) -> None:
+    role, primary = role_of(client)
+    if role != "master":
+        client.close()
+        fail(f"{conn.display} is a replica (of {primary}): fix only writes to a primary; run it against "
+             f"redis://{primary}", 3)
+
+
+def _confirm(assume_yes: bool) -> Callable[[Action], bool]:
+    def ask(action: Action) -> bool:
+        if assume_yes:
+            return True
+        _echo("\n".join(render_action(0, action)).replace("0. ", "", 1), err=True)
+        return click.confirm("Apply this action?", default=False, err=True)
+    return ask
+
+
+@click.command("fix")
+@connection_options
+@click.option("--apply", "do_apply", is_flag=True, help="Carry the plan out (default: dry run, nothing written).")
+@click.option("--yes", "assume_yes", is_flag=True, help="With --apply: do not ask before each action.")
+@click.option("--only", multiple=True, metavar="ACTION_OR_RULE", help="Only these actions (id, kind, or finding id).")
+@click.option("--skip", multiple=True, metavar="ACTION_OR_RULE", help="Leave these actions out.")
+@click.option("--plan-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the plan (JSON) to review and apply later with --apply --plan.")
+@click.option("--plan", "plan_in", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Apply this saved plan (refused if the server changed in a way that matters).")
+@click.option("--workload", type=click.Choice(WORKLOADS), default=None, help="What the data is (default: inferred).")
+@click.option("--memory", "memory_text", default=None, metavar="SIZE",
+              help="The host's (or container's) memory for Redis (default: INFO total_system_memory).")
+@click.option("--audit", "audit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Audit log (JSON lines; default ./redisguard-audit-<time>.jsonl).")
+@click.option("--undo", "undo_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Restore every configuration change recorded in this audit log.")
+@click.option("--max-impact", type=click.FloatRange(min=0.05), default=1.0, show_default=True, metavar="MS",
+              help="Latency budget for bulk work: other clients wait at most about this much more.")
+@click.option("--big", "big_text", default=str(DEFAULT_BIG), show_default=True, metavar="SIZE",
+              help="Aggregates over this size are never freed in one blocking call.")
+@click.option("--delete-pattern", multiple=True, metavar="PATTERN",
+              help="Delete the keys matching this glob pattern (UNLINK, throttled). Never inferred.")
+@click.option("--expire-pattern", multiple=True, metavar="PATTERN",
+              help="Give keys matching this pattern that have no TTL one (also inferred from doctor's finding).")
+@click.option("--ttl", type=click.IntRange(min=1), default=86_400, show_default=True, help="Seconds, for TTLs set.")
+@click.option("--jitter", type=click.FloatRange(min=0.0, max=10.0), default=0.1, show_default=True,
+              help="TTLs are spread over [ttl, ttl * (1 + jitter)].")
+@click.option("--drop-unprocessed", is_flag=True,
+              help="With --maxlen: trim streams past the safe point (shows per group what is LOST first).")
+@click.option("--maxlen", type=click.IntRange(min=0), default=None, help="With --drop-unprocessed: keep N newest.")
+@click.option("--claim-to", default=None, metavar="CONSUMER",
+              help="Move dead consumers' pending entries to this live consumer of the same group.")
+@click.option("--consumer-idle", type=click.IntRange(min=0), default=None, metavar="SECONDS",
+              help="A consumer idle this long is dead (default: the dead_consumer_idle_ms threshold, 30 min).")
+@click.option("--key-sample", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Keys to sample for the TTL rule (0 to skip).")
+@click.option("--threshold", "threshold_pairs", multiple=True, metavar="NAME=VALUE",
+              help="Override a rule threshold, as for doctor.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan (and the outcome) as JSON.")
+def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tuple[str, ...], skip: tuple[str, ...],
+            plan_out: Path | None, plan_in: Path | None, workload: Workload | None, memory_text: str | None,
+            audit_path: Path | None, undo_path: Path | None, max_impact: float, big_text: str,
+            delete_pattern: tuple[str, ...], expire_pattern: tuple[str, ...], ttl: int, jitter: float,
+            drop_unprocessed: bool, maxlen: int | None, claim_to: str | None, consumer_idle: int | None,
+            key_sample: int, threshold_pairs: tuple[str, ...], as_json: bool) -> None:
+    """Plan the remedies for what doctor finds, and (with --apply) carry them out, audited and undoable.
+
+    Dry run by default. Exit code: 0 done (or nothing to do), 2 refused or an action failed, 3 could not
+    connect or the server is a replica, 130 interrupted.
+    """
+    if undo_path is not None:
+        raise SystemExit(run_undo(conn, undo_path, audit_path, as_json))
+    if drop_unprocessed != (maxlen is not None):
+        fail("--drop-unprocessed goes with --maxlen N (the newest entries to keep per stream)", 2)
+    if plan_in is not None and not do_apply:
+        fail("--plan applies a saved plan: add --apply (to see it again, read the file)", 2)
+    interactive = is_terminal() and sys.stdin.isatty()
+    if do_apply and not assume_yes and not interactive:
+        fail("refusing to apply without confirmation: there is no terminal to ask on; review the plan and add --yes", 2)
+    options = FixOptions(workload=workload, memory=_size(memory_text, "--memory") if memory_text else None,
+                         expire_patterns=expire_pattern, ttl_s=ttl, jitter=jitter, delete_patterns=delete_pattern,
+                         big=_size(big_text, "--big"), drop_unprocessed=drop_unprocessed, maxlen=maxlen,
+                         claim_to=claim_to, consumer_idle_ms=None if consumer_idle is None else consumer_idle * 1000,
+                         thresholds=_thresholds(threshold_pairs))
+    client = open_client(conn)
+    try:
+        _plan_and_apply(client, conn, options, plan_in, plan_out, only, skip, do_apply, audit_path, max_impact,
+                        assume_yes, as_json, key_sample)
+    except KeyboardInterrupt:
+        fail("interrupted (Ctrl-C) while planning: nothing was written", 130)
+    except rex.RedisError as exc:
+        fail(f"{conn.display}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 3)
+    finally:
+        client.close()
+
+
+def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOptions, plan_in: Path | None,
+                    plan_out: Path | None, only: tuple[str, ...], skip: tuple[str, ...], do_apply: bool,
+                    audit_path: Path | None, max_impact: float, assume_yes: bool, as_json: bool,
+                    key_sample: int) -> None:
+    _refuse_replica(client, conn)
+    if plan_in is not None:
+        plan = _load_plan(plan_in, client)
+    else:
+        node = collect(conn, key_sample)
+        findings = findings_for(node, options.thresholds)
+        facts = gather(client, node, options, expire_patterns_for(findings, options), max_impact)
+        plan = make_plan(facts, findings, options, conn.display)
+    _select(plan, only, skip)
+    if plan_out is not None:
+        plan.save(plan_out)
+    if not do_apply:
+        _echo(plan.to_json() if as_json else render_plan(plan, dry_run=True), nl=not as_json)
+        return
+    if not as_json:
+        _echo(render_plan(plan, dry_run=False))
+    raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json))
+
+
+def _load_plan(path: Path, client: redis.Redis) -> Plan:
+    try:
+        plan = Plan.load(path)
+        check_plan_commands(plan)
+    except (PlanFormatError, GuardError) as exc:
+        fail(f"--plan {path}: {exc}", 2)
+        raise
+    reasons = changes_that_matter(plan.seen, seen_now(client, plan.seen))
+    if reasons:
+        fail(f"--plan {path} refused: " + "; ".join(reasons) + " (make a new plan)", 2)
+    return plan
+
+
+def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path: Path | None, max_impact: float,
+           assume_yes: bool, as_json: bool) -> int:
+    version = ServerVersion.from_info({str(k): str(v) for k, v in client.info("server").items()})
+    path = audit_path or default_audit_path()
+    audit = AuditLog(path, conn.display)
+    stop = StopFlag()
+
+    def report(action: Action, result: ActionResult) -> None:
+        if not as_json:
+            _echo(f"{result.status}: {action.id}: {result.detail}", err=True)
+
+    try:
+        with stop.on_sigint():
+            outcome = apply_plan(plan, client, audit, stop=stop, max_impact_ms=max_impact,
+                                 confirm=_confirm(assume_yes), nx=version.redis_compatible >= (7, 0),
+                                 report=report)
+    finally:
+        audit.close()
+    rewrite_failed = any(r.id == "config-rewrite" and r.status == "failed" for r in outcome.results)
+    if as_json:
+        _echo(json.dumps({"plan": json.loads(plan.to_json()), "audit": str(path),
+                               "results": [{**asdict(r), "freed": r.freed} for r in outcome.results],
+                               "interrupted": outcome.interrupted, "failed": outcome.failed}, indent=2))
+    else:
+        _echo(render_outcome(outcome, str(path)), nl=False)
+        rewrite = next((a for a in plan.actions if a.kind == "rewrite"), None)
+        if rewrite_failed and rewrite is not None:
+            _echo("CONFIG REWRITE failed: add these lines to the server's redis.conf so a restart keeps them:")
+            for line in rewrite.params["lines"]:
+                _echo(f"  {line}")
+    if outcome.interrupted:
+        return 130
+    return 2 if outcome.failed else 0
+
+
+def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_json: bool) -> int:
+    """Restore every configuration value the run in ``path`` changed; say what cannot be undone."""
+    try:
+        undo = undo_plan(read_audit(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"--undo {path}: cannot read it ({exc})", 2)
+        return 2
+    client = open_client(conn)
+    try:
+        _refuse_replica(client, conn)
+        run_id = str(client.info("server").get("run_id", ""))
+        if undo.run_id and run_id != undo.run_id:
+            fail(f"--undo {path}: the server restarted (or is another server) since that run: its configuration "
+                 "now comes from its config file; nothing was changed", 2)
+        log = AuditLog(audit_path or default_audit_path(), conn.display)
+        from redisguard.remedy.executor import ActionFailed, Executor
+
+        ex = Executor(client, log, StopFlag(), None)
+        restored, failed = [], None
+        log.event("start", undo_of=str(path), run_id=run_id, actions=["undo"])
+        try:
+            for name, value in reversed(list(undo.restore.items())):
+                ex.call("undo", "CONFIG", "SET", name, value)
+                restored.append(name)
+            if undo.rewrote and restored:
+                ex.call("undo", "CONFIG", "REWRITE")
+        except ActionFailed as exc:
+            failed = str(exc)
+        finally:
+            log.event("end", failed=failed is not None, done=restored)
+            log.close()
+    finally:
+        client.close()
+    if as_json:
+        _echo(json.dumps({"restored": {n: undo.restore[n] for n in restored}, "failed": failed,
+                               "cannot_undo": undo.irreversible, "audit": str(log.path)}, indent=2))
+    else:
+        for name in restored:
+            _echo(f"restored {name} to {undo.restore[name]!r}")
+        if not undo.restore:
+            _echo("no configuration change to undo in that run")
+        if failed:
+            _echo(f"stopped: {failed}")
+        for what in undo.irreversible:
+            _echo(f"cannot be undone: {what}")
+        _echo(f"audit log of the undo: {log.path}")
+    return 2 if failed else 0

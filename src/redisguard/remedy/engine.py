@@ -1,0 +1,126 @@
+"""Apply a plan: action by action, each confirmed (unless --yes), stopping at the first error or Ctrl-C,
+every command audited; reports what was done and what was not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis
+import redis.exceptions as rex
+
+from redisguard.remedy.auditlog import AuditLog
+from redisguard.remedy.executor import ActionFailed, ActionSkipped, Executor
+from redisguard.remedy.guard import GuardError, check_command
+from redisguard.remedy.ops_keys import apply_delete, apply_expire
+from redisguard.remedy.ops_server import apply_config, apply_kill, apply_purge, apply_rewrite
+from redisguard.remedy.ops_streams import apply_claim, apply_delconsumers, apply_trim
+from redisguard.remedy.plan import Action, Plan
+from redisguard.remedy.stop import Interrupted, StopFlag
+
+__all__ = ["ActionResult", "Outcome", "apply_plan", "check_plan_commands"]
+
+
+@dataclass
+class ActionResult:
+    id: str
+    status: str  # done | failed | skipped | interrupted | not run
+    detail: str = ""
+    used_before: int | None = None
+    used_after: int | None = None
+
+    @property
+    def freed(self) -> int | None:
+        if self.used_before is None or self.used_after is None:
+            return None
+        return self.used_before - self.used_after
+
+
+@dataclass
+class Outcome:
+    results: list[ActionResult] = field(default_factory=list)
+    interrupted: bool = False
+    failed: bool = False
+
+
+def check_plan_commands(plan: Plan) -> None:
+    """Every literal command a plan lists must pass the guard (an edited plan file cannot sneak one in)."""
+    for action in plan.actions:
+        for argv in action.commands:
+            if argv and argv[0].upper() == "EVAL":
+                continue  # the display form of redisguard's own scripts; what runs is EVALSHA of a known sha
+            check_command(argv)
+
+
+def _run(ex: Executor, action: Action, nx: bool) -> str:
+    if action.kind == "config":
+        return apply_config(ex, action)
+    if action.kind == "rewrite":
+        return apply_rewrite(ex, action)
+    if action.kind == "purge":
+        return apply_purge(ex, action)
+    if action.kind == "kill":
+        return apply_kill(ex, action)
+    if action.kind == "trim":
+        return apply_trim(ex, action)
+    if action.kind == "delconsumers":
+        return apply_delconsumers(ex, action)
+    if action.kind == "claim":
+        return apply_claim(ex, action)
+    if action.kind == "expire":
+        return apply_expire(ex, action, nx)
+    if action.kind == "delete":
+        return apply_delete(ex, action)
+    raise ActionFailed(f"unknown action kind {action.kind!r}")
+
+
+def apply_plan(plan: Plan, client: redis.Redis, audit: AuditLog, *, stop: StopFlag, max_impact_ms: float | None,
+               confirm: Callable[[Action], bool], nx: bool,
+               report: Callable[[Action, ActionResult], None] | None = None) -> Outcome:
+    ex = Executor(client, audit, stop, max_impact_ms)
+    outcome = Outcome()
+    audit.event("start", workload=plan.workload, actions=[a.id for a in plan.actions], run_id=plan.seen.run_id)
+    for index, action in enumerate(plan.actions):
+        if outcome.failed or outcome.interrupted:
+            outcome.results.append(ActionResult(action.id, "not run"))
+            continue
+        if stop.stopped:
+            outcome.interrupted = True
+            outcome.results.append(ActionResult(action.id, "not run"))
+            continue
+        if not confirm(action):
+            audit.event("skipped", action=action.id, reason="not confirmed")
+            outcome.results.append(ActionResult(action.id, "skipped", "not confirmed"))
+            continue
+        result = ActionResult(action.id, "done", used_before=ex.used_memory())
+        audit.event("action-start", action=action.id, number=index + 1, kind=action.kind,
+                    used_memory=result.used_before)
+        try:
+            result.detail = _run(ex, action, nx)
+        except ActionSkipped as exc:
+            result.status, result.detail = "skipped", str(exc)
+        except Interrupted:
+            result.status, result.detail = "interrupted", "stopped by Ctrl-C after the current batch"
+            outcome.interrupted = True
+        except (ActionFailed, GuardError) as exc:
+            result.status, result.detail = "failed", str(exc)
+            outcome.failed = True
+        except rex.RedisError as exc:
+            result.status, result.detail = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            outcome.failed = True
+        except Exception as exc:  # a bug must still stop the run with the audit log complete
+            result.status, result.detail = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            outcome.failed = True
+        try:
+            result.used_after = ex.used_memory()
+        except rex.RedisError:
+            result.used_after = None
+        audit.event("action-end", action=action.id, status=result.status, detail=result.detail,
+                    used_memory=result.used_after, freed=result.freed)
+        outcome.results.append(result)
+        if report is not None:
+            report(action, result)
+    audit.event("end", interrupted=outcome.interrupted, failed=outcome.failed,
+                done=[r.id for r in outcome.results if r.status == "done"],
+                not_done=[r.id for r in outcome.results if r.status != "done"])
+    return outcome

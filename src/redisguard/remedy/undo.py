@@ -1,0 +1,51 @@
+"""Undo from an audit log: restore every configuration change to its previous value; name what cannot be
+undone (trims, deletions, expirations, disconnections, claims)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["UndoPlan", "undo_plan"]
+
+_IRREVERSIBLE = {"trim": "stream entries trimmed", "delete": "keys deleted", "expire": "TTLs set on keys",
+                 "kill": "clients disconnected", "claim": "pending entries moved to another consumer",
+                 "delconsumers": "consumers removed", "purge": "MEMORY PURGE (nothing to undo)"}
+
+
+@dataclass
+class UndoPlan:
+    run_id: str | None
+    restore: dict[str, str] = field(default_factory=dict)  # parameter -> the value before the run
+    rewrote: bool = False  # the run persisted its changes with CONFIG REWRITE
+    irreversible: list[str] = field(default_factory=list)
+
+
+def undo_plan(records: list[dict[str, Any]]) -> UndoPlan:
+    """What undoing the run in ``records`` means. Only commands that succeeded count."""
+    befores = {r["seq"]: r for r in records if r.get("phase") == "before"}
+    start = next((r for r in records if r.get("event") == "start"), None)
+    plan = UndoPlan(run_id=start.get("run_id") if start else None)
+    kinds: dict[str, str] = {}
+    for record in records:
+        if record.get("event") == "action-start":
+            kinds[str(record.get("action"))] = str(record.get("kind"))
+    done_kinds: list[str] = []
+    for record in records:
+        if record.get("phase") != "after" or "error" in record:
+            continue
+        before = befores.get(record.get("of"))
+        if before is None:
+            continue
+        command = [str(part).upper() for part in before.get("command", [])[:2]]
+        if command == ["CONFIG", "SET"] and before.get("previous"):
+            for name, value in before["previous"].items():
+                if value is not None:
+                    plan.restore.setdefault(name, value)  # the earliest previous value is the original
+        elif command == ["CONFIG", "REWRITE"]:
+            plan.rewrote = True
+        kind = kinds.get(str(before.get("action")), "")
+        if kind in _IRREVERSIBLE and kind not in done_kinds:
+            done_kinds.append(kind)
+    plan.irreversible = [_IRREVERSIBLE[kind] for kind in done_kinds]
+    return plan

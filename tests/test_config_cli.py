@@ -1,0 +1,84 @@
+"""redisguard config: the generated fragment starts every redis-server version under test, and
+config --check on that server finds no difference; a server off the recommendation gets the CONFIG SET."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from redisguard.cli import cli
+from redisguard.localserver import LocalServer, RedisBinary
+from redisguard.remedy import ServerVersion, audit, recommend
+from redisguard.remedy.live import read_config
+
+
+def _version_arg(binary: RedisBinary) -> str:
+    valkey = "valkey" in Path(binary.path).name
+    return ("valkey-" if valkey else "") + f"{binary.version[0]}.{binary.version[1]}"
+
+
+@pytest.mark.parametrize("workload", ["cache", "queue", "store"])
+def test_generated_file_starts_the_server_and_check_finds_no_difference(
+        workload: str, redis_binary: RedisBinary, tmp_path: Path) -> None:
+    runner = CliRunner()
+    made = runner.invoke(cli, ["config", "--workload", workload, "--memory", "256mb",
+                               "--for-version", _version_arg(redis_binary)])
+    assert made.exit_code == 0, made.output
+    conf = tmp_path / "redisguard.conf"
+    conf.write_text(made.output)
+    assert "maxmemory " in made.output and "# " in made.output
+    srv = LocalServer(redis_binary, config={"include": str(conf)}, workdir=tmp_path)
+    with srv:
+        with srv.client() as client:
+            assert client.config_get("maxmemory")["maxmemory"] == str(int(256 * 1024 * 1024 * (
+                0.75 if workload == "cache" else 0.6)) // (1024 * 1024) * (1024 * 1024))
+        checked = runner.invoke(cli, ["config", "--check", srv.url, "--workload", workload, "--memory", "256mb",
+                                      "--json"])
+        report = json.loads(checked.output)
+        assert checked.exit_code == 0, report
+        assert report["differences"] == []
+        assert report["version"].startswith("Valkey" if "valkey" in redis_binary.path else "Redis")
+
+
+def test_check_reports_each_difference_with_its_config_set(make_server) -> None:
+    srv: LocalServer = make_server(maxmemory="10mb", maxmemory_policy="allkeys-lru", save="60 10000")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["config", "--check", srv.url, "--workload", "store", "--memory", "100mb",
+                                 "--json"])
+    assert result.exit_code == 1
+    diffs = {d["name"]: d for d in json.loads(result.output)["differences"]}
+    assert diffs["maxmemory-policy"]["current"] == "allkeys-lru"
+    assert diffs["maxmemory-policy"]["command"] == "CONFIG SET maxmemory-policy noeviction"
+    assert diffs["save"]["command"] == 'CONFIG SET save "3600 1 300 100"'
+    assert diffs["maxmemory"]["recommended"] == str(60 * 1024 * 1024)
+    assert diffs["maxmemory"]["reason"]
+    # closing every difference with its own command leaves none
+    with srv.client() as client:
+        for diff in diffs.values():
+            client.execute_command(*diff["argv"])
+        version = ServerVersion.from_info({k: str(v) for k, v in client.info("server").items()})
+        settings = recommend("store", 100 * 1024 * 1024, version)
+        assert audit(read_config(client, [s.name for s in settings]), settings) == []
+    text = runner.invoke(cli, ["config", "--check", srv.url, "--workload", "store", "--memory", "100mb"])
+    assert text.exit_code == 0 and "matches" in text.output
+
+
+def test_bad_input_is_one_line() -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["config", "--workload", "cache"]).exit_code == 2
+    bad = runner.invoke(cli, ["config", "--workload", "cache", "--memory", "lots"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    bad = runner.invoke(cli, ["config", "--workload", "cache", "--memory", "1gb", "--for-version", "seven"])
+    assert bad.exit_code == 2 and "not a version" in bad.output
+
+
+def test_version_adaptation() -> None:
+    old = {s.name for s in recommend("cache", 1 << 30, ServerVersion.parse("6.2"))}
+    new = {s.name for s in recommend("cache", 1 << 30, ServerVersion.parse("7.0"))}
+    assert "maxmemory-clients" in new - old
+    queue = {s.name: s.value for s in recommend("queue", 1 << 30, ServerVersion.parse("valkey-8.1"))}
+    assert queue["maxmemory-policy"] == "noeviction" and "stream-node-max-entries" in queue
+    assert ServerVersion.parse("8.2").defrag_crash_range and not ServerVersion.parse("valkey-8.1").defrag_crash_range

@@ -1,0 +1,65 @@
+"""Bulk EXPIRE and UNLINK over 1,000,000 keys: exactly the matching keys, TTLs within the jitter window.
+
+Run once, on the newest server under test (the other versions run the same code paths on smaller
+keyspaces in test_fix_actions.py); bounded to a few minutes on a shared 2-core machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.conftest import BINARIES
+from tests.fix_data import run_json
+
+from redisguard.localserver import LocalServer
+
+MATCHING = 1_000_000
+OTHERS = 100_000
+
+
+def _fill(client, prefix: str, count: int) -> None:
+    for start in range(0, count, 20_000):
+        pipe = client.pipeline(transaction=False)
+        for index in range(start, min(count, start + 20_000)):
+            pipe.set(f"{prefix}{index}", "v")
+        pipe.execute()
+
+
+def _pttls(client, pattern: str) -> list[int]:
+    out: list[int] = []
+    keys = list(client.scan_iter(pattern, count=5000))
+    for start in range(0, len(keys), 20_000):
+        pipe = client.pipeline(transaction=False)
+        for key in keys[start:start + 20_000]:
+            pipe.pttl(key)
+        out += pipe.execute()
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_bulk_expire_and_unlink_over_a_million_keys(make_server, redis_binary, tmp_path: Path) -> None:
+    if redis_binary != BINARIES[0]:
+        pytest.skip("the 1M-key run is done once, on the newest server under test")
+    srv: LocalServer = make_server()
+    with srv.client() as client:
+        _fill(client, "session:", MATCHING)
+        _fill(client, "user:", OTHERS)
+        client.set("session:kept", "v", ex=500_000)
+        code, out = run_json("fix", srv.url, "--only", "expire", "--expire-pattern", "session:*", "--ttl", "7200",
+                             "--jitter", "0.25", "--key-sample", "0", "--max-impact", "2", "--apply", "--yes",
+                             "--audit", str(tmp_path / "expire.jsonl"))
+        assert code == 0, out
+        assert out["results"][0]["detail"] == f"{MATCHING} keys given a TTL"
+        ttls = _pttls(client, "session:*")
+        assert len(ttls) == MATCHING + 1
+        window = [t for t in ttls if t <= 9_000_000 + 1000]
+        assert len(window) == MATCHING and min(window) >= 7_200_000 - 120_000  # set within the run's minutes
+        assert max(ttls) > 9_000_000 * 0.999 - 120_000 and len({t // 60_000 for t in window}) > 20  # spread
+        assert next(t for t in ttls if t > 9_001_000) > 400_000_000  # the key that had a TTL kept its own
+        assert set(_pttls(client, "user:*")) == {-1}
+        code, out = run_json("fix", srv.url, "--only", "delete", "--delete-pattern", "session:*", "--key-sample", "0",
+                             "--max-impact", "2", "--apply", "--yes", "--audit", str(tmp_path / "unlink.jsonl"))
+        assert code == 0, out
+        assert out["results"][0]["detail"] == f"{MATCHING + 1} keys deleted"
+        assert client.dbsize() == OTHERS and not list(client.scan_iter("session:*", count=10_000))
