@@ -126,3 +126,21 @@ def _truth(admin: redis.Redis, keys: list[bytes]) -> dict[bytes, tuple[str, int,
     counted = lengths.execute()
     return {key: (replies[3 * at].decode(), replies[3 * at + 1], counted[at], replies[3 * at + 2])
             for at, key in enumerate(keys)}
+
+
+def test_a_version_1_snapshot_is_refused_in_one_line() -> None:
+    """Version 2 holds the keys engine's report as the key sample; a version-1 file says what to do."""
+    import json
+    from pathlib import Path
+
+    import pytest
+
+    from redisguard.snapshot import SNAPSHOT_VERSION, SnapshotFormatError, snapshot_from_dict
+
+    recorded = json.loads((Path(__file__).parent / "snapshots" / "healthy-cache--redis-7.0.15.json").read_text())
+    assert recorded["version"] == SNAPSHOT_VERSION == 2
+    with pytest.raises(SnapshotFormatError) as refused:
+        snapshot_from_dict({**recorded, "version": 1})
+    message = str(refused.value)
+    assert "version 1 is not supported" in message and "redisguard snapshot" in message
+    assert "\n" not in message
