@@ -173,3 +173,36 @@ def test_the_fix_acl_user_applies_every_kind_of_action_without_a_denial(make_ser
         assert {"trim", "delete", "expire", "config"} <= kinds
         assert admin.execute_command("ACL", "LOG") == []
         assert not admin.exists("big:hash") and not list(admin.scan_iter("tmp:*"))
+
+
+def test_on_a_terminal_each_action_is_confirmed_and_a_no_skips_it(make_server, tmp_path: Path) -> None:
+    import pty
+    import select
+
+    srv: LocalServer = make_server(maxmemory_policy="allkeys-lru")
+    with srv.client() as client:
+        client.set("order:1", "row")
+        primary, secondary = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if k != "CI"}
+        proc = subprocess.Popen([*REDISGUARD, "fix", srv.url, "--workload", "store", "--key-sample", "0",
+                                 "--only", "maxmemory-policy", "--only", "lazyfree", "--apply",
+                                 "--audit", str(tmp_path / "a.jsonl")],
+                                stdin=secondary, stdout=secondary, stderr=secondary, env=env)
+        os.close(secondary)
+        seen, answers = b"", [b"n\n", b"y\n"]
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(primary, 4096)
+                except OSError:
+                    break
+            if answers and seen.count(b"Apply this action?") > 2 - len(answers):
+                os.write(primary, answers.pop(0))
+        proc.wait(timeout=30)
+        os.close(primary)
+        assert proc.returncode == 0, seen.decode(errors="replace")[-2000:]
+        assert seen.count(b"Apply this action?") == 2
+        assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "allkeys-lru"  # answered no
+        assert client.config_get("lazyfree-lazy-user-del")["lazyfree-lazy-user-del"] == "yes"  # answered yes

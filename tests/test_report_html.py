@@ -141,11 +141,17 @@ def test_live_report_with_keys_escapes_every_hostile_name(make_server, tmp_path:
     assert "evil&lt;script&gt;x&lt;/script&gt;" in text  # the client's name, as text
     assert 'id="findings"' in text and 'class="copy"' in text
     assert "keyspace scan: full scan" in text  # --keys ran the scan (a small keyspace: all of it)
-    # A copy button for every runnable fix and for nothing else; advice is never in a <code> block.
+    # A copy button for every runnable fix and config change, and for nothing else; advice is never in <code>.
     findings = data["findings"]
     runnable = [c for f in findings for c in f["commands"]]
     assert runnable and all(c["kind"] in ("redis-cli", "redisguard") for c in runnable)
-    assert text.count('class="copy"') == len(runnable)
+    changes = [d["command"] for audit in data["config"] for d in audit["differences"]]
+    assert text.count('class="copy"') == len(runnable) + len(changes)
+    # The config audit against the workload (redisguard.remedy): streams make this a queue.
+    (audit,) = data["config"]
+    assert audit["workload"] == "queue" and audit["memory_bytes"] > 0
+    assert all(c["text"].startswith("redis-cli ") and " CONFIG SET " in c["text"] for c in changes)
+    assert 'id="config"' in text
     for advice in (a for f in findings for a in f["advice"]):
         assert f"<code>{html.escape(advice['text'])}" not in text
     assert any("printf" in c["text"] and "redis-cli" in c["text"] for c in runnable)  # a hostile name, piped

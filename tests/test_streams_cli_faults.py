@@ -147,7 +147,7 @@ def test_hostile_names_never_crash_and_are_escaped(make_server, as_json: bool) -
     assert "Traceback" not in result.stderr and "\x1b" not in result.stdout
     if as_json:
         row = json.loads(result.stdout)["streams"][0]
-        assert base64.b64decode(row["key_base64"]) == key  # exact bytes, readable by jq and any language
+        assert base64.b64decode(row["key_b64"]) == key  # exact bytes, readable by jq and any language
         assert row["groups"][0]["name"] == group  # valid UTF-8: exact, JSON escapes the control characters
     else:
         assert "ev\\xff[/]\\x1b[2J" in result.stdout  # shown escaped, markup printed literally

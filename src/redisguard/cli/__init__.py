@@ -24,7 +24,8 @@ __all__ = ["cli", "main"]
 
 # Each module named here defines ``command`` (a click.Command) and holds that subcommand only.
 COMMAND_MODULES: tuple[str, ...] = (
-    "doctor", "snapshot", "acl", "demo", "keys", "streams", "trim", "alerts", "config", "fix", "report",
+    "doctor", "snapshot", "acl", "demo", "keys", "streams", "trim", "alerts", "config", "fix", "report", "exporter",
+    "watch",
 )
 
 

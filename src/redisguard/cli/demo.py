@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import resource
+import shlex
 import signal
 import sys
 import time
@@ -27,13 +28,14 @@ from rich.console import Console
 from redisguard.cli.demo_load import (
     GROUP,
     STREAM,
-    DrainResult,
     GuardedResult,
     IncidentResult,
     Tick,
     drain_and_trim,
     guarded_replay,
     naive_incident,
+    run_redisguard,
+    used_memory,
 )
 from redisguard.cli.report import count_trims, make_report, write_report
 from redisguard.collect import collect_snapshot
@@ -50,6 +52,7 @@ from redisguard.units import fmt_bytes
 __all__ = ["command"]
 
 MAXMEMORY = "64mb"
+FIX_MEMORY = "107mb"  # 60 % of it (fix's headroom for a queue) is 64 MiB: fix keeps maxmemory where it is
 T = TypeVar("T")
 
 
@@ -150,18 +153,36 @@ def _diagnosis(snapshot: Snapshot, console: Console) -> dict[str, Any]:
     return doctor_to_dict(report)
 
 
-def _drain(say: _Narrator, result: DrainResult) -> None:
-    say.say("  [yellow]`redisguard fix` (plan, dry run, apply, audit log) is not in this build yet: this step is "
-            "to be wired to it.[/] Doing by hand what its plan says, with the streams library:")
-    say.say(f"  1. the indexers catch up (XREADGROUP and XACK still run when memory is full): a redisguard Consumer "
-            f"handled {result.handled:,} entries, {result.claimed:,} of them claimed (XAUTOCLAIM) from the dead "
-            f"indexer-2")
-    about = "" if result.planned_exact else "about "
-    say.say(f"  2. the trim plan (dry run, read-only): {about}{result.planned_entries:,} entries, "
-            f"{fmt_bytes(result.planned_bytes)}, that every group acknowledged (method {result.method}); applied: "
-            f"{result.trimmed:,} removed; Redis {fmt_bytes(result.used_before)} → {fmt_bytes(result.used_after)}")
-    say.say("  3. policy: noeviction kept, which is right for a queue (nothing unprocessed is ever evicted); what "
-            "keeps Redis off the limit is the producer's gate, next")
+def _shown(say: _Narrator, command: list[str], code: int, text: str) -> None:
+    """A child command's own output, indented under the line that ran it (names in it are escaped already)."""
+    say.say(f"  [bold]$ {for_terminal(shlex.join(['redisguard', *command]))}[/]  [dim](exit {code})[/]")
+    for line in text.rstrip("\n").splitlines():
+        say.say(f"  │ {for_terminal(line, None)}")
+
+
+async def _fix(say: _Narrator, url: str, audit: Path) -> dict[str, Any]:
+    """Step c: the indexers catch up, then ``redisguard fix``: its plan (a dry run), then --apply, audited."""
+    drained = await drain_and_trim(url)
+    say.say(f"  first the indexers catch up (XREADGROUP and XACK still run when memory is full): a redisguard "
+            f"Consumer handled {drained.handled:,} entries, {drained.claimed:,} of them claimed (XAUTOCLAIM) from "
+            f"the dead indexer-2")
+    before = await used_memory(url)
+    # --memory: the demo's "host", so that the recommended maxmemory (60 % of it for a queue) stays 64 MiB;
+    # AOF is left off on a throwaway server (its rewrite would fork and write to disk for nothing).
+    args = ["fix", url, "--memory", FIX_MEMORY, "--skip", "appendonly"]
+    code, text = await run_redisguard(*args)
+    _shown(say, args, code, text)
+    applied = [*args, "--apply", "--yes", "--audit", str(audit)]
+    apply_code, apply_text = await run_redisguard(*applied)
+    _shown(say, applied, apply_code, apply_text)
+    after = await used_memory(url)
+    entries = audit.read_text(encoding="utf-8").splitlines() if audit.exists() else []
+    say.say(f"  Redis {fmt_bytes(before)} → {fmt_bytes(after)}; the audit log {for_terminal(str(audit.resolve()))} "
+            f"holds {len(entries)} line(s), each written before its command ran (`redisguard fix --undo` reads it)")
+    say.say("  the policy stays noeviction: right for a queue (nothing unprocessed is ever evicted); what keeps "
+            "Redis off the limit is the producer's gate, next")
+    return {**dataclasses.asdict(drained), "dry_run_code": code, "apply_code": apply_code,
+            "audit": str(audit.resolve()), "audit_entries": len(entries), "used_before": before, "used_after": after}
 
 
 def _guarded(say: _Narrator, result: GuardedResult, limit: int) -> None:
@@ -188,9 +209,8 @@ async def _story(server: LocalServer, say: _Narrator, console: Console, report_p
     before = _snapshot(url)
     trims = count_trims(ConnectionOptions.build(url), before)  # for the report: what a safe trim frees now
     doctor = _diagnosis(before, console)
-    say.step("c", "the fix: let the indexers catch up, trim only what was acknowledged")
-    drained = await drain_and_trim(url)
-    _drain(say, drained)
+    say.step("c", "redisguard fix: the plan (a dry run), then --apply, with its audit log")
+    fixed = await _fix(say, url, report_path.with_name("redisguard-demo-audit.jsonl"))
     say.step("d", "the same load again, with redisguard.streams' Producer, Consumer and Trimmer")
     say.say("  Producer(memory_limit=0.8: writes wait above 80 % of maxmemory) · Consumer(32 concurrent handlers "
             "of the same slow indexer: the doctor's 'add consumers') · Trimmer(every 0.5 s)")
@@ -204,7 +224,7 @@ async def _story(server: LocalServer, say: _Narrator, console: Console, report_p
             "that opens offline (verdict, findings with commands to copy, memory charts, streams, clients)")
     return {"server": {"url": url, "pid": server.process.pid if server.process else None,
                        "version": server.binary.version_text, "maxmemory": limit},
-            "incident": dataclasses.asdict(incident), "doctor": doctor, "drain": dataclasses.asdict(drained),
+            "incident": dataclasses.asdict(incident), "doctor": doctor, "fix": fixed,
             "guarded": dataclasses.asdict(guarded), "report": str(report_path.resolve())}
 
 

@@ -4,8 +4,8 @@
 that re-queues what Redis refuses (the ingester of seed 001), while the consumer group lags and one of
 its consumers died holding entries (seed 000): the stream fills a ``noeviction`` Redis, writes fail with
 OOM, and the producer's buffer grows. ``drain_and_trim``: the indexers catch up (XREADGROUP and XACK
-still run when memory is full), then the library's trim plan (a dry run) and its apply remove only what
-every group acknowledged. ``guarded_replay``:
+still run when memory is full); ``redisguard fix`` then trims only what every group acknowledged
+(:func:`run_redisguard` runs it). ``guarded_replay``:
 the same upstream through :class:`redisguard.streams.Producer`, a :class:`Consumer` and a
 :class:`Trimmer`: the producer's gates slow the upstream, Redis stays under its limit, nothing is lost.
 """
@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 import redis.asyncio as aredis
 import redis.exceptions as rex
 
-from redisguard.streams import Consumer, Entry, Producer, Trimmer, TrimOutcome, TrimPlan, apply_trim, plan_trim
+from redisguard.streams import Consumer, Entry, Producer, Trimmer
 
 __all__ = ["GROUP", "STREAM", "DrainResult", "GuardedResult", "IncidentResult", "Tick", "drain_and_trim",
-           "guarded_replay", "naive_incident"]
+           "guarded_replay", "naive_incident", "run_redisguard", "used_memory"]
 
 STREAM = "firehose"
 GROUP = "indexers"
@@ -68,15 +68,8 @@ class IncidentResult:
 
 @dataclass
 class DrainResult:
-    handled: int
-    claimed: int
-    planned_entries: int  # the trim plan (dry run): what a safe trim frees
-    planned_bytes: int
-    planned_exact: bool
-    method: str
-    trimmed: int  # what applying the plan removed
-    used_before: int
-    used_after: int
+    handled: int  # entries the catching-up consumer handled and acknowledged
+    claimed: int  # of them, claimed (XAUTOCLAIM) from the dead consumer
 
 
 @dataclass
@@ -201,7 +194,8 @@ async def naive_incident(url: str, report: Report, *, oom_seconds: float = 4.0, 
             task.result()
         result.buffer_events = len(buffer)
         result.buffer_bytes = len(buffer) * buffered_bytes
-        result.max_used_memory = max((tick.used_memory for tick in result.ticks), default=0)
+        final = (await _state(client))[0]  # the flood stopped at the limit: one last look, beside the ticks
+        result.max_used_memory = max([final, *(tick.used_memory for tick in result.ticks)])
         buffer.clear()
         return result
     finally:
@@ -209,18 +203,17 @@ async def naive_incident(url: str, report: Report, *, oom_seconds: float = 4.0, 
 
 
 async def drain_and_trim(url: str, *, timeout: float = 30.0) -> DrainResult:
-    """The indexers catch up (a redisguard Consumer claims the dead consumer's entries), then a safe trim."""
+    """The indexers catch up: a redisguard Consumer handles the backlog and claims the dead consumer's entries
+    (XREADGROUP and XACK still run when memory is full). The trim itself is ``redisguard fix``'s."""
     client = aredis.Redis.from_url(url)
     try:
-        used_before = int((await client.info("memory"))["used_memory"])
         seen: set[str] = set()
 
         async def handler(entry: Entry) -> None:
             seen.add(entry.id)
 
         consumer = Consumer(url, stream=STREAM, group=GROUP, name="indexer-1", handler=handler, batch_size=2000,
-                            concurrency=64,
-                            block_ms=100, claim_idle_ms=500, claim_interval=0.2)
+                            concurrency=64, block_ms=100, claim_idle_ms=500, claim_interval=0.2)
         running = asyncio.create_task(consumer.run())
         try:
             deadline = time.monotonic() + timeout
@@ -233,19 +226,32 @@ async def drain_and_trim(url: str, *, timeout: float = 30.0) -> DrainResult:
             consumer.stop()
             await asyncio.gather(running, return_exceptions=True)
         running.result()
-        plan, outcome = await asyncio.to_thread(_plan_and_apply, url)
-        used_after = int((await client.info("memory"))["used_memory"])
-        return DrainResult(len(seen), consumer.metrics.claimed, plan.entries_to_free.value, plan.bytes_to_free,
-                           plan.entries_to_free.exact, str(plan.method), outcome.trimmed, used_before, used_after)
+        return DrainResult(len(seen), consumer.metrics.claimed)
     finally:
         await client.aclose()
 
 
-def _plan_and_apply(url: str) -> tuple[TrimPlan, TrimOutcome]:
-    """The library's plan (read-only: what a safe trim frees), then its apply: what ``redisguard fix`` runs."""
-    with redis.Redis.from_url(url) as client:
-        plan = plan_trim(client, STREAM, node=url)
-        return plan, apply_trim(client, plan)
+async def used_memory(url: str) -> int:
+    client = aredis.Redis.from_url(url)
+    try:
+        return int((await client.info("memory"))["used_memory"])
+    finally:
+        await client.aclose()
+
+
+async def run_redisguard(*args: str, timeout: float = 120.0) -> tuple[int, str]:
+    """``redisguard ARGS`` in a child process: (exit code, what it printed). Killed if we are interrupted."""
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "redisguard", *args,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                                                   stdin=asyncio.subprocess.DEVNULL)
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    except BaseException:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    return int(process.returncode or 0), output.decode("utf-8", "replace")
 
 
 async def guarded_replay(url: str, report: Report, *, seconds: float = 8.0, high_water: int | None = None,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
-from rich.console import Console
 
-from redisguard.cli.options import connection_options, is_terminal
+from redisguard.cli.options import connection_options
+from redisguard.cli.output import Output
 from redisguard.connect import ConnectionOptions, discover
 from redisguard.connect.topology import node_client
 from redisguard.render.streams import print_streams, streams_json
@@ -32,9 +30,10 @@ def command(conn: ConnectionOptions, as_json: bool) -> None:
     for node in nodes:
         with node_client(node) as client:
             scans.append(scan_stream_health(client, node.address))
+    out = Output.from_env()
     if as_json:
-        click.echo(json.dumps(streams_json(scans, replica=replica), indent=2))
+        out.json(streams_json(scans, replica=replica))
     else:
-        print_streams(Console(highlight=False, width=None if is_terminal() else 120), scans, replica=replica)
+        print_streams(out.console(), scans, replica=replica)
     if not all(scan.looked and not scan.unreadable for scan in scans):
         raise SystemExit(1)

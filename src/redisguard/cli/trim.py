@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 import redis
 
 from redisguard.cli.options import connection_options
+from redisguard.cli.output import Output
 from redisguard.connect import ConnectionOptions, cluster_client, discover, open_client
 from redisguard.render.streams import print_outcome, print_trim, trim_json
 from redisguard.streams import apply_trim, plan_trim
@@ -39,16 +38,17 @@ def command(stream: str, conn: ConnectionOptions, dry_run: bool, drop_unprocesse
     no safe point and is left alone. --drop-unprocessed with --maxlen/--minid trims past it, after
     showing how many unprocessed entries each group loses.
     """
+    out = Output.from_env()
     client = _client(conn)
     try:
         plan = plan_trim(client, stream, node=conn.display, exact=exact, drop_unprocessed=drop_unprocessed,
                          maxlen=maxlen, minid=minid)
         if not as_json:
-            print_trim(click.echo, plan)  # what will happen (and, in an emergency, the losses) first
+            print_trim(out.echo, plan)  # what will happen (and, in an emergency, the losses) first
         outcome = None if dry_run else apply_trim(client, plan)
         if as_json:
-            click.echo(json.dumps(trim_json(plan, outcome), indent=2))
+            out.json(trim_json(plan, outcome))
         elif outcome is not None:
-            print_outcome(click.echo, outcome)
+            print_outcome(out.echo, outcome)
     finally:
         client.close()

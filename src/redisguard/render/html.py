@@ -20,6 +20,7 @@ from redisguard.render.evidence import format_evidence
 from redisguard.render.report_model import (
     ClientsView,
     CommandView,
+    ConfigAuditView,
     FindingView,
     KeyspaceView,
     NodeView,
@@ -332,6 +333,20 @@ def _slow_and_latency(report: Report) -> str:
     return f"<h3>Slow log (slowest first)</h3>{slow}<h3>Latency events</h3>{latency}"
 
 
+def _config(view: ConfigAuditView) -> str:
+    head = (f'<h3><span class="name">{e(view.node)}</span>: {e(view.version)}, workload {e(view.workload)}</h3>'
+            f'<p class="muted">{e(view.why)}' + (f"; recommended for {fmt_bytes(view.memory_bytes)} of host memory"
+                                                if view.memory_bytes else "") + "</p>")
+    note = f'<p class="muted">{e(view.note)}</p>' if view.note else ""
+    if not view.differences:
+        return head + note + ("<p>Matches the recommendation.</p>" if view.memory_bytes else "")
+    rows = "".join(
+        f'<article class="finding info"><h3><code>{e(d.name)}</code>: '
+        f'{e("not visible" if d.current is None else d.current)} → {e(d.recommended)}</h3><p>{e(d.reason)}</p>'
+        f"{_command(d.command)}</article>" for d in view.differences)
+    return head + note + rows
+
+
 def _section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{anchor}"><h2>{e(title)}</h2>{body}</section>'
 
@@ -360,6 +375,8 @@ def render_report_html(report: Report) -> str:
     body.append(_section("clients", "Clients", "".join(_clients(c) for c in report.clients)
                          or '<p class="muted">client list not visible</p>'))
     body.append(_section("slow", "Slow log and latency", _slow_and_latency(report)))
+    body.append(_section("config", "Configuration against the workload", "".join(_config(c) for c in report.config)
+                         or '<p class="muted">no primary to audit</p>'))
     if report.not_visible or report.notes:
         items = [f"<li>{e(what)} on {e(node)}: {e(reason)}</li>" for what, node, reason in report.not_visible]
         items += [f"<li>{e(note)}</li>" for note in report.notes]

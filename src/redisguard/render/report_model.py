@@ -15,6 +15,8 @@ from typing import Literal
 from redisguard.breakdown import memory_breakdown
 from redisguard.forecast import MIN_SAMPLES, counted_memory, forecast
 from redisguard.keyspace import KeyspaceReport
+from redisguard.remedy import ServerVersion, audit, recommend
+from redisguard.remedy.infer import infer_workload
 from redisguard.rules.commands import CommandContext, shell_line
 from redisguard.rules.finding import Finding, Fix, FixKind
 from redisguard.rules.report import DoctorReport
@@ -27,6 +29,8 @@ __all__ = [
     "ClientGroupView",
     "ClientsView",
     "CommandView",
+    "ConfigAuditView",
+    "ConfigDiffView",
     "FindingView",
     "ForecastView",
     "GroupView",
@@ -209,6 +213,28 @@ class LatencyView:
 
 
 @dataclass(frozen=True)
+class ConfigDiffView:
+    name: str
+    current: str | None  # None: not visible (CONFIG GET denied or the version lacks it)
+    recommended: str
+    reason: str
+    command: CommandView  # the CONFIG SET that closes the difference
+
+
+@dataclass(frozen=True)
+class ConfigAuditView:
+    """One primary's configuration against the recommendation for its workload (``redisguard.remedy``)."""
+
+    node: str
+    workload: str
+    why: str  # what the workload was inferred from
+    version: str
+    memory_bytes: int  # the host's memory the recommendation is for (INFO total_system_memory); 0: not visible
+    differences: tuple[ConfigDiffView, ...]
+    note: str
+
+
+@dataclass(frozen=True)
 class Report:
     target: str
     mode: str
@@ -227,6 +253,7 @@ class Report:
     clients: tuple[ClientsView, ...]
     slowlog: tuple[SlowView, ...]
     latency: tuple[LatencyView, ...]
+    config: tuple[ConfigAuditView, ...]
     not_visible: tuple[tuple[str, str, str], ...]  # (what, node, reason)
     notes: tuple[str, ...]
 
@@ -394,6 +421,27 @@ def _clients(snapshot: Snapshot, top: int) -> tuple[ClientsView, ...]:
     return tuple(views)
 
 
+_CONFIG_RISK = ("takes effect at once and is lost at restart unless persisted (CONFIG REWRITE, or redis.conf); "
+                "redisguard fix applies it with an audit log and --undo")
+
+
+def _config_audit(node: NodeSnapshot, context: CommandContext) -> ConfigAuditView:
+    workload, why = infer_workload(node)
+    version = ServerVersion.from_info(node.info.get("server", {}))
+    memory = node.info_int("total_system_memory")
+    if not memory:
+        return ConfigAuditView(node.address, workload, why, version.text, 0, (),
+                               "INFO total_system_memory is not visible: no recommendation "
+                               "(redisguard config --workload ... --memory SIZE gives one)")
+    differences = audit(node.config, recommend(workload, memory, version))
+    note = ("" if node.config else "CONFIG GET was not visible to this report (see redisguard acl --with-config): "
+            "every setting is shown as unknown")
+    views = tuple(ConfigDiffView(d.name, d.current, d.recommended, d.reason,
+                                 _command(Fix.redis(*d.argv, risk=_CONFIG_RISK, node=node.address), context))
+                  for d in differences)
+    return ConfigAuditView(node.address, workload, why, version.text, memory, views, note)
+
+
 def build_report(history: Sequence[Snapshot], doctor: DoctorReport, *, keyspace: KeyspaceReport | None = None,
                  trims: Mapping[tuple[str, str], TrimCount] | None = None, samples: Sequence[tuple[float, int]] = (),
                  top_patterns: int = 25, top_keys: int = 20, top_slow: int = 20) -> Report:
@@ -432,6 +480,7 @@ def build_report(history: Sequence[Snapshot], doctor: DoctorReport, *, keyspace:
                                e.client_name or e.client_addr) for addr, e in slow),
         latency=tuple(LatencyView(node.address, ev.event, ev.latest_ms, ev.max_ms)
                       for node in current.nodes for ev in node.latency),
+        config=tuple(_config_audit(node, context) for node in current.nodes if node.role == "primary"),
         not_visible=tuple((gap.what, gap.node, gap.reason) for gap in current.not_visible),
         notes=tuple(notes),
     )

@@ -1,20 +1,19 @@
 """``redisguard streams`` and ``redisguard trim`` output: terminal text and JSON from the library's models.
 
 Renderers only format. Every name from the server (streams, groups, consumers) goes through the escaping
-helpers of :mod:`redisguard.keynames` on a terminal; JSON keeps names exactly (a name that is not valid
-UTF-8 is shown with ``\\xNN`` escapes and its exact bytes in a ``<field>_base64`` companion field).
+helpers of :mod:`redisguard.keynames` on a terminal; JSON keeps names exactly, and a name that is not
+valid UTF-8 gets its exact bytes in a ``<field>_b64`` companion field (``keynames.with_b64``).
 """
 
 from __future__ import annotations
 
-import base64
 from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from redisguard.keynames import for_terminal, quote_cli, to_bytes, visible
+from redisguard.keynames import for_terminal, quote_cli, visible, with_b64
 from redisguard.snapshot import NotVisible, StreamConsumer
 from redisguard.streams.health import EntryCount, StreamHealth, StreamScan
 from redisguard.streams.plan import TrimOutcome, TrimPlan
@@ -22,27 +21,8 @@ from redisguard.units import fmt_bytes, fmt_duration_ms
 
 __all__ = ["print_outcome", "print_streams", "print_trim", "streams_json", "trim_json"]
 
-_NAMED = ("key", "name", "pinned_by", "group")
-
-
-def _lossless(value: Any) -> Any:
-    """Names that are not valid UTF-8 (lone surrogates in their text form) get a base64 companion field."""
-    if isinstance(value, list):
-        return [_lossless(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    out: dict[str, Any] = {}
-    for field, item in value.items():
-        if field in _NAMED and isinstance(item, str) and any(0xDC80 <= ord(char) <= 0xDCFF for char in item):
-            out[field] = visible(item)
-            out[f"{field}_base64"] = base64.b64encode(to_bytes(item)).decode()
-        else:
-            out[field] = _lossless(item)
-    return out
-
-
 def _lossless_dict(value: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = _lossless(value)
+    out: dict[str, Any] = with_b64(value)
     return out
 
 

@@ -163,8 +163,6 @@ class Consumer:
         self._unacked: list[str] = []  # handled (or dead-lettered), to acknowledge with the next read
         self._packed = False
         self._xreadgroup = b""
-        self._xreadgroup_now = b""
-        self._prefetch: asyncio.Future[list[Entry]] | None = None
         self._block_ms: int | None = block_ms
         self._xack_args = b""
 
@@ -189,14 +187,8 @@ class Consumer:
                         if not (self.create_group and str(exc).startswith("NOGROUP")):
                             raise
                         await self._connection_fault(exc)  # a restarted server lost the group: re-create it
-                try:
-                    await self._drain_prefetch()
-                except Exception as fault:
-                    if not transient(fault):
-                        raise
                 await self._final_acks()
             except BaseException as exc:
-                self._drop_prefetch()
                 await self._flush_acks_after(exc)
                 raise
         finally:
@@ -213,42 +205,16 @@ class Consumer:
             self._resume = False
         if time.monotonic() - self._last_claim >= self.claim_interval:
             self._last_claim = time.monotonic()
-            await self._drain_prefetch()  # no read (carrying acks) in flight while acks are flushed
             await self._flush_acks()  # what we handled must not be pending while we claim
             await self._claim_idle()
             await self._remove_idle_consumers()
-        entries = await self._next_entries()
+        entries = await self._read()
         self._fault_backoff = 0.0
         if entries:
             await self._process(entries)
 
-    async def _next_entries(self) -> list[Entry]:
-        """The next batch. After a full batch, the read of the one after it (without BLOCK, carrying the
-        acks owed so far) is sent before this one is handled, so the round trip overlaps the handling."""
-        reading, self._prefetch = self._prefetch, None
-        entries = await (reading if reading is not None else self._read())
-        if self._packed and len(entries) >= self.batch_size and not self._stopping.is_set():
-            self._prefetch = asyncio.ensure_future(self._read(block=False))
-        return entries
-
-    async def _drain_prefetch(self) -> None:
-        """Handle what a read in flight brings (delivered to us: it must not wait for a claim)."""
-        reading, self._prefetch = self._prefetch, None
-        if reading is not None:
-            entries = await reading
-            if entries:
-                await self._process(entries)
-
-    def _drop_prefetch(self) -> None:
-        """After a fault or on the way out: what it had delivered stays pending (and is resumed)."""
-        reading, self._prefetch = self._prefetch, None
-        if reading is not None:
-            reading.cancel()
-            reading.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved: no warning
-
     async def _connection_fault(self, fault: BaseException) -> None:
         """Back off (doubling up to ``max_backoff``, cut short by ``stop()``), then resume."""
-        self._drop_prefetch()
         self.metrics.connection_errors += 1
         self._resume = True
         self._fault_backoff = min(max(self._fault_backoff * 2, 0.05), self.max_backoff)
@@ -301,8 +267,6 @@ class Consumer:
         block = [] if self._block_ms is None else [b"BLOCK", b"%d" % self._block_ms]
         self._xreadgroup = command(b"XREADGROUP", b"GROUP", group, name, b"COUNT", b"%d" % self.batch_size,
                                    *block, b"STREAMS", stream, b">")
-        self._xreadgroup_now = command(b"XREADGROUP", b"GROUP", group, name, b"COUNT", b"%d" % self.batch_size,
-                                       b"STREAMS", stream, b">")
         self._xack_args = bulk(b"XACK") + bulk(stream) + bulk(group)
 
     def _xack(self, ids: list[str]) -> bytes:
@@ -375,9 +339,8 @@ class Consumer:
             return False
         return any(_text(group.get("name")) == self.group for group in groups)
 
-    async def _read(self, *, block: bool = True) -> list[Entry]:
-        """The next batch, read in the same round trip as the XACK of what was handled since the last
-        (``block``: with XREADGROUP's BLOCK; without, an empty stream answers at once)."""
+    async def _read(self) -> list[Entry]:
+        """The next batch, read in the same round trip as the XACK of what was handled since the last."""
         assert self._client is not None
         acks = list(self._unacked)
         if not self._packed:  # cluster: redis-py's pipeline (XACK and XREADGROUP hash to one slot)
@@ -393,8 +356,7 @@ class Consumer:
             return [Entry(self.stream, _text(entry_id), fields or {}, 1)
                     for _, entries in replies[-1] or [] for entry_id, fields in entries]
         assert isinstance(self._client, redis.asyncio.Redis)
-        read = self._xreadgroup if block else self._xreadgroup_now
-        payload = self._xack(acks) + read if acks else read
+        payload = self._xack(acks) + self._xreadgroup if acks else self._xreadgroup
         replies = await self._write(payload, 2 if acks else 1, acks=len(acks))
         if acks:
             self._acked(replies[0], len(acks))
