@@ -10,6 +10,7 @@ from typing import Any, Literal
 import redis
 import redis.exceptions as rex
 
+from redisguard._wire.decode import text
 from redisguard.connect.client import open_client, reason_for_refusal
 from redisguard.connect.errors import ConnectError
 from redisguard.connect.options import ConnectionOptions
@@ -42,8 +43,7 @@ class Topology:
         return tuple(node for node in self.nodes if node.primary_address == primary.address)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+_text = text  # the wire layer's one decode helper
 
 
 def _cluster_nodes(client: redis.Redis, options: ConnectionOptions,
