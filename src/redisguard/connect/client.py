@@ -16,6 +16,7 @@ import redis.exceptions as rex
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from redisguard._wire.errors import refusal_kind
 from redisguard.connect.errors import ConnectError, describe_connect_failure
 from redisguard.connect.options import ConnectionOptions
 
@@ -142,9 +143,9 @@ def open_client(options: ConnectionOptions, *, need_primary: bool = False, **ext
 
 def reason_for_refusal(exc: rex.ResponseError) -> str:
     """``denied by ACL`` or ``renamed or unknown``: never the server's text in full (it echoes arguments)."""
-    lowered = str(exc).lower()
-    if isinstance(exc, rex.NoPermissionError) or "noperm" in lowered or "no permissions" in lowered:
+    kind = refusal_kind(exc)
+    if kind == "denied":
         return "denied by ACL"
-    if "unknown command" in lowered or "unknown subcommand" in lowered:
+    if kind == "unavailable":
         return "renamed or unknown command"
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
