@@ -95,3 +95,10 @@ def test_every_report_names_the_server_it_ran_on(make_server, redis_binary: Redi
     assert keys.returncode == 0, keys.stderr
     assert [node["server"] for node in json.loads(keys.stdout)["nodes"]] == [title]
     assert title in run_cli("keys", srv.url).stdout
+    streams_json = run_cli("streams", srv.url, "--json")
+    assert streams_json.returncode == 0, streams_json.stderr
+    assert [item["server"] for item in json.loads(streams_json.stdout)["servers"]] == [title]
+    streams_text = run_cli("streams", srv.url).stdout
+    assert title in streams_text
+    if redis_binary.flavour == "valkey":
+        assert "Redis 7.2.4" not in streams_text

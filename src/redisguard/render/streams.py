@@ -53,6 +53,7 @@ def streams_json(scans: list[StreamScan], *, replica: bool) -> dict[str, Any]:
         "truncated": any(scan.truncated for scan in scans),
         "complete": all(scan.looked and not scan.unreadable for scan in scans),
         "read_from_replica": replica,
+        "servers": [{"node": scan.node, "server": scan.server} for scan in scans],
         "unreadable": [{"node": scan.node, "key": key, "reason": reason}
                        for scan in scans for key, reason in scan.unreadable],
         "not_visible": [row for scan in scans for row in _not_visible(scan.not_visible)],
@@ -94,6 +95,9 @@ def _print_health(console: Console, health: StreamHealth) -> None:
 def print_streams(console: Console, scans: list[StreamScan], *, replica: bool) -> None:
     if replica:
         console.print("Read from a replica (streams replicate; `redisguard trim` needs the primary).")
+    servers = sorted({scan.server for scan in scans if scan.server})
+    if servers:
+        console.print(f"Streams of {for_terminal(', '.join(servers))}:")
     for scan in scans:
         for health in scan.healths:
             _print_health(console, health)

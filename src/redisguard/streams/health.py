@@ -19,6 +19,7 @@ from redisguard.collect.probe import Probe, reason_for
 from redisguard.collect.streams import MAX_STREAMS, describe_stream, scan_streams, server_time_ms
 from redisguard.keynames import to_bytes, to_text
 from redisguard.snapshot import NotVisible, StreamInfo
+from redisguard.snapshot.server import ServerVersion
 from redisguard.streams.ids import StreamId, format_id, parse_id
 from redisguard.streams.safety import SafePoint, safe_point_of_groups
 
@@ -126,14 +127,18 @@ class StreamScan:
     truncated: bool
     unreadable: list[tuple[str, str]]  # (stream name, reason)
     not_visible: list[NotVisible]
+    server: str | None = None  # "Redis 8.2.3", "Valkey 8.1.8" (INFO server); None when not visible
 
 
 def scan_stream_health(client: Any, node: str = "", limit: int = MAX_STREAMS) -> StreamScan:
     """Every stream of one node (``SCAN TYPE stream``, at most ``limit``) and its health."""
     probe = Probe(node)
+    info = probe.run("INFO server", lambda: client.info("server"))
+    server = None if info is None else ServerVersion.from_info({str(k): str(v) for k, v in info.items()}).title
     found = probe.run("SCAN TYPE stream", lambda: scan_streams(client, limit))
     if found is None:
-        return StreamScan(node, [], looked=False, truncated=False, unreadable=[], not_visible=probe.missing)
+        return StreamScan(node, [], looked=False, truncated=False, unreadable=[], not_visible=probe.missing,
+                          server=server)
     keys, truncated = found
     now_ms = probe.run("TIME", lambda: server_time_ms(client))
     if now_ms is None:
@@ -150,4 +155,4 @@ def scan_stream_health(client: Any, node: str = "", limit: int = MAX_STREAMS) ->
             probe.note("XINFO/XPENDING/XRANGE on streams", reason)
             unreadable.append((to_text(key), reason))
     return StreamScan(node, healths, looked=True, truncated=truncated, unreadable=unreadable,
-                      not_visible=probe.missing)
+                      not_visible=probe.missing, server=server)
