@@ -1,0 +1,51 @@
+"""QA pass: hostile and huge server-supplied names through `redisguard fix` (dry run) on a real server.
+
+A 10 kB stream / group / consumer name must reach the JSON plan whole, and never make a terminal line
+of prose unbounded (only the `run:` command lines carry it whole, to be pasted)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from redisguard.cli import run as cli_run
+from redisguard.keynames import TERMINAL_LIMIT
+
+Run = Callable[..., tuple[int, str, str]]
+LONG_STREAM = "s:" + "L" * 10_000
+LONG_GROUP = "g" * 10_000
+LONG_CONSUMER = "c" * 10_000
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    def invoke(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli_run(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+    return invoke
+
+
+def test_fix_plan_bounds_huge_names_on_the_terminal_and_keeps_them_whole_in_json(make_server, run: Run) -> None:
+    server = make_server(maxmemory="20mb")
+    client = server.client()
+    for _ in range(20):
+        client.xadd(LONG_STREAM, {"f": "v"})
+    client.xgroup_create(LONG_STREAM, LONG_GROUP, id="0")
+    client.xreadgroup(LONG_GROUP, LONG_CONSUMER, {LONG_STREAM: ">"}, count=5)  # pending: pins the safe point
+    args = ("fix", "--consumer-idle", "0", "--key-sample", "0", "--claim-to", "[bold]x[/]", server.url)
+    code, out, err = run(*args)
+    assert code == 0, err
+    assert "pinned by group" in out and "--claim-to [bold]x[/] is not a live consumer" in out
+    prose = [line for line in out.splitlines() if not line.lstrip().startswith("run:")]
+    longest = max(len(line) for line in prose)
+    assert longest < 4 * TERMINAL_LIMIT + 300, f"a {longest}-character line of prose"
+    assert "chars)" in out  # says how much of each name was left out
+    code, out, err = run(*args[:-1], "--json", server.url)
+    assert code == 0, err
+    plan = json.loads(out)
+    whole = json.dumps(plan)
+    assert LONG_STREAM in whole and LONG_GROUP in whole  # the JSON is lossless
