@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,14 @@ def test_fix_plan_bounds_huge_names_on_the_terminal_and_keeps_them_whole_in_json
     plan = json.loads(out)
     whole = json.dumps(plan)
     assert LONG_STREAM in whole and LONG_GROUP in whole  # the JSON is lossless
+
+
+def test_undo_of_a_file_that_is_no_audit_log_is_refused_in_one_line(make_server, run: Run, tmp_path: Path) -> None:
+    server = make_server()
+    not_a_log = tmp_path / "plan.json"
+    not_a_log.write_text('{"actions": []}\n{bad\n')
+    audit = tmp_path / "undo.jsonl"
+    code, out, err = run("fix", "--undo", str(not_a_log), "--audit", str(audit), server.url)
+    assert code == 2 and out == ""
+    assert err.startswith("redisguard: --undo") and "not an audit log" in err and len(err.splitlines()) == 1
+    assert not audit.exists()  # nothing was run, so nothing to audit

@@ -232,6 +232,9 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"--undo {path}: cannot read it ({exc})", 2)
         return 2
+    if undo.run_id is None:  # no start record: not an audit log (a typo, the plan file, a truncated copy)
+        fail(f"--undo {path}: not an audit log of redisguard fix (no start record): nothing undone", 2)
+        return 2
     client = open_client(conn)
     try:
         _refuse_replica(client, conn)
