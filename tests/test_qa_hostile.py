@@ -6,6 +6,11 @@ of prose unbounded (only the `run:` command lines carry it whole, to be pasted).
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,3 +66,44 @@ def test_undo_of_a_file_that_is_no_audit_log_is_refused_in_one_line(make_server,
     assert code == 2 and out == ""
     assert err.startswith("redisguard: --undo") and "not an audit log" in err and len(err.splitlines()) == 1
     assert not audit.exists()  # nothing was run, so nothing to audit
+
+
+def _wait_for_batches(audit: Path, count: int) -> None:
+    """Until the audit log shows ``count`` commands done (bounded: 60 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if audit.exists() and audit.read_text().count('"phase": "after"') >= count:
+            return
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("fault", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "stopped"])
+def test_server_lost_mid_apply_is_exit_3_with_a_complete_audit_log(make_server, tmp_path: Path,
+                                                                  fault: signal.Signals) -> None:
+    server = make_server()
+    client = server.client()
+    with client.pipeline(transaction=False) as pipe:
+        for i in range(60_000):
+            pipe.set(f"session:{i}", "x")
+        pipe.execute()
+    audit = tmp_path / "audit.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "redisguard", "fix", "--apply", "--yes", "--workload", "store", "--key-sample", "0",
+         "--expire-pattern", "session:*", "--only", "expire", "--max-impact", "0.05", "--timeout", "2",
+         "--audit", str(audit), server.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pid = server.process.pid
+    try:
+        _wait_for_batches(audit, 5)
+        os.kill(pid, fault)  # the server we started, by its PID, while the expire batches run
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if fault == signal.SIGSTOP:
+            os.kill(pid, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, (out, err)
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith("redisguard: ") and "lost the server" in err.splitlines()[-1]
+    records = [json.loads(line) for line in audit.read_text().splitlines()]  # every line is whole JSON
+    assert records[0]["event"] == "start" and records[-1]["event"] == "end" and records[-1]["failed"] is True
+    assert "expire:session:*" in records[-1]["not_done"]
