@@ -107,3 +107,22 @@ def test_server_lost_mid_apply_is_exit_3_with_a_complete_audit_log(make_server, 
     records = [json.loads(line) for line in audit.read_text().splitlines()]  # every line is whole JSON
     assert records[0]["event"] == "start" and records[-1]["event"] == "end" and records[-1]["failed"] is True
     assert "expire:session:*" in records[-1]["not_done"]
+
+
+REDIS_EXPORTER_ACL = ["-@all", "+client", "+ping", "+info", "+config|get", "+cluster|info", "+slowlog", "+latency",
+                      "+memory", "+select", "+get", "+scan", "+xinfo", "+type", "+pfcount", "+strlen", "+llen",
+                      "+scard", "+zcard", "+hlen", "+xlen", "+eval"]  # its README's minimal ACL: no XRANGE
+
+
+def test_fix_dry_run_under_redis_exporters_acl_plans_instead_of_failing(make_server, run: Run) -> None:
+    server = make_server(maxmemory="20mb")
+    client = server.client()
+    for _ in range(50):
+        client.xadd("jobs", {"f": "v" * 100})
+    client.xgroup_create("jobs", "workers", id="0")
+    client.execute_command("ACL", "SETUSER", "exporter", "reset", "on", ">exp-secret", "~*", "&*",
+                           *REDIS_EXPORTER_ACL)
+    url = f"redis://exporter:exp-secret@127.0.0.1:{server.port}/0"
+    code, out, err = run("fix", "--key-sample", "0", url)
+    assert code == 0, err
+    assert out.startswith("Plan for redis://exporter:***@") and "exp-secret" not in out + err
