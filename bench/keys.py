@@ -1,15 +1,15 @@
-"""Benchmark ``redisguard keys`` against ``redis-cli --memkeys`` on a 1,000,000-key mixed dataset.
+"""Benchmark ``redisguard keys`` against ``redis-cli --memkeys`` on two keyspaces, alternating the tools.
 
-Starts its own redis-server on 127.0.0.1 (via :class:`redisguard.localserver.LocalServer`), builds the
-dataset once and caches its RDB under ``bench/.data/`` (gitignored), then prints one table:
+Starts its own redis-server on 127.0.0.1 (via :class:`redisguard.localserver.LocalServer`), builds each
+dataset once and caches its RDB under ``bench/.data/`` (gitignored): ``mixed`` (the original dataset)
+and ``prod`` (production-like names with UUIDs, SKU-like and hex tokens, IPs and dates, plus a
+1M-element list, a 200k zset and a 500k-entry stream; see ``bench/keyspaces.py``). Per keyspace, each
+of ``--rounds`` rounds runs ``redis-cli --memkeys``, the full scan and ``--max-impact 1`` (the order
+rotates every round), while a separate client PINGs every 2 ms; then one ``--sample 100000`` run is
+compared with the full scan. The table gives min/median/max of the wall time, the ratio to memkeys of
+the same round, the tool's peak RSS (VmHWM) and the other client's p99 against idle.
 
-* full scan: redisguard keys vs redis-cli --memkeys: wall time, keys/s, the tool's peak RSS (its
-  VmHWM), and the p50/p99 latency a separate client sees meanwhile, against idle;
-* sampling: ``--sample 100000`` time and its error against the full scan's exact numbers;
-* ``--max-impact 1``: wall time and the other client's p99 against idle;
-* optionally (``--five-million``) peak RSS of a full scan at 5M keys, to show memory stays flat.
-
-Usage: ``.venv/bin/python bench/keys.py [--keys 1000000] [--five-million] [--skip-memkeys]``.
+Usage: ``.venv/bin/python bench/keys.py [--keys 1000000] [--keyspace mixed --keyspace prod] [--rounds 3]``.
 Load generation targets 127.0.0.1 only, and every run is bounded in keys and time.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import socket
 import statistics
@@ -30,9 +29,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import hiredis
+import keyspaces  # bench/keyspaces.py, beside this script
 
-from redisguard.localserver import LocalServer, find_redis_binaries
+from redisguard.localserver import LocalServer, RedisBinary, find_redis_binaries
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / ".data"
@@ -41,91 +40,12 @@ REDISGUARD = str(VENV_BIN / "redisguard")
 RUN_TIMEOUT_S = 900
 
 
-def _bulk(arg: bytes) -> bytes:
-    return b"$%d\r\n%b\r\n" % (len(arg), arg)
-
-
-def _cmd(*args: bytes) -> bytes:
-    return b"*%d\r\n" % len(args) + b"".join(_bulk(a) for a in args)
-
-
-def _commands(total: int, seed: int) -> Iterator[bytes]:
-    """A mixed dataset: strings, hashes, lists, sets, zsets; about a third with a TTL; a few big keys.
-
-    TTLs are a month or more so the cached RDB still holds every key when it is reused.
-    """
-    rng = random.Random(seed)
-    for n in range(total):
-        roll = n % 20
-        nb = str(n).encode()
-        if roll < 8:
-            yield _cmd(b"SET", b"user:%b:profile" % nb, b"x" * rng.randint(20, 200))
-        elif roll < 11:
-            uuid = b"%08x-%04x-4%03x-a%03x-%012x" % (rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(12),
-                                                     rng.getrandbits(12), rng.getrandbits(48))
-            key = b"session:" + uuid
-            fields: list[bytes] = []
-            for f in range(rng.randint(3, 10)):
-                fields += [b"f%d" % f, b"v" * rng.randint(5, 40)]
-            yield _cmd(b"HSET", key, *fields)
-            yield _cmd(b"PEXPIRE", key, b"%d" % rng.randint(30 * 86_400_000, 60 * 86_400_000))
-        elif roll < 13:
-            key = b"cache:page:%040x" % rng.getrandbits(160)
-            yield _cmd(b"SET", key, b"p" * rng.randint(100, 1000), b"EX", b"%d" % rng.randint(40 * 86400, 90 * 86400))
-        elif roll < 15:
-            key = b"order:2024-%02d-%02d:%b" % (rng.randint(1, 12), rng.randint(1, 28), nb)
-            yield _cmd(b"HSET", key, b"sku", b"s%d" % rng.randint(1, 9999), b"qty", b"%d" % rng.randint(1, 9),
-                       b"total", b"%d.%02d" % (rng.randint(1, 999), rng.randint(0, 99)))
-        elif roll == 15:
-            yield _cmd(b"RPUSH", b"queue:jobs:%b" % nb, *(b"job-%d" % i for i in range(rng.randint(5, 50))))
-        elif roll == 16:
-            yield _cmd(b"SADD", b"tags:%b" % nb, *(b"t%d" % rng.randint(1, 500) for _ in range(rng.randint(2, 20))))
-        elif roll == 17:
-            args: list[bytes] = []
-            for i in range(rng.randint(5, 30)):
-                args += [b"%d" % rng.randint(0, 10_000), b"player%d" % i]
-            yield _cmd(b"ZADD", b"leaderboard:game%d:%b" % (rng.randint(1, 20), nb), *args)
-        else:
-            key = b"rate:10.%d.%d.%d:%d" % (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255), n)
-            yield _cmd(b"SET", key, b"%d" % rng.randint(1, 100), b"EX", b"%d" % (35 * 86400))
-    for i in range(5):  # a few big keys
-        yield _cmd(b"RPUSH", b"big:list:%d" % i, *(b"item-%d" % j for j in range(50_000)))
-
-
-def _load(port: int, total: int, seed: int) -> None:
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        reader = hiredis.Reader()
-        chunk: list[bytes] = []
-        sent = 0
-
-        def flush() -> None:
-            nonlocal chunk, sent
-            sock.sendall(b"".join(chunk))
-            sent += len(chunk)
-            chunk = []
-            while sent:
-                reply = reader.gets()
-                while reply is False:
-                    reader.feed(sock.recv(1 << 20))
-                    reply = reader.gets()
-                if isinstance(reply, hiredis.ReplyError):
-                    raise RuntimeError(str(reply))
-                sent -= 1
-
-        for command in _commands(total, seed):
-            chunk.append(command)
-            if len(chunk) >= 5000:
-                flush()
-        if chunk:
-            flush()
-
-
 @contextmanager
-def dataset_server(total: int) -> Iterator[LocalServer]:
+def dataset_server(total: int, keyspace: str = "mixed") -> Iterator[LocalServer]:
     """A fresh server holding the dataset (built once, then loaded from the cached RDB)."""
-    binary = find_redis_binaries()[0]
+    binary = _binary()
     DATA.mkdir(parents=True, exist_ok=True)
-    rdb = DATA / f"keys-v2-{total}-redis{binary.version_text}.rdb"
+    rdb = DATA / f"keys-v3-{keyspace}-{total}-redis{binary.version_text}.rdb"
     server = LocalServer(binary)
     if rdb.exists():
         server.workdir = None
@@ -142,7 +62,7 @@ def dataset_server(total: int) -> Iterator[LocalServer]:
         server.start()
         began = time.monotonic()
         print(f"building {total:,} keys (once; cached in {rdb}) ...", file=sys.stderr)
-        _load(server.port, total, seed=20240101)
+        keyspaces.load(server.port, keyspaces.commands(keyspace, total))
         with server.client(socket_timeout=600) as admin:
             admin.save()
         assert server.workdir is not None
@@ -247,7 +167,7 @@ def _errors(sampled: dict[str, object], exact: dict[str, object], top: int = 8) 
     covered = checks = 0
     for row in rows:
         got = est.get(row["pattern"])
-        if got is None:
+        if got is None or got["keys_low"] is None:  # not drawn, or the run was exact
             continue
         worst_keys = max(worst_keys, abs(got["keys"] - row["keys"]) / row["keys"])
         worst_bytes = max(worst_bytes, abs(got["bytes"] - row["bytes"]) / row["bytes"])
@@ -257,51 +177,80 @@ def _errors(sampled: dict[str, object], exact: dict[str, object], top: int = 8) 
     return worst_keys, worst_bytes, covered / checks if checks else float("nan")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keys", type=int, default=1_000_000)
-    parser.add_argument("--five-million", action="store_true", help="also measure peak RSS at 5M keys")
-    parser.add_argument("--skip-memkeys", action="store_true")
-    options = parser.parse_args()
-    rows: list[tuple[str, str, str, str, str, str]] = []
-    with dataset_server(options.keys) as server:
+def _binary() -> RedisBinary:
+    """Debian's Redis 7.0 when present (the version the README's numbers were taken on), else the newest."""
+    binaries = find_redis_binaries()
+    return next((b for b in binaries if b.version[:2] == (7, 0)), binaries[0])
+
+
+def _spread(values: list[float], fmt: str = "{:.1f}") -> str:
+    return "/".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
+
+
+def bench_keyspace(name: str, total: int, rounds: int) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    with dataset_server(total, name) as server:
         with server.client() as admin:
             size = int(admin.dbsize())
         url = server.url
-        idle50, idle99 = idle_latency(server.port)
-        rows.append(("idle (no scan)", "", "", "", f"{idle50:.3f}", f"{idle99:.3f}"))
-        wall, rss, (p50, p99), out = run_tool([REDISGUARD, "keys", url, "--json"], server.port)
-        exact = json.loads(out)
-        rg_wall = wall
-        rows.append(("redisguard keys (full scan)", f"{wall:.1f}", f"{size / wall:,.0f}", f"{rss / 2**20:.0f}",
-                     f"{p50:.3f}", f"{p99:.3f}"))
-        if not options.skip_memkeys:
-            wall, rss, (p50, p99), _ = run_tool(["redis-cli", "-h", "127.0.0.1", "-p", str(server.port),
-                                                 "--memkeys"], server.port)
-            rows.append(("redis-cli --memkeys", f"{wall:.1f}", f"{size / wall:,.0f}", f"{rss / 2**20:.0f}",
-                         f"{p50:.3f}", f"{p99:.3f}"))
-            rows.append(("ratio redisguard / memkeys", f"{rg_wall / wall:.2f}", "", "", "", ""))
-        wall, rss, (p50, p99), out = run_tool([REDISGUARD, "keys", url, "--json", "--sample", "100000"], server.port)
-        worst_keys, worst_bytes, coverage = _errors(json.loads(out), exact)
-        rows.append(("redisguard keys --sample 100000", f"{wall:.1f}", f"{100_000 / wall:,.0f}",
-                     f"{rss / 2**20:.0f}", f"{p50:.3f}", f"{p99:.3f}"))
-        rows.append(("  sample error (top 8 patterns)", f"keys ≤{worst_keys:.1%}", f"bytes ≤{worst_bytes:.1%}",
-                     f"CI cover {coverage:.0%}", "", ""))
-        wall, rss, (p50, p99), _ = run_tool([REDISGUARD, "keys", url, "--json", "--max-impact", "1"], server.port)
-        rows.append(("redisguard keys --max-impact 1", f"{wall:.1f}", f"{size / wall:,.0f}", f"{rss / 2**20:.0f}",
-                     f"{p50:.3f}", f"{p99:.3f}"))
-        rows.append(("  p99 added vs idle (ms)", "", "", "", "", f"{p99 - idle99:+.3f}"))
-    if options.five_million:
-        with dataset_server(5_000_000) as big:
-            wall, rss, _, _ = run_tool([REDISGUARD, "keys", big.url, "--json"], big.port)
-            rows.append(("redisguard keys, 5M keys", f"{wall:.1f}", f"{5_000_000 / wall:,.0f}", f"{rss / 2**20:.0f}",
-                         "", ""))
-    header = ("run", "wall s", "keys/s", "peak RSS MiB", "other p50 ms", "other p99 ms")
+        _, idle99 = idle_latency(server.port)
+        memkeys = ["redis-cli", "-h", "127.0.0.1", "-p", str(server.port), "--memkeys"]
+        tools = {"memkeys": memkeys, "full": [REDISGUARD, "keys", url, "--json"],
+                 "gentle": [REDISGUARD, "keys", url, "--json", "--max-impact", "1"]}
+        runs: dict[str, list[tuple[float, int, float]]] = {tool: [] for tool in tools}
+        exact: dict[str, object] = {}
+        order = list(tools)
+        for turn in range(rounds):
+            for tool in order[turn % 3:] + order[:turn % 3]:  # rotate who goes first
+                wall, rss, (_, p99), out = run_tool(tools[tool], server.port)
+                runs[tool].append((wall, rss, p99))
+                if tool == "full" and not exact:
+                    exact = json.loads(out)
+        wall, rss, (_, p99), out = run_tool([REDISGUARD, "keys", url, "--json", "--sample", "100000"], server.port)
+        sampled = json.loads(out)
+    rows.append((f"{name}: {size:,} keys", "", "", "", "", ""))
+    rows.append(("  idle (no scan)", "", "", "", "", f"{idle99:.3f}"))
+    for tool, label in (("memkeys", "redis-cli --memkeys"), ("full", "redisguard keys (full scan)"),
+                        ("gentle", "redisguard keys --max-impact 1")):
+        walls = [run[0] for run in runs[tool]]
+        pairs = [mine[0] / theirs[0] for mine, theirs in zip(runs[tool], runs["memkeys"], strict=True)]
+        ratios = "" if tool == "memkeys" else (", ".join(f"{ratio:.2f}" for ratio in pairs)
+                                               + f" (median {statistics.median(pairs):.2f})")
+        rows.append((f"  {label}", _spread(walls), ratios,
+                     f"{max(run[1] for run in runs[tool]) / 2**20:.0f}",
+                     _spread([run[2] for run in runs[tool]], "{:.2f}"),
+                     f"{max(run[2] for run in runs[tool]) - idle99:+.2f}"))
+    worst_keys, worst_bytes, coverage = _errors(sampled, exact)
+    cover = sampled.get("coverage") or {}
+    rows.append(("  --sample 100000", f"{wall:.1f}", f"keys <={worst_keys:.1%}, bytes <={worst_bytes:.1%} "
+                 f"(top 8), CI cover {coverage:.0%}", f"{rss / 2**20:.0f}", f"{p99:.2f}", ""))
+    if cover:
+        mib = 2**20
+        estimate, truth = int(sampled["total_bytes"]), int(exact["total_bytes"])  # type: ignore[call-overload]
+        rows.append(("    coverage", f"{cover['big_keys']} big keys exact",
+                     f"total {estimate / mib:.0f} MiB vs exact {truth / mib:.0f} MiB (dataset "
+                     f"{cover['dataset_bytes'] / mib:.0f} MiB, unaccounted {cover['unaccounted_share']:.1%})",
+                     "", "", ""))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=1_000_000, help="small keys per keyspace")
+    parser.add_argument("--keyspace", action="append", choices=sorted(keyspaces.KEYSPACES), default=None)
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    load_before = os.getloadavg()
+    rows: list[tuple[str, ...]] = []
+    for name in options.keyspace or ["mixed", "prod"]:
+        rows += bench_keyspace(name, options.keys, options.rounds)
+    header = ("run", "wall s min/med/max", "ratio to memkeys, per round", "peak RSS MiB", "other p99 ms min/med/max",
+              "p99 added (worst)")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    print(f"dataset: {size:,} keys on redis {find_redis_binaries()[0].version_text}, {os.cpu_count()} CPUs")
+    print(f"redis {_binary().version_text}, {os.cpu_count()} CPUs, load average before "
+          f"{load_before[0]:.1f} / after {os.getloadavg()[0]:.1f}, {options.rounds} alternating rounds")
     for row in [header, *rows]:
-        print("  ".join(str(cell).ljust(widths[i]) if i == 0 else str(cell).rjust(widths[i])
-                        for i, cell in enumerate(row)))
+        print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
 
 
 if __name__ == "__main__":

@@ -8,15 +8,15 @@ from collections.abc import Callable
 import redis
 
 from redisguard.collect import collect_snapshot
-from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
+from redisguard.keyspace import doctor_key_sampler
 from redisguard.localserver import LocalServer
 from redisguard.rules import Finding, Thresholds, analyse
 from redisguard.snapshot import Snapshot
 
 
 def snapshot_of(server: LocalServer, *, key_sample: int = 0) -> Snapshot:
-    sampler = default_key_sampler(key_sample) if key_sample else None
+    sampler = doctor_key_sampler(key_sample) if key_sample else None
     return collect_snapshot(ConnectionOptions.build(server.url), key_sampler=sampler)
 
 

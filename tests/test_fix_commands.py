@@ -23,9 +23,9 @@ import redis
 from rich.console import Console
 
 from redisguard.collect import collect_snapshot
-from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
 from redisguard.keynames import to_bytes, to_text
+from redisguard.keyspace import doctor_key_sampler
 from redisguard.localserver import LocalServer
 from redisguard.render import doctor_to_dict, render_doctor_markdown, render_doctor_terminal
 from redisguard.rules import CommandContext, Fix, FixKind, Thresholds, diagnose, shell_line
@@ -90,7 +90,7 @@ def test_pasted_fix_commands_run_nothing_hidden_and_pass_the_exact_argv(make_ser
     srv: LocalServer = make_server(maxmemory="64mb", maxmemory_policy="noeviction")
     admin = srv.client()
     _load_hostile(admin)
-    snapshot = collect_snapshot(ConnectionOptions.build(srv.url), key_sampler=default_key_sampler(1000))
+    snapshot = collect_snapshot(ConnectionOptions.build(srv.url), key_sampler=doctor_key_sampler(1000))
     ctx = CommandContext()
     report = diagnose(snapshot, THRESHOLDS, ctx)
     fixes = [fix for finding in report.findings for fix in finding.fixes]

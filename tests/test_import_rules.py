@@ -90,8 +90,6 @@ def test_layer_imports(layer: str, forbidden: tuple[str, ...], why: str) -> None
     assert _violations(layer, forbidden) == [], why
 
 
-@pytest.mark.xfail(strict=True, reason="collect/keys.py and keyspace/throttle.py still import each other's "
-                                       "package; the keyspace branch moves them (issue 8 item 4)")
 @pytest.mark.parametrize(("layer", "forbidden", "why"), ENGINE_CONTRACTS, ids=[c[0] for c in ENGINE_CONTRACTS])
 def test_engines_do_not_lean_on_each_other(layer: str, forbidden: tuple[str, ...], why: str) -> None:
     assert _violations(layer, forbidden) == [], why

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -10,17 +11,19 @@ import shutil
 import subprocess
 
 import pytest
-from click.testing import CliRunner
 from tests.keyspace_data import KNOWN_PATTERNS, fill_known
 
-from redisguard.cli import cli
+from redisguard.cli import run as cli_run
 from redisguard.keynames import quote_cli
 from redisguard.localserver import LocalServer, free_port
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["keys", *args])
-    return result.exit_code, result.stdout, result.stderr
+    """Through the entry point, which maps errors to one line and an exit code once for every command."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_run(["keys", *args])
+    return code, out.getvalue(), err.getvalue()
 
 
 def test_json_report(server: LocalServer) -> None:

@@ -117,6 +117,32 @@ def test_replica_is_scanned_instead_of_the_primary(make_server: object) -> None:
     assert {(r.pattern, r.keys) for r in own.patterns} == {(r.pattern, r.keys) for r in report.patterns}
 
 
+def test_replica_of_db_n_scans_db_n_of_the_replica(make_server: object) -> None:
+    """``keys redis://primary/3 --replica``: the replica's own options point at db 0; db 3 is scanned."""
+    primary = make_server(repl_diskless_sync_delay=0)  # type: ignore[operator]
+    replica = make_server(replicaof=["127.0.0.1", str(primary.port)])  # type: ignore[operator]
+    with primary.client() as admin:
+        admin.set("in:db0", "x")
+        admin.execute_command("SELECT", 3)
+        for n in range(7):
+            admin.set(f"in:db3:{n}", "y")
+    deadline = time.monotonic() + 20
+    with replica.client() as follower:
+        while time.monotonic() < deadline:
+            follower.execute_command("SELECT", 3)
+            if follower.dbsize() == 7:
+                break
+            time.sleep(0.05)
+    with primary.client() as admin:
+        while int(admin.info("replication").get("connected_slaves", 0)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    url = primary.url.rsplit("/", 1)[0] + "/3"
+    report = scan_deployment(ConnectionOptions.build(url), ScanSettings(), replica=True)
+    assert [node.role for node in report.nodes] == ["replica"]
+    assert report.seen == 7 and report.db == 3
+    assert {row.pattern for row in report.patterns} == {"in:db3:*"}  # no key of db 0
+
+
 def test_replica_flag_without_replicas_notes_it(make_server: object) -> None:
     alone = make_server()  # type: ignore[operator]
     with alone.client() as admin:

@@ -177,3 +177,50 @@ def test_merging_per_node_aggregations_equals_one_scan(keys: list[bytes], cap: i
     assert merged.depth == whole.depth
     assert {t: sorted(h) for t, h in merged.heaps.items()} == {t: sorted(h) for t, h in whole.heaps.items()}
     assert (merged.seen, merged.vanished) == (whole.seen, whole.vanished)
+
+
+production_token = st.one_of(
+    token,
+    st.integers(min_value=0, max_value=99_999_999).map(lambda n: f"SKU{n:08d}"),
+    st.integers(min_value=0, max_value=10**7).map(lambda n: f"u{n}"),
+    st.binary(min_size=20, max_size=20).map(lambda b: b.hex()),  # sha1-like
+    st.text(alphabet="ABCDEFGHIJKLMNOPabcdefghijklmnop0123456789+=", min_size=8, max_size=70),
+    st.tuples(*[st.integers(min_value=0, max_value=255)] * 4).map(lambda ip: ".".join(map(str, ip))),
+    st.dates().map(str),
+    st.sampled_from(["2024-05-01T10:20", "bob@example.com", "v1", "a12", "eu-west-1", "x-1", "\u0663\u0664"]),
+)
+production_keys = st.one_of(
+    st.lists(st.tuples(production_token, separators), min_size=1, max_size=5).map(
+        lambda parts: "".join(t + s for t, s in parts)[:-1].encode("utf-8", "surrogateescape")),
+    raw_keys,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(production_keys, min_size=1, max_size=30))
+def test_byte_level_naming_agrees_with_token_by_token(keys: list[bytes]) -> None:
+    """The grouper's byte-level caches (digits as 0, the part before a variable last token) give every key
+    exactly the pattern the token-by-token reference gives, whatever keys warmed the caches before."""
+    grouper = PatternGrouper()
+    for key in keys + keys[::-1]:
+        assert grouper.raw(key) == grouper.reference(key), key
+
+
+def test_byte_level_naming_on_production_like_names() -> None:
+    grouper = PatternGrouper()
+    cases = {
+        b"product:SKU00953584:json": "product:SKU*:json",
+        b"product:SKU12345678:json": "product:SKU*:json",
+        b"cache:api:v2:f40ea7401b5c7baaafac7eb0d7a40065f4d8cf40": "cache:api:v2:*",
+        b"cache:api:v3:f40ea7401b5c7baaafac7eb0d7a40065f4d8cf40": "cache:api:v3:*",
+        b"session:9f1c2e4a-1b2c-4d5e-8f90-0123456789ab": "session:*",
+        b"token:QWxhZGRpbjpvcGVuIHNlc2FtZQ12": "token:*",
+        b"ratelimit:10.1.2.3:55": "ratelimit:*.*.*.*:*",
+        b"v2:a12": "v2:a12",
+        b"v3:a12": "v3:a12",
+        b"x:2024-05-01T10:20:30": "x:*",
+        b"x:2024-05-01T10:20:31ab12cd34": grouper.reference(b"x:2024-05-01T10:20:31ab12cd34"),
+    }
+    for _ in range(2):  # cold, then warm caches
+        for key, expected in cases.items():
+            assert grouper.raw(key) == expected == grouper.reference(key), key

@@ -144,9 +144,10 @@ def test_keys_that_vanish_mid_scan_are_counted(server: LocalServer) -> None:
     assert agg.seen == agg.vanished + sum(acc[0] for acc in agg.combos.values())
 
 
-def test_key_retyped_between_the_two_rounds_gets_no_length(server: LocalServer) -> None:
-    """Every key becomes a list right after the first batch is aggregated: the next batch's types were
-    already read as string, so its STRLEN gets WRONGTYPE and those keys' lengths are unknown, not wrong."""
+def test_key_retyped_mid_scan_is_asked_again_and_gets_its_new_type_and_length(server: LocalServer) -> None:
+    """Every key becomes a list right after the first batch is aggregated: the next keys are still expected
+    to be strings (their pattern's type so far), so their STRLEN gets WRONGTYPE; they are asked again
+    (TYPE and LLEN) and counted as the lists they now are, with their real length, never a wrong one."""
     with server.client() as admin:
         populate(admin, 600, "re")
         retyped = threading.Event()
@@ -169,10 +170,13 @@ def test_key_retyped_between_the_two_rounds_gets_no_length(server: LocalServer) 
         for slot, value in enumerate(acc):
             into[slot] += value
     keys, _, _, length_sum, measured = by_type[b"string"]
-    assert measured < keys  # the batch in between: typed as string, then WRONGTYPE
-    assert 7 * measured <= length_sum <= 9 * measured  # STRLEN of "value:0" .. "value:599"
+    assert measured == keys  # every string's length is known...
+    assert 7 * measured <= length_sum <= 9 * measured  # ...and is STRLEN of "value:0" .. "value:599"
     lists = by_type[b"list"]
-    assert lists[4] == lists[0] and lists[3] == 3 * lists[0]  # every key seen as a list has LLEN 3
+    assert lists[0] > 0 and lists[4] == lists[0] and lists[3] == 3 * lists[0]  # every list has LLEN 3
+    # The first retyped keys were expected to be strings and asked again; then their pattern was expected
+    # to be lists, and the rest were right the first time.
+    assert 0 < scan.retried < lists[0]
     assert scan.aggregator.seen == 600 and scan.aggregator.vanished == 0
 
 
@@ -235,13 +239,14 @@ def test_sample_for_doctor(server: LocalServer) -> None:
     assert full.exact and full.scanned == full.keyspace_size == 500
     assert {p.pattern: (p.keys, p.bytes, p.no_ttl) for p in full.patterns} == {
         name: (w["keys"], w["bytes"], w["no_ttl"]) for name, w in expected.items()}
-    assert full.sampled_bytes == sum(p.bytes for p in full.patterns)
-    assert sum(full.by_type.values()) == 500
-    assert full.with_ttl == 500 - sum(p.no_ttl for p in full.patterns)
-    assert len(full.big_keys) == 10
-    assert full.big_keys == sorted(full.big_keys, key=lambda k: -k.bytes)
-    assert all(key.length is not None for key in full.big_keys)
+    assert full.total_bytes == sum(p.bytes for p in full.patterns)
+    assert sum(sum(p.types.values()) for p in full.patterns) == 500
+    biggest = full.biggest()
+    assert biggest == sorted(biggest, key=lambda k: (-k.bytes, k.key))
+    assert all(key.length is not None and key.exact for key in biggest)
+    assert full.coverage is None  # exact: nothing to cover
     assert not part.exact and part.scanned == 100 and part.keyspace_size == 500
+    assert part.coverage is not None and part.coverage.pass_complete
 
 
 def test_denied_memory_usage_is_an_error_not_a_wrong_report(make_server: object) -> None:

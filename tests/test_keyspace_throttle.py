@@ -33,6 +33,27 @@ def test_duty_follows_the_other_clients_load() -> None:
     assert throttle.load.min_duty == 0.05 and throttle.load.others_ops_per_s == 1_000_000
 
 
+def test_on_a_busy_machine_the_servers_own_time_sizes_and_paces_the_batch() -> None:
+    """A 20 ms round trip for 100 commands the server ran in 2 µs each: the wait another client could see
+    is 0.2 ms (the rest was the machine's scheduling), so the batch keeps its size and no pause is added."""
+    pauses: list[float] = []
+    throttle = Throttle(max_impact_ms=1.0, max_batch=1000, sleep=pauses.append)
+    first = throttle.batch
+    throttle.set_server_cost(2e-6)
+    throttle.observe(batch_seconds=0.020, probe_added_ms=15.0, commands=100)
+    assert abs(throttle.probes[-1] - 0.4) < 1e-9  # the probe's 15 ms is bounded by twice the server's time
+    assert throttle.batch == first
+    throttle.set_others_rate(0.0)
+    throttle.after_batch(0.020)
+    assert pauses == []  # 19.8 ms of the round trip already left the server to others
+    throttle.observe(batch_seconds=0.0002, probe_added_ms=0.0, commands=100)
+    throttle.after_batch(0.0002)
+    assert len(pauses) == 1 and abs(pauses[0] - 0.0002) < 1e-9  # an idle machine: duty 0.5, pause = server time
+    without = Throttle(max_impact_ms=1.0, max_batch=1000, sleep=pauses.append)
+    without.observe(batch_seconds=0.020, probe_added_ms=15.0, commands=100)
+    assert without.batch < first  # by the round trip alone the same batch looks 20 ms long
+
+
 def _load(port: int, stop: threading.Event) -> None:
     """Pipelined PINGs from another client, as fast as it can, until ``stop`` (or the time limit)."""
     payload = b"*1\r\n$4\r\nPING\r\n" * _PINGS

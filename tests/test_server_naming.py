@@ -91,3 +91,7 @@ def test_every_report_names_the_server_it_ran_on(make_server, redis_binary: Redi
     assert (loaded.server.flavour, loaded.server.title) == (redis_binary.flavour, title)
     offline = run_cli("doctor", "--from", str(out), "--markdown")
     assert title in offline.stdout
+    keys = run_cli("keys", srv.url, "--json")
+    assert keys.returncode == 0, keys.stderr
+    assert [node["server"] for node in json.loads(keys.stdout)["nodes"]] == [title]
+    assert title in run_cli("keys", srv.url).stdout

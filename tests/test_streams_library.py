@@ -205,3 +205,35 @@ async def test_producer_survives_killed_connections(make_server) -> None:
     assert set(seqs) == set(range(20_000))
     assert producer.metrics.events_written == 20_000
     admin.close()
+
+
+async def test_producer_and_consumer_connect_without_client_setname_or_info(make_server) -> None:
+    # A pipeline user with only stream commands: no CLIENT SETNAME (which redis-py sends on connect when the
+    # client is named) and no INFO (which the library uses to detect a cluster). Both must still work.
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    admin.execute_command("ACL", "SETUSER", "pipe", "reset", "on", ">pw", "~jobs*", "resetchannels",
+                          "+@connection", "-client", "-info", "+xadd", "+xreadgroup", "+xack", "+xgroup",
+                          "+xinfo", "+xlen", "+xpending", "+xautoclaim", "+xclaim", "+xrange", "+memory|usage")
+    url = f"redis://pipe:pw@127.0.0.1:{srv.port}/0"  # test-only password
+    async with Producer(url, batch_size=10, memory_limit=None) as producer:
+        for index in range(25):
+            await producer.send("jobs", {"n": str(index)})
+    assert admin.xlen("jobs") == 25
+    seen: list[bytes] = []
+
+    async def handler(entry: Entry) -> None:
+        seen.append(entry.id)
+        if len(seen) == 25:
+            consumer.stop()
+
+    consumer = Consumer(url, stream="jobs", group="workers", name="w1", handler=handler)
+    await asyncio.wait_for(consumer.run(), timeout=30)
+    assert len(seen) == 25
+    assert admin.xpending("jobs", "workers")["pending"] == 0
+    as_pipe = redis.Redis(host="127.0.0.1", port=srv.port, username="pipe", password="pw")
+    for refused in (lambda: as_pipe.client_setname("x"), lambda: as_pipe.info("cluster")):
+        with pytest.raises(redis.exceptions.NoPermissionError):  # the path under test was really taken
+            refused()
+    as_pipe.close()
+    admin.close()

@@ -21,7 +21,9 @@ Estimator, and why (``predict_linear`` over raw samples misfires on the sawtooth
    noise does not explain), the fitted rise over the lows' span is at least :data:`RISE_OVER_SCATTER`
    times their scatter around the fit (sparse samples that miss some troughs scatter by a tooth), and
    the estimate is within :data:`MAX_HORIZON_SECONDS`; otherwise None. The bounds are the headroom
-   over the interval's ends.
+   over the interval's ends, the interval widened to at least :data:`RATE_SPREAD_FLOOR` either side of
+   the rate: Sen's interval says how well the past window fixes the slope, not how steady the next
+   minutes will be (on clean steady growth it is ±0.05 %, narrower than a real server's drift).
 
 Every threshold is relative (outliers among differences, fractions of the span), so adding a constant to
 every sample and to the limit, or scaling/shifting time, changes the answer only by rounding (restart
@@ -57,6 +59,7 @@ RESTART_FRACTION = 0.10     # a drop to <= 10 % of the running maximum starts a 
 DROP_Z = 5.0                # robust z-score of a sawtooth drop among consecutive differences
 RISE_OVER_SCATTER = 3.0     # the fitted rise must be 3x the lows' scatter around the fit
 STEP_Z = 6.0                # ... and of a step among consecutive lows
+RATE_SPREAD_FLOOR = 0.05    # the bounds allow the rate at least ±5 % (see step 4 above)
 _Z95 = 1.959963984540054
 _MAD_TO_SIGMA = 1.4826
 _EDGE = 1e-3                # a sample within 1/1000 of a bucket before its edge counts in the next bucket, so
@@ -116,6 +119,8 @@ def forecast(samples: Sequence[tuple[float, int]], limit_bytes: int | None, poli
     rate, rate_low, rate_high = _sen_interval(slopes, variance)
     if rate <= 0 or rate_low <= 0 or not _rise_exceeds_scatter(chosen, rate):
         return None
+    rate_low = min(rate_low, rate * (1 - RATE_SPREAD_FLOOR))
+    rate_high = max(rate_high, rate * (1 + RATE_SPREAD_FLOOR))
     current = int(series[-1][1])
     headroom = max(0, limit_bytes - current)
     estimate = headroom / rate

@@ -11,6 +11,8 @@ import errno
 import importlib
 import os
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import click
 import redis.exceptions as rex
@@ -24,11 +26,24 @@ __all__ = ["cli", "main"]
 
 # Each module named here defines ``command`` (a click.Command) and holds that subcommand only.
 COMMAND_MODULES: tuple[str, ...] = (
-    "doctor", "snapshot", "acl", "demo", "keys", "streams", "trim", "alerts", "config", "fix", "report",
+    "doctor", "snapshot", "acl", "demo", "keys", "streams", "trim", "alerts", "config", "fix", "report", "exporter",
+    "watch",
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class RedisguardGroup(click.Group):
+    """A click group whose standalone ``main`` (the console script, ``python -m``, click's CliRunner) ends
+    every failure through :func:`run`: one line, the right exit code."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        raise SystemExit(run(None if args is None else list(args), group=self, prog_name=prog_name, **extra))
+
+
+@click.group(cls=RedisguardGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="redisguard")
 def cli() -> None:
     """Keep Redis out of out-of-memory trouble: diagnose, find the keys, make streams memory-safe."""
@@ -43,10 +58,12 @@ def _say(message: str) -> None:
     click.echo(f"redisguard: {visible(scrub(message))}", err=True)
 
 
-def run(args: list[str] | None = None) -> int:
+def run(args: list[str] | None = None, *, group: click.Group | None = None, prog_name: str | None = None,
+        **extra: Any) -> int:
     """Run the command line and return its exit code; every expected failure is one line on stderr."""
     try:
-        result = cli.main(args=args, prog_name="redisguard", standalone_mode=False)
+        result = click.Group.main(group or cli, args=args, prog_name=prog_name or "redisguard",
+                                  standalone_mode=False, **extra)
     except SystemExit as exc:  # a command's own exit code (doctor: 0/1/2)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except click.exceptions.Abort:  # click turns KeyboardInterrupt into Abort

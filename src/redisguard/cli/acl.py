@@ -18,8 +18,9 @@ __all__ = ["command"]
               help="Also grant CONFIG GET (lets doctor read save rules, timeouts and buffer limits; note that "
                    "CONFIG GET can also read requirepass/masterauth, which ACLs cannot exclude).")
 @click.option("--for", "profile", type=click.Choice(sorted(PROFILES)), default="diagnosis", show_default=True,
-              help="What the user runs: diagnosis (doctor, snapshot, keys, streams), trim (its writes too), or fix "
-                   "(`redisguard fix --apply`: CONFIG GET/SET/REWRITE and exactly the writes fix sends).")
+              help="What the user runs: diagnosis (doctor, snapshot, keys, streams), trim (its writes too), fix "
+                   "(`redisguard fix --apply`: CONFIG GET/SET/REWRITE and exactly the writes fix sends), or "
+                   "exporter (exporter and watch: INFO, streams, no CONFIG).")
 @click.option("--keys", "key_pattern", default="*", show_default=True,
               help="Key pattern the user may access (ACL ~pattern), e.g. 'events:*' for a trim user.")
 @output_options("json")

@@ -39,10 +39,10 @@ from redisguard.cli.demo_load import (
 )
 from redisguard.cli.report import count_trims, make_report, write_report
 from redisguard.collect import collect_snapshot
-from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
 from redisguard.errors import ConnectionFailed, UsageError
 from redisguard.keynames import for_terminal
+from redisguard.keyspace import doctor_key_sampler
 from redisguard.localserver import LocalServer, find_redis_binaries
 from redisguard.render import doctor_to_dict, render_doctor_terminal
 from redisguard.rules import diagnose
@@ -135,7 +135,7 @@ class _Narrator:
 
 
 def _snapshot(url: str) -> Snapshot:
-    return collect_snapshot(ConnectionOptions.build(url), key_sampler=default_key_sampler(2000))
+    return collect_snapshot(ConnectionOptions.build(url), key_sampler=doctor_key_sampler(2000))
 
 
 def _incident(say: _Narrator, result: IncidentResult) -> None:

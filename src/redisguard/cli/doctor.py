@@ -11,8 +11,8 @@ import click
 from redisguard.cli.options import command_context, connection_options
 from redisguard.cli.output import Output, output_options
 from redisguard.collect import collect_snapshot
-from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
+from redisguard.keyspace import doctor_key_sampler
 from redisguard.render import doctor_to_dict, render_doctor_markdown, render_doctor_terminal
 from redisguard.rules import CommandContext, Thresholds, diagnose
 from redisguard.snapshot import Snapshot, load
@@ -73,5 +73,5 @@ def command(conn: ConnectionOptions, from_file: Path | None, fmt: str, replicas:
         snapshot = load(from_file)  # a SnapshotFormatError is a usage error: one line, exit 2
     else:
         snapshot = collect_snapshot(conn, include_replicas=replicas,
-                                    key_sampler=default_key_sampler(key_sample) if key_sample else None)
+                                    key_sampler=doctor_key_sampler(key_sample) if key_sample else None)
     raise SystemExit(run_doctor(snapshot, thresholds, fmt, command_context(conn) if from_file is None else None))

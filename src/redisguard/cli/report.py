@@ -16,12 +16,11 @@ import click
 from redisguard.cli.options import command_context, connection_options
 from redisguard.cli.output import Output
 from redisguard.collect import collect_snapshot
-from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions, discover
 from redisguard.connect.topology import node_client
 from redisguard.errors import UsageError
 from redisguard.keynames import for_terminal, with_b64
-from redisguard.keyspace import KeyspaceReport, ScanSettings, scan_deployment
+from redisguard.keyspace import KeyspaceReport, ScanSettings, doctor_key_sampler, scan_deployment
 from redisguard.render.html import render_report_html
 from redisguard.render.report_model import Report, TrimCount, build_report
 from redisguard.rules import CommandContext, Thresholds, analyse, analyse_history
@@ -105,7 +104,7 @@ def command(conn: ConnectionOptions, output: Path, from_files: tuple[Path, ...],
               if live and out.progress_allowed else contextlib.nullcontext())
     if live:  # a redis-py error on the way is turned into one line by the entry point (redisguard.errors)
         with status:
-            snapshot = collect_snapshot(conn, key_sampler=(default_key_sampler(key_sample)
+            snapshot = collect_snapshot(conn, key_sampler=(doctor_key_sampler(key_sample)
                                                            if key_sample and not with_keys else None))
             history.append(snapshot)
             trims = count_trims(conn, snapshot)

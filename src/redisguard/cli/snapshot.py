@@ -9,9 +9,9 @@ import click
 from redisguard.cli.options import connection_options
 from redisguard.cli.output import Output
 from redisguard.collect import collect_snapshot
-from redisguard.collect.keys import default_key_sampler
 from redisguard.connect import ConnectionOptions
 from redisguard.keynames import visible
+from redisguard.keyspace import doctor_key_sampler
 from redisguard.snapshot import dump
 
 __all__ = ["command"]
@@ -27,7 +27,7 @@ __all__ = ["command"]
 def command(conn: ConnectionOptions, output: Path | None, replicas: bool, key_sample: int) -> None:
     """Collect a read-only snapshot (JSON). It holds no passwords; key names appear as data."""
     snapshot = collect_snapshot(conn, include_replicas=replicas,
-                                key_sampler=default_key_sampler(key_sample) if key_sample else None)
+                                key_sampler=doctor_key_sampler(key_sample) if key_sample else None)
     out = Output.from_env()
     text = dump(snapshot, output)
     if output is None:

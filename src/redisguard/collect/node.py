@@ -17,11 +17,14 @@ from redisguard.collect.probe import Probe
 from redisguard.collect.slowlog import collect_latency, collect_slowlog
 from redisguard.collect.streams import collect_streams
 from redisguard.connect import ConnectError, Node, describe_connect_failure, open_client
-from redisguard.snapshot import KeySample, NodeSnapshot, ServerVersion
+from redisguard.snapshot import KeyspaceReport, NodeSnapshot, ServerVersion
 
 __all__ = ["KeySampler", "collect_node"]
 
-KeySampler = Callable[[redis.Redis, Probe], KeySample | None]
+# The doctor's key analysis, wired in by the caller (cli/doctor: redisguard.keyspace.doctor_key_sampler):
+# collect knows no engine. Its refusals become "not visible" like any other command's.
+KeySampler = Callable[[redis.Redis], KeyspaceReport | None]
+_KEY_SAMPLE = "keyspace sample (SCAN or RANDOMKEY, MEMORY USAGE, OBJECT ENCODING, PTTL, lengths, big-key pass)"
 
 
 def collect_node(node: Node, *, key_sampler: KeySampler | None = None) -> tuple[NodeSnapshot, Probe]:
@@ -61,7 +64,7 @@ def _collect_node(node: Node, key_sampler: KeySampler | None) -> tuple[NodeSnaps
             snapshot.cluster = collect_cluster_info(client, probe)
         snapshot.streams, snapshot.streams_truncated = collect_streams(client, probe)
         if key_sampler is not None:
-            snapshot.key_sample = key_sampler(client, probe)
+            snapshot.key_sample = probe.run(_KEY_SAMPLE, lambda: key_sampler(client))
     finally:
         client.close()
     snapshot.collected_in_ms = int((time.monotonic() - started) * 1000)

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 import redis.exceptions as rex
 
+from redisguard._wire.errors import DENIED, UNAVAILABLE, refusal_kind
 from redisguard.snapshot import NotVisible
 
 __all__ = ["GRANTS", "Probe", "grant_for", "reason_for"]
@@ -53,12 +54,12 @@ def grant_for(exc: rex.RedisError, what: str | None = None) -> str | None:
 def reason_for(exc: rex.RedisError, what: str | None = None) -> str:
     """One line: denied by ACL (with the rule that grants it), renamed/unavailable, or the server's error."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    lowered = text.lower()
-    if isinstance(exc, rex.NoPermissionError) or "noperm" in lowered or "no permissions" in lowered:
+    kind = refusal_kind(exc)
+    if kind == "denied":
         grant = grant_for(exc, what)
-        return "denied by ACL (NOPERM)" + (f"; grant: {grant}" if grant else "")
-    if "unknown command" in lowered or "unknown subcommand" in lowered:
-        return "command not available (renamed, disabled or not in this Redis version)"
+        return DENIED + (f"; grant: {grant}" if grant else "")
+    if kind == "unavailable":
+        return UNAVAILABLE
     return text[:200]
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import redis
 
+from redisguard._wire.decode import text
 from redisguard.collect.probe import Probe
 from redisguard.collect.raw import raw_replies
 from redisguard.keynames import to_text
@@ -21,8 +22,7 @@ _NO_KEY = {"auth", "hello", "config", "client", "eval", "evalsha", "fcall", "scr
 _KEY_LIMIT = 200
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+_text = text  # the wire layer's one decode helper
 
 
 def slowlog_entry(raw: list[Any]) -> SlowlogEntry:

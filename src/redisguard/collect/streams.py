@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import redis
 import redis.exceptions as rex
 
+from redisguard._wire.decode import text
 from redisguard.collect.probe import Probe, reason_for
 from redisguard.keynames import to_text
 from redisguard.snapshot import StreamConsumer, StreamGroup, StreamInfo
@@ -21,8 +22,7 @@ MAX_STREAMS = 500
 MAX_CONSUMERS_LISTED = 50
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+_text = text  # the wire layer's one decode helper
 
 
 def _opt_int(value: Any) -> int | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from redisguard.keynames import quote_cli
 
-__all__ = ["DIAGNOSIS_COMMANDS", "FIX_COMMANDS", "PROFILES", "TRIM_COMMANDS", "acl_setuser_argv", "acl_setuser_line",
-           "fix_acl_setuser_line"]
+__all__ = ["DIAGNOSIS_COMMANDS", "EXPORTER_COMMANDS", "FIX_COMMANDS", "PROFILES", "TRIM_COMMANDS", "acl_setuser_argv",
+           "acl_setuser_line", "fix_acl_setuser_line"]
 
 # Everything the collectors and the keyspace scan run. No KEYS, FLUSH*, DEBUG, MONITOR, CONFIG SET, or
 # any write. CONFIG GET is separate: ACLs cannot limit it to some parameters, and it can read
@@ -19,7 +19,14 @@ DIAGNOSIS_COMMANDS: tuple[str, ...] = (
     "readonly",
 )
 
-
+# What `redisguard exporter` and `watch` run: INFO, the stream summary, cluster discovery and the background
+# keyspace sample. No CONFIG (maxmemory and the policy come from INFO), no CLIENT LIST, SLOWLOG or MEMORY STATS.
+EXPORTER_COMMANDS: tuple[str, ...] = (
+    "ping", "hello", "auth", "client|setname", "info", "time", "dbsize", "scan", "randomkey", "type", "pttl",
+    "object|encoding", "memory|usage", "strlen", "llen", "hlen", "scard", "zcard", "xlen", "xinfo|stream",
+    "xinfo|groups", "xinfo|consumers", "xpending", "cluster|nodes", "cluster|info", "cluster|slots",
+    "cluster|shards", "cluster|myid", "role", "select", "readonly",
+)
 # `redisguard trim` (plan, then apply): what it reads of the stream and the writes that free memory. The
 # safe-point script runs EXISTS, XINFO GROUPS, XPENDING, XTRIM (and XRANGE + XDEL for an exact trim on
 # Redis < 7) inside EVALSHA/EVAL: ACLs check the commands a script calls too. COMMAND is what a cluster
@@ -31,7 +38,8 @@ TRIM_COMMANDS: tuple[str, ...] = (
     "xpending", "xrange", "xrevrange", "evalsha", "eval", "script|load", "xtrim", "xdel",
 )
 
-PROFILES: dict[str, tuple[str, ...]] = {"diagnosis": DIAGNOSIS_COMMANDS, "trim": TRIM_COMMANDS}
+PROFILES: dict[str, tuple[str, ...]] = {"diagnosis": DIAGNOSIS_COMMANDS, "trim": TRIM_COMMANDS,
+                                        "exporter": EXPORTER_COMMANDS}
 
 
 def acl_setuser_line(user: str = "redisguard", *, with_config: bool = False,

@@ -16,6 +16,7 @@ import redis.exceptions as rex
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from redisguard._wire.errors import refusal_kind
 from redisguard.connect.errors import ConnectError, describe_connect_failure
 from redisguard.connect.options import ConnectionOptions
 
@@ -74,7 +75,7 @@ def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
         client.close()
         raise
     except rex.ResponseError as exc:
-        if _refused_setup_command(exc) is None:
+        if refused_setup_command(exc) is None:
             return client  # PING itself is denied or renamed; the server answered, AUTH passed
         client.close()
         raise
@@ -88,7 +89,7 @@ def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
     return client
 
 
-def _refused_setup_command(exc: rex.ResponseError) -> str | None:
+def refused_setup_command(exc: rex.ResponseError) -> str | None:
     """Which connection set-up command the server refused (redis-py sends them before PING), or None."""
     lowered = str(exc).lower()
     # Redis 6.2 names only the command ("no permissions to run the 'client' command or its subcommand")
@@ -124,7 +125,7 @@ def open_client(options: ConnectionOptions, *, need_primary: bool = False, **ext
     try:
         client = verified(sync_client(options, **extra), options)
     except rex.ResponseError as exc:
-        refused = _refused_setup_command(exc)
+        refused = refused_setup_command(exc)
         if refused == "CLIENT SETNAME" and options.client_name:
             return open_client(replace(options, client_name=""), need_primary=need_primary, **extra)
         db = options.redis_kwargs().get("db", 0)
@@ -142,9 +143,9 @@ def open_client(options: ConnectionOptions, *, need_primary: bool = False, **ext
 
 def reason_for_refusal(exc: rex.ResponseError) -> str:
     """``denied by ACL`` or ``renamed or unknown``: never the server's text in full (it echoes arguments)."""
-    lowered = str(exc).lower()
-    if isinstance(exc, rex.NoPermissionError) or "noperm" in lowered or "no permissions" in lowered:
+    kind = refusal_kind(exc)
+    if kind == "denied":
         return "denied by ACL"
-    if "unknown command" in lowered or "unknown subcommand" in lowered:
+    if kind == "unavailable":
         return "renamed or unknown command"
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

@@ -10,11 +10,12 @@ from typing import Any, Literal
 import redis
 import redis.exceptions as rex
 
+from redisguard._wire.decode import text
 from redisguard.connect.client import open_client, reason_for_refusal
 from redisguard.connect.errors import ConnectError
 from redisguard.connect.options import ConnectionOptions
 
-__all__ = ["Node", "Topology", "current_role", "discover", "role_changes"]
+__all__ = ["Node", "NodeState", "Topology", "current_role", "discover", "node_states", "role_changes"]
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,7 @@ class Topology:
         return tuple(node for node in self.nodes if node.primary_address == primary.address)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+_text = text  # the wire layer's one decode helper
 
 
 def _cluster_nodes(client: redis.Redis, options: ConnectionOptions,
@@ -167,20 +167,46 @@ def current_role(client: redis.Redis) -> Literal["primary", "replica"] | None:
     return "primary" if first == "master" else "replica" if first == "slave" else None
 
 
-def role_changes(nodes: Sequence[Node]) -> list[str]:
-    """A note for each node whose role changed since discovery (a failover while a command ran)."""
-    notes = []
+@dataclass(frozen=True)
+class NodeState:
+    """A node looked at again after a long command: its role now and what server it is."""
+
+    role: Literal["primary", "replica"] | None  # None: ROLE and INFO not allowed, or unreachable
+    server: str | None  # "Redis 8.2.3", "Valkey 8.1.8"; None when INFO server is not visible
+    error: str | None = None  # why it could not be looked at
+
+
+def node_states(nodes: Sequence[Node]) -> list[NodeState]:
+    """Each node's role and server now (one short connection each)."""
+    from redisguard.snapshot.server import ServerVersion
+
+    states = []
     for node in nodes:
         try:
             with open_client(node.options) as client:
-                now = current_role(client)
+                role = current_role(client)
+                try:
+                    server: str | None = ServerVersion.from_info(client.info("server")).title
+                except rex.ResponseError:
+                    server = None
         except (ConnectError, rex.RedisError, OSError) as exc:
-            notes.append(f"{node.address} could not be checked after the scan ({exc}): a failover may have "
-                         "changed the shard's primary meanwhile")
+            states.append(NodeState(None, None, str(exc)))
             continue
-        if now is not None and now != node.role:
-            notes.append(f"{node.address} was a {node.role} when the scan began and is a {now} now (a failover "
-                         "during the scan): keys it stopped serving were counted as vanished; run the scan again")
+        states.append(NodeState(role, server))
+    return states
+
+
+def role_changes(nodes: Sequence[Node], states: Sequence[NodeState] | None = None) -> list[str]:
+    """A note for each node whose role changed since discovery (a failover while a command ran)."""
+    notes = []
+    for node, state in zip(nodes, states if states is not None else node_states(nodes), strict=True):
+        if state.error is not None:
+            notes.append(f"{node.address} could not be checked after the scan ({state.error}): a failover may "
+                         "have changed the shard's primary meanwhile")
+        elif state.role is not None and state.role != node.role:
+            notes.append(f"{node.address} was a {node.role} when the scan began and is a {state.role} now (a "
+                         "failover during the scan): keys it stopped serving were counted as vanished; run the "
+                         "scan again")
     return notes
 
 

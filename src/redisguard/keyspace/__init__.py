@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from redisguard.keyspace.aggregate import TTL_BUCKETS, Aggregator
 from redisguard.keyspace.cluster import pick_nodes, scan_deployment
-from redisguard.keyspace.doctor import sample_for_doctor
+from redisguard.keyspace.doctor import doctor_key_sampler, sample_for_doctor
 from redisguard.keyspace.patterns import DEFAULT_CAP, PatternGrouper
 from redisguard.keyspace.report import SORT_KEYS, BigKeyRow, KeyspaceReport, NodeSummary, PatternRow, build_report
 from redisguard.keyspace.sampling import Estimate, Stratum, estimate
@@ -30,6 +30,7 @@ __all__ = [
     "Stratum",
     "Throttle",
     "build_report",
+    "doctor_key_sampler",
     "estimate",
     "pick_nodes",
     "sample_for_doctor",

@@ -12,12 +12,15 @@ keys per type, and the grouper's bounded token cache, whatever the keyspace size
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import hiredis
 import redis.exceptions as rex
 
+from redisguard._wire.errors import as_redis_error
 from redisguard.keyspace.patterns import DEFAULT_CAP, UNLIMITED_DEPTH, PatternGrouper, cut
 
 __all__ = ["TTL_BUCKETS", "Aggregator", "HeapEntry", "ttl_bucket"]
@@ -62,8 +65,13 @@ class Aggregator:
     heaps: dict[bytes, list[HeapEntry]] = field(default_factory=dict)
     seen: int = 0  # keys looked at (sample draws in sampling mode), vanished ones included
     vanished: int = 0  # gone between SCAN/RANDOMKEY and the per-key commands (expired, deleted)
+    hidden: int = 0  # outside the ACL user's key patterns: SCAN listed them, MEMORY USAGE was refused
+    # Keys measured elsewhere (the big-key pass of a sampled run): draws that land on them are set aside.
+    exclude: set[bytes] = field(default_factory=set)
+    excluded: int = 0
     _grouper: PatternGrouper | None = None
     _cut_cache: dict[str, str] = field(default_factory=dict)
+    _floors: dict[bytes, int] = field(default_factory=dict)  # type -> smallest bytes in its full top-K heap
 
     @property
     def grouper(self) -> PatternGrouper:
@@ -72,30 +80,63 @@ class Aggregator:
         return self._grouper
 
     def add_batch(self, keys: list[bytes], replies: list[Any], lengths: list[int | None] | None = None) -> None:
-        """Fold in one batch: ``replies`` holds MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING per key, and
-        ``lengths`` (if given) each key's length, in the same order."""
-        raw_of = self.grouper.raw
+        """Fold in one batch given as MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING per key (and ``lengths``):
+        the layout of a classic pipeline, for tests and small callers. The scanner calls :meth:`add`."""
+        raw = self.grouper.raw
+        self.add(keys, [raw(key) for key in keys], replies[1::4], replies[0::4],
+                 repeat(None) if lengths is None else lengths, replies[3::4], replies[2::4], retried=True)
+
+    def add(self, keys: list[bytes], patterns: list[str], types: Iterable[Any], mems: Iterable[Any],
+            lengths: Iterable[Any], encodings: Iterable[Any], pttls: Iterable[Any], *,
+            retried: bool = False, denied: Callable[[str, Any], bool] | None = None) -> list[int]:
+        """Fold in one batch, given column by column (pattern, type, MEMORY USAGE, length, OBJECT ENCODING
+        and PTTL per key; a length of ``None`` means not known).
+
+        Returns the positions of the keys whose length command failed (``WRONGTYPE``: the expected type
+        was wrong; or refused): they are not counted yet, and the caller asks again. With ``retried``
+        nothing is deferred (a failed length is unknown). ``denied(column, reply)`` is told of replies
+        that may be a command-level refusal (and says whether it was one).
+        """
         combos = self.combos
-        patterns = self.patterns
+        patterns_seen = self.patterns
         heaps = self.heaps
         top_k = self.top_k
+        floors = self._floors
+        floors_get = floors.get
         cut_cache = self._cut_cache
         limited = self.depth < UNLIMITED_DEPTH
         vanished = 0
-        index = 0
-        for position, key in enumerate(keys):
-            mem, typ, pttl, enc = replies[index], replies[index + 1], replies[index + 2], replies[index + 3]
-            index += 4
-            length = None if lengths is None else lengths[position]
-            if (mem.__class__ is not int or typ.__class__ is not bytes or pttl.__class__ is not int
-                    or typ == b"none" or pttl == -2):
-                if mem is None or typ == b"none" or pttl == -2 or _moved(mem, typ, pttl):
+        deferred: list[int] = []
+        exclude = self.exclude
+        position = -1
+        # zip without strict: ``repeat()`` stands for a column that was not asked for.
+        for key, name, typ, mem, length_in, enc_in, pttl_in in zip(  # noqa: B905
+                keys, patterns, types, mems, lengths, encodings, pttls):
+            position += 1
+            length, enc, pttl, pattern = length_in, enc_in, pttl_in, name
+            if exclude and key in exclude:
+                self.excluded += 1
+                continue
+            if (mem.__class__ is not int or pttl.__class__ is not int or pttl < -1 or typ == b"none"
+                    or (length.__class__ is not int and length is not None)):
+                verdict = _odd(mem, typ, length, pttl, retried, denied)
+                if verdict == _VANISHED:
                     vanished += 1
                     continue
-                _raise_reply_error(mem, typ, pttl, enc)
+                if verdict == _DEFER:
+                    deferred.append(position)
+                    continue
+                if verdict == _HIDDEN:
+                    self.hidden += 1
+                    continue
+                if pttl.__class__ is not int:
+                    pttl = -1
+                if length.__class__ is not int:
+                    length = None
             if enc.__class__ is not bytes:
+                if enc is not None and denied is not None:
+                    denied("encoding", enc)
                 enc = None  # vanished between commands, or OBJECT denied: the size is still right
-            pattern = raw_of(key)
             if limited:
                 found = cut_cache.get(pattern)
                 if found is None:
@@ -117,9 +158,9 @@ class Aggregator:
             acc = combos.get(combo)
             if acc is None:
                 combos[combo] = [1, mem, mem * mem, length or 0, 0 if length is None else 1]
-                if pattern not in patterns:
-                    patterns.add(pattern)
-                    if len(patterns) > self.cap:
+                if pattern not in patterns_seen:
+                    patterns_seen.add(pattern)
+                    if len(patterns_seen) > self.cap:
                         self._fold()
                         limited = True
             else:
@@ -129,6 +170,8 @@ class Aggregator:
                 if length is not None:
                     acc[3] += length
                     acc[4] += 1
+            if mem < floors_get(typ, -1):
+                continue  # smaller than every key in its type's full top-K heap: the common case
             heap = heaps.get(typ)
             if heap is None:
                 heaps[typ] = [(mem, key, enc, pttl, length)]
@@ -137,8 +180,13 @@ class Aggregator:
                     heapq.heappush(heap, (mem, key, enc, pttl, length))
             elif (mem > heap[0][0] or (mem == heap[0][0] and key > heap[0][1])) and not _holds(heap, key):
                 heapq.heapreplace(heap, (mem, key, enc, pttl, length))
-        self.seen += len(keys)
+            else:
+                continue
+            if len(heaps[typ]) >= top_k:
+                floors[typ] = heaps[typ][0][0]
+        self.seen += position + 1 - len(deferred)
         self.vanished += vanished
+        return deferred
 
     def _fold(self, depth: int | None = None) -> None:
         """Lower the depth until the patterns fit the cap, and re-key the counters accordingly."""
@@ -184,8 +232,12 @@ class Aggregator:
                     heapq.heappush(mine, entry)
                 elif entry[:2] > mine[0][:2]:
                     heapq.heapreplace(mine, entry)
+            if len(mine) >= self.top_k:
+                self._floors[typ] = mine[0][0]
         self.seen += other.seen
         self.vanished += other.vanished
+        self.hidden += other.hidden
+        self.excluded += other.excluded
 
     def biggest(self, typ: bytes | None = None) -> list[HeapEntry]:
         """Top keys (of one type, or of all types), biggest first."""
@@ -193,6 +245,34 @@ class Aggregator:
             return sorted(self.heaps.get(typ, []), reverse=True)
         every = [entry for heap in self.heaps.values() for entry in heap]
         return sorted(every, reverse=True)[: self.top_k]
+
+
+_COUNT, _VANISHED, _DEFER, _HIDDEN = 0, 1, 2, 3
+
+
+def _odd(mem: Any, typ: Any, length: Any, pttl: Any, retried: bool,
+         denied: Callable[[str, Any], bool] | None) -> int:
+    """What to do with a key whose replies are not the plain ints: count it (with what is known),
+    count it as vanished, defer it to a second round, or skip it as hidden by the ACL's key patterns."""
+    if mem is None or typ == b"none" or pttl == -2:
+        return _VANISHED
+    if _moved(mem, typ, length, pttl):
+        return _VANISHED
+    if isinstance(mem, hiredis.ReplyError):
+        text = str(mem)
+        if text.startswith("NOPERM") and "to run" not in text:
+            return _HIDDEN  # a key outside the user's key patterns: SCAN shows it, MEMORY USAGE may not
+        _raise_reply_error(mem)
+    if mem.__class__ is not int:
+        _raise_reply_error(mem, typ, length, pttl)
+    if isinstance(pttl, hiredis.ReplyError) and denied is not None:
+        denied("ttl", pttl)
+    if isinstance(length, hiredis.ReplyError):
+        if denied is not None:
+            denied("length", length)
+        if not retried:
+            return _DEFER
+    return _COUNT
 
 
 def _holds(heap: list[HeapEntry], key: bytes) -> bool:
@@ -208,8 +288,5 @@ def _moved(*replies: Any) -> bool:
 def _raise_reply_error(*replies: Any) -> None:
     for reply in replies:
         if isinstance(reply, hiredis.ReplyError):
-            text = str(reply)
-            if text.startswith("NOPERM"):
-                raise rex.NoPermissionError(text)
-            raise rex.ResponseError(text)
-    raise rex.ResponseError(f"unexpected replies to MEMORY USAGE/TYPE/PTTL: {replies!r}"[:300])
+            raise as_redis_error(reply)
+    raise rex.ResponseError(f"unexpected replies to the per-key commands: {replies!r}"[:300])

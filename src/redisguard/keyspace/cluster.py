@@ -10,15 +10,24 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import cast
+from urllib.parse import urlsplit
+
+import redis.exceptions as rex
 
 from redisguard.connect import ConnectionOptions, Node, Topology, discover, open_client
-from redisguard.connect.topology import role_changes
+from redisguard.connect.topology import node_states, role_changes
 from redisguard.keyspace.report import KeyspaceReport, build_report
 from redisguard.keyspace.scan import NodeScan, ScanSettings, scan_client
 
 __all__ = ["pick_nodes", "scan_deployment"]
 
 Progress = Callable[[int], None]
+
+
+def _url_db(options: ConnectionOptions) -> int:
+    """The database a ``redis://host:port/N`` URL names (0 when none, or for a unix socket's ?db=)."""
+    path = urlsplit(options.url).path.strip("/")
+    return int(path) if path.isdigit() else 0
 
 
 def pick_nodes(topology: Topology, *, replica: bool) -> tuple[list[Node], list[str]]:
@@ -41,10 +50,14 @@ def pick_nodes(topology: Topology, *, replica: bool) -> tuple[list[Node], list[s
 
 
 def _dbsize(node: Node, db: int | None) -> int:
+    """The node's key count for the plan (0 when DBSIZE is denied or renamed: the scan then has no total)."""
     with open_client(node.options) as client:
         if db is not None:
             client.execute_command("SELECT", db)
-        return int(client.dbsize())
+        try:
+            return int(client.dbsize())
+        except rex.ResponseError:
+            return 0
 
 
 def _run_all(run: Callable[[int], NodeScan], count: int, cancel: threading.Event) -> list[NodeScan]:
@@ -77,6 +90,10 @@ def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, repli
     began = time.monotonic()
     topology = discover(options)
     nodes, notes = pick_nodes(topology, replica=replica)
+    seed_db = _url_db(options)
+    if settings.db is None and seed_db and topology.mode == "standalone":
+        # redis://host:port/N: every node (a replica with --replica too, whose options point at /0) scans db N.
+        settings = replace(settings, db=seed_db)
     if settings.db is not None and topology.mode == "cluster" and settings.db != 0:
         notes.append("Redis Cluster has only database 0")
     sizes = [_dbsize(node, settings.db) for node in nodes]
@@ -98,9 +115,13 @@ def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, repli
 
     scans = [run(0)] if len(nodes) == 1 else _run_all(run, len(nodes), cancel)
     report = build_report(scans, target=options.display, topology=topology.mode, cap=settings.cap,
+                          db=settings.db if settings.db is not None else seed_db,
                           elapsed_s=time.monotonic() - began)
     report.notes.extend(notes)
     report.notes.extend(f"{what}: {why}" for what, why in topology.not_visible)  # failed/slot-less nodes, gaps
+    states = node_states(nodes)  # each node again: its server (Valkey named as such) and its role now
+    for summary, state in zip(report.nodes, states, strict=False):
+        summary.server = state.server
     if topology.mode == "cluster" or len(nodes) > 1:
-        report.notes.extend(role_changes(nodes))  # a failover mid-scan makes MOVED keys look vanished
+        report.notes.extend(role_changes(nodes, states))  # a failover mid-scan makes MOVED keys look vanished
     return report

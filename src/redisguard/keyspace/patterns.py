@@ -132,11 +132,49 @@ def cut(pattern: str, depth: int) -> str:
     return "".join(parts[: 2 * depth]) + "*"
 
 
+# The byte-level fast path of :meth:`PatternGrouper.raw` (see there). Every rule above judges an ASCII
+# digit by its class only, never by its value, except that a short word keeps its digits (``v2``).
+_ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_ASCII_DIGITS = re.compile("[0-9]")
+_HEX_BYTES = b"0123456789abcdefABCDEF"
+_B64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+="
+_DIGIT_BYTES = b"0123456789"
+
+
+def _variable_tail(tail: bytes) -> bool:
+    """Whether a separator-free last token is a whole variable part by the rules above: a UUID, a hex id
+    of 8-64 characters holding a digit, or a mixed-case base64-like token of 16-64 characters with a
+    digit. Only these three, tested in C (``bytes.translate``); anything else takes the general path."""
+    size = len(tail)
+    if size < 8:
+        return False
+    if size == 36 and tail[8] == tail[13] == tail[18] == tail[23] == 45:
+        return not tail.translate(None, _HEX_BYTES + b"-") and tail.count(b"-") == 4
+    if b"-" in tail or b"@" in tail or size > 64:
+        return False
+    if tail.translate(None, _DIGIT_BYTES) == tail:  # no digit: never variable in these forms
+        return False
+    if not tail.translate(None, _HEX_BYTES):
+        return True
+    return (size >= 16 and not tail.translate(None, _B64_BYTES)
+            and tail.lower() != tail and tail.upper() != tail)
+
+
 class PatternGrouper:
     """Maps key names to patterns, caching token decisions. Not thread-safe: one per scanning thread.
 
     The grouper itself holds no per-key state; the cap is applied by whoever counts patterns (see
     :class:`redisguard.keyspace.aggregate.Aggregator`) through :meth:`fold_depth` and :func:`cut`.
+
+    :meth:`raw` works on the key's bytes, mostly in C, with two bounded caches in front of
+    :func:`raw_pattern` (which gives the same answer for every key; a property test checks it):
+
+    * by the name with every ASCII digit written as ``0``, when the key's pattern holds no digit: every
+      rule judges a digit by its class, so such a pattern is the same for every key of that form
+      (``product:SKU00953584:json`` and ``product:SKU12345678:json`` are one look-up);
+    * by the part before the last ``:`` when what follows it is a UUID, hex id or base64-like token and
+      the part before holds no ``-`` or ``@`` (so no UUID, e-mail or date can span the boundary):
+      ``session:<uuid>`` is the pattern of ``session:`` plus ``*``.
     """
 
     def __init__(self, cap: int = DEFAULT_CAP) -> None:
@@ -144,9 +182,30 @@ class PatternGrouper:
             raise ValueError("the pattern cap must be at least 1")
         self.cap = cap
         self._tokens: dict[str, str] = {}
+        self._by_form: dict[bytes, str] = {}
+        self._by_head: dict[bytes, str] = {}
 
     def raw(self, key: bytes) -> str:
-        return raw_pattern(key.decode("utf-8", "surrogateescape"), self._tokens)
+        form = key.translate(_ZERO_DIGITS)
+        found = self._by_form.get(form)
+        if found is not None:
+            return found
+        head, sep, tail = key.rpartition(b":")
+        if sep and b"-" not in head and b"@" not in head and _variable_tail(tail):
+            found = self._by_head.get(head)
+            if found is None:
+                found = raw_pattern((head + sep).decode("utf-8", "surrogateescape"), self._tokens) + "*"
+                if len(self._by_head) < _TOKEN_CACHE_LIMIT:
+                    self._by_head[head] = found
+            return found
+        found = raw_pattern(key.decode("utf-8", "surrogateescape"), self._tokens)
+        if len(self._by_form) < _TOKEN_CACHE_LIMIT and _ASCII_DIGITS.search(found) is None:
+            self._by_form[form] = found
+        return found
+
+    def reference(self, key: bytes) -> str:
+        """The same pattern as :meth:`raw`, judged token by token in Python (what tests compare with)."""
+        return raw_pattern(key.decode("utf-8", "surrogateescape"), {}, fast=False)
 
     def fold_depth(self, patterns: set[str] | list[str], depth: int) -> int:
         """The largest depth ``<= depth`` at which ``patterns`` cut down fit the cap."""

@@ -1,14 +1,32 @@
 """The scan engine: SCAN (or RANDOMKEY draws) with pipelined per-key commands, on one node.
 
-For every key: ``MEMORY USAGE`` (``SAMPLES n`` if asked), ``TYPE``, ``PTTL`` and ``OBJECT ENCODING``,
-then the type's length command (``STRLEN``, ``LLEN``, ``HLEN``, ``SCARD``, ``ZCARD``, ``XLEN``), all
-written as raw RESP and parsed by hiredis (:mod:`redisguard.keyspace.resp`). The length needs the type,
-so it is a second round per batch; it rides along with the next batch's write (see :class:`_Flow`).
+Per key, in one round: ``MEMORY USAGE`` (``SAMPLES n`` if asked), the length command of the type the
+key is expected to have (``STRLEN``, ``LLEN``, ``HLEN``, ``SCARD``, ``ZCARD``, ``XLEN``), ``OBJECT
+ENCODING`` and ``PTTL``, written as raw RESP and parsed by hiredis. There is no ``TYPE``: each length
+command succeeds only on its own type, so its answer is the type. The expected type is the one last
+seen for the key's pattern (names are grouped before the commands are sent), so nearly every key is
+right the first time; a key whose guess was wrong gets ``WRONGTYPE`` and is asked again (``TYPE`` and
+the length commands its encoding allows) in a small second round that rides with the next write.
 
-Overlap: each write carries the *next* SCAN first and the per-key commands after it, so the next keys
-are known as soon as the server reaches them and the server works on one write while the client
-aggregates the previous one. With ``--max-impact`` the engine instead keeps one small batch in flight
-at a time and lets :class:`~redisguard.keyspace.throttle.Throttle` size it.
+Why, measured on Redis 7.0 (``INFO commandstats``, µs per call, 300k-key production-like keyspace):
+``MEMORY USAGE`` 2.6 (it is the first touch of the key since SCAN), ``TYPE`` 0.8, ``PTTL`` and
+``OBJECT ENCODING`` 0.4 each, and a length command 3.6-4.6 when it came in a later round (the key is
+cold again) against about 0.4 right behind the other three. Dropping TYPE and the separate length round
+takes about 40 % of the server's work per key away.
+
+Overlap: each write carries the per-key commands of the keys the last SCAN returned, then the next
+SCAN (so the server meets each key again right after SCAN touched it: MEMORY USAGE measured 1.05-1.07
+µs per call in this order against 1.24-1.34 µs the other way round). The client reads that write's
+replies through its SCAN reply (hiredis parses; no aggregation yet), sends the next write at once, and
+only then aggregates, so the server works on one write while the client aggregates the previous one.
+With ``--max-impact`` the engine instead keeps one small batch in flight and lets
+:class:`~redisguard.keyspace.throttle.Throttle` size and pace it. A full scan also times a PING on a
+second connection behind a batch about once a second, so its report says how long other clients waited
+behind it.
+
+Degrading: a per-key command the user may not run (``NOPERM ... to run``) or that is renamed is
+dropped for the rest of the scan and its column reported as not visible; only SCAN (or RANDOMKEY) and
+MEMORY USAGE are required.
 """
 
 from __future__ import annotations
@@ -16,31 +34,44 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from itertools import repeat
 from typing import Any, Literal
 
 import hiredis
 import redis
 import redis.exceptions as rex
 
+from redisguard._wire.errors import as_redis_error, refused_command
+from redisguard._wire.info import parse_info_text
+from redisguard._wire.pipe import RawPipe
+from redisguard._wire.resp import bulk, command
 from redisguard.keyspace.aggregate import Aggregator
+from redisguard.keyspace.bigkeys import MIN_ELEMENTS, MIN_STRING_BYTES, BigKeyPass, find_big_keys, keysizes_counts
 from redisguard.keyspace.patterns import DEFAULT_CAP
-from redisguard.keyspace.resp import RawPipe
 from redisguard.keyspace.throttle import ServerLoad, Throttle
-from redisguard.respwire import bulk, command
 
-__all__ = ["LENGTH_COMMANDS", "NodeScan", "ScanCancelled", "ScanSettings", "scan_client"]
+__all__ = ["LENGTH_COMMANDS", "NodeScan", "ScanCancelled", "ScanSettings", "Visibility", "scan_client"]
 
 Progress = Callable[[int], None]
 # With only --budget: a keyspace this small per second of budget is scanned in full (exact, and done in
 # time even on a slow link); larger ones are sampled until the budget is spent.
 _SAFE_KEYS_PER_S = 50_000
+_IMPACT_PROBE_S = 1.0  # a full scan times a PING behind one of its batches this often
 
 LENGTH_COMMANDS: dict[bytes, bytes] = {
     b"string": b"STRLEN", b"list": b"LLEN", b"set": b"SCARD", b"zset": b"ZCARD", b"hash": b"HLEN",
     b"stream": b"XLEN",
 }
+# The types an encoding can belong to (Redis 6.2-8.x, Valkey): the length commands worth asking again.
+_CANDIDATES: dict[bytes, tuple[bytes, ...]] = {
+    b"embstr": (b"string",), b"int": (b"string",), b"raw": (b"string",),
+    b"quicklist": (b"list",), b"linkedlist": (b"list",), b"intset": (b"set",), b"skiplist": (b"zset",),
+    b"stream": (b"stream",), b"hashtable": (b"hash", b"set"),
+    b"listpack": (b"hash", b"zset", b"set", b"list"), b"ziplist": (b"hash", b"zset", b"list"),
+}
+_ALL_TYPES = tuple(LENGTH_COMMANDS)
 
 
 class ScanCancelled(Exception):
@@ -52,8 +83,8 @@ class ScanSettings:
     """What to scan and how hard. ``sample`` draws keys with RANDOMKEY instead of a full SCAN."""
 
     # SCAN COUNT, and so the keys per pipelined batch. Measured on Redis 7.0 (bench/keys.py): 150 is as
-    # fast as 1000 (3.2 s per 1M keys) while another client's p99 stays ~0.5 ms over idle, against
-    # +2.3 ms at 1000, because Redis runs a client's whole pipelined batch before serving the next.
+    # fast as 1000 while another client's p99 stays ~0.5 ms over idle, against +2.3 ms at 1000, because
+    # Redis runs a client's whole pipelined batch before serving the next.
     count: int = 150
     match: bytes | None = None
     samples: int | None = None  # MEMORY USAGE ... SAMPLES n (None: the server's default, 5)
@@ -64,6 +95,24 @@ class ScanSettings:
     sample: int | None = None  # draws (with replacement); None: full scan
     budget_s: float | None = None  # stop drawing after this long (sampling only)
     db: int | None = None  # None: the connection's database
+    big_pass: bool = True  # sampled runs: find every big key exactly in a separate cheap pass first
+    min_elements: int = MIN_ELEMENTS  # what the pass measures: aggregates of at least this many elements...
+    min_string_bytes: int = MIN_STRING_BYTES  # ...and strings of at least this many bytes
+
+
+@dataclass
+class Visibility:
+    """Which per-key commands the server answered (a denied or renamed one is dropped for the scan)."""
+
+    ttl: bool = True  # PTTL
+    encoding: bool = True  # OBJECT ENCODING
+    length: bool = True  # the length commands
+    type: bool = True  # TYPE (only asked for keys whose expected type was wrong)
+    dbsize: bool = True  # DBSIZE (a progress total and the sampling population)
+    reasons: dict[str, str] = field(default_factory=dict)  # column -> why it is missing
+
+    def missing(self) -> list[str]:
+        return [f"{name}: {why}" for name, why in self.reasons.items()]
 
 
 @dataclass
@@ -79,6 +128,12 @@ class NodeScan:
     elapsed_s: float
     added_latency_ms: list[float] = field(default_factory=list)
     load: ServerLoad | None = None  # --max-impact: the server's load as INFO stats showed it
+    visibility: Visibility = field(default_factory=Visibility)
+    used_memory_dataset: int | None = None
+    commands: int = 0  # per-key and SCAN commands sent
+    retried: int = 0  # keys whose expected type was wrong (asked again)
+    big_pass: BigKeyPass | None = None  # sampled runs: every big key, measured exactly
+    keysizes: dict[str, dict[int, int]] | None = None  # Redis 8: INFO keysizes of the scanned database
 
 
 class _ScanSource:
@@ -97,7 +152,7 @@ class _ScanSource:
     def parse(self, replies: list[Any]) -> list[bytes]:
         reply = replies[0]
         if isinstance(reply, hiredis.ReplyError):
-            raise _as_redis_error(reply)
+            raise as_redis_error(reply)
         self.cursor = reply[0]
         self.done = self.cursor == b"0"
         keys: list[bytes] = reply[1]
@@ -120,7 +175,7 @@ class _RandomSource:
         keys = [reply for reply in replies if reply.__class__ is bytes]
         for reply in replies:
             if isinstance(reply, hiredis.ReplyError):
-                raise _as_redis_error(reply)
+                raise as_redis_error(reply)
         self.left -= len(replies)
         if (self.left <= 0 or not keys
                 or (self.deadline is not None and time.monotonic() >= self.deadline)):
@@ -128,71 +183,117 @@ class _RandomSource:
         return keys
 
 
-def _as_redis_error(reply: Any) -> rex.RedisError:
-    text = str(reply)
-    return rex.NoPermissionError(text) if text.startswith("NOPERM") else rex.ResponseError(text)
-
-
-def _builder(samples: int | None) -> Callable[[list[bytes]], bytes]:
-    if samples is None:
-        head = b"*3\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n"
-        after_usage = b""
-    else:
-        head = b"*5\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n"
-        after_usage = b"$7\r\nSAMPLES\r\n" + bulk(str(samples).encode())
-    template = (head + b"%b" + after_usage + b"*2\r\n$4\r\nTYPE\r\n%b*2\r\n$4\r\nPTTL\r\n%b"
-                b"*3\r\n$6\r\nOBJECT\r\n$8\r\nENCODING\r\n%b")
-
-    def build(keys: list[bytes]) -> bytes:
-        out = []
-        for key in keys:
-            kb = b"$%d\r\n%b\r\n" % (len(key), key)
-            out.append(template % (kb, kb, kb, kb))
-        return b"".join(out)
-
-    return build
-
-
 _LENGTH_HEADS: dict[bytes, bytes] = {typ: b"*2\r\n" + bulk(name) for typ, name in LENGTH_COMMANDS.items()}
-_SCAN, _META, _LENGTHS = 0, 1, 2
+_TYPE_HEAD = b"*2\r\n$4\r\nTYPE\r\n"
+
+
+class _Builder:
+    """Per-key commands as RESP, one ``%`` format per key; ``width`` replies per key."""
+
+    def __init__(self, samples: int | None, seen: Visibility) -> None:
+        if samples is None:
+            usage = b"*3\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n%b"
+        else:
+            usage = b"*5\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n%b$7\r\nSAMPLES\r\n" + bulk(str(samples).encode())
+        tail = b""
+        slots = 1
+        if seen.encoding:
+            tail += b"*3\r\n$6\r\nOBJECT\r\n$8\r\nENCODING\r\n%b"
+            slots += 1
+        if seen.ttl:
+            tail += b"*2\r\n$4\r\nPTTL\r\n%b"
+            slots += 1
+        self.seen = replace(seen)  # what this builder's batches hold, whatever is dropped later
+        self.width = slots + (1 if seen.length or seen.type else 0)
+        # By the expected type: MEMORY USAGE, its length command (or TYPE when lengths are not visible), the rest.
+        if seen.length:
+            self.templates = {typ: usage + head + b"%b" + tail for typ, head in _LENGTH_HEADS.items()}
+        elif seen.type:
+            self.templates = dict.fromkeys(_ALL_TYPES, usage + _TYPE_HEAD + b"%b" + tail)
+        else:
+            self.templates = dict.fromkeys(_ALL_TYPES, usage + tail)
+        self.repeats = self.width
+
+    def build(self, keys: list[bytes], types: list[bytes]) -> bytes:
+        templates = self.templates
+        if self.repeats == 4:
+            return b"".join([templates[typ] % ((kb := b"$%d\r\n%b\r\n" % (len(key), key)), kb, kb, kb)
+                             for key, typ in zip(keys, types, strict=True)])
+        repeats = self.repeats
+        return b"".join([templates[typ] % ((b"$%d\r\n%b\r\n" % (len(key), key),) * repeats)
+                         for key, typ in zip(keys, types, strict=True)])
+
+
+def _retry_commands(key: bytes, encoding: Any, seen: Visibility) -> tuple[bytes, tuple[bytes, ...]]:
+    """The second round for a key whose expected type was wrong: TYPE, then the candidates' lengths."""
+    kb = bulk(key)
+    candidates = _CANDIDATES.get(encoding, _ALL_TYPES) if encoding.__class__ is bytes else _ALL_TYPES
+    out = [_TYPE_HEAD + kb] if seen.type else []
+    if seen.length:
+        out += [_LENGTH_HEADS[typ] + kb for typ in candidates]
+    else:
+        candidates = ()
+    return b"".join(out), candidates
+
+
+_denial = refused_command  # why a per-key command was refused as a command, or None
+
+
+_SCAN, _META, _RETRY = 0, 1, 2
 
 
 class _Flow:
     """The reply groups in flight on one connection, in the order the server answers them.
 
-    Per batch of keys there are two rounds: the *meta* round (MEMORY USAGE, TYPE, PTTL, OBJECT ENCODING
-    per key) and, once the types are known, the *lengths* round (the type's length command per key).
-    A write carries whatever is ready: the next SCAN, the newest keys' meta round, and the lengths round
-    of every batch whose types arrived, so the second round costs no extra round trip. A batch is
-    aggregated when its lengths arrive. At most a few batches are held at any time.
+    A write carries whatever is ready: the next SCAN, the newest keys' per-key commands, and the
+    second round of any earlier batch's keys whose expected type was wrong.
     """
 
     def __init__(self, pipe: RawPipe, source: _ScanSource | _RandomSource, agg: Aggregator,
-                 build: Callable[[list[bytes]], bytes], progress: Progress | None,
+                 samples: int | None, seen: Visibility, progress: Progress | None,
                  cancel: threading.Event | None = None) -> None:
-        self.pipe, self.source, self.agg, self.build, self.progress = pipe, source, agg, build, progress
+        self.pipe, self.source, self.agg, self.progress = pipe, source, agg, progress
+        self.samples, self.seen = samples, seen
+        self.builder = _Builder(samples, seen)
         self.cancel = cancel
         self.groups: deque[tuple[int, int, int, Any]] = deque()  # (write number, kind, replies, batch)
         self.writes = 0
         self.keys: list[bytes] = []  # from the last SCAN (or RANDOMKEY) reply, not asked about yet
-        self._typed: list[tuple[list[bytes], list[Any], list[int | None], list[int]]] = []
+        self._retries: list[tuple[list[bytes], list[str], list[Any], list[Any], list[Any]]] = []
         self._parts: list[bytes] = []
+        self._parsed: list[tuple[int, Any, list[Any]]] = []
         self._replies = 0
         self.commands = 0  # sent in all
+        self.retried = 0
+        self.expected: dict[str, bytes] = {}  # pattern -> the type its keys were last seen to have
+        self.name = agg.grouper.raw
 
     def queue_scan(self, batch: int) -> None:
         request, replies = self.source.request(batch)
         self._queue(_SCAN, request, replies, None)
 
-    def queue_meta(self, keys: list[bytes]) -> None:
-        self._queue(_META, self.build(keys), 4 * len(keys), keys)
+    def queue_keys(self, keys: list[bytes]) -> None:
+        name = self.name
+        expected = self.expected
+        patterns = [name(key) for key in keys]
+        types = [expected.get(pattern, b"string") for pattern in patterns]
+        self._queue(_META, self.builder.build(keys, types), self.builder.width * len(keys),
+                    (keys, patterns, types, self.builder))
 
-    def queue_lengths(self) -> None:
-        for batch in self._typed:
-            keys, asked = batch[0], batch[3]
-            payload = b"".join(_LENGTH_HEADS[batch[1][4 * at + 1]] + bulk(keys[at]) for at in asked)
-            self._queue(_LENGTHS, payload, len(asked), batch)
-        self._typed = []
+    def queue_retries(self) -> None:
+        for keys, patterns, mems, encs, pttls in self._retries:
+            payload = []
+            asked: list[tuple[bytes, ...]] = []
+            for key, enc in zip(keys, encs, strict=True):
+                part, candidates = _retry_commands(key, enc, self.seen)
+                payload.append(part)
+                asked.append(candidates)
+            replies = sum(len(c) for c in asked) + (len(keys) if self.seen.type else 0)
+            if replies:
+                self._queue(_RETRY, b"".join(payload), replies, (keys, patterns, mems, encs, pttls, asked))
+            else:  # neither TYPE nor any length command is visible: the type stays unknown
+                self.agg.add(keys, patterns, [b"unknown"] * len(keys), mems, repeat(None), encs, pttls)
+        self._retries = []
 
     def _queue(self, kind: int, payload: bytes, replies: int, batch: Any) -> None:
         if replies:
@@ -211,64 +312,156 @@ class _Flow:
         return sent
 
     @property
-    def idle(self) -> bool:
-        return not self.groups and not self._typed and not self.keys
+    def busy(self) -> bool:
+        """Replies still to read or to aggregate."""
+        return bool(self.groups or self._parsed)
 
-    def read_through_scan(self) -> None:
-        """Handle every group of earlier writes, then the newest write's SCAN reply (if it has one)."""
+    @property
+    def idle(self) -> bool:
+        return not self.groups and not self._parsed and not self._retries and not self.keys
+
+    def read_to_next_keys(self) -> None:
+        """Read every group up to and including the newest write's SCAN reply; the newest write's per-key
+        replies before it are parsed and kept for :meth:`process_parsed` (after the next write is sent)."""
         newest = self.writes - 1
         groups = self.groups
-        while groups and (groups[0][0] < newest or groups[0][1] == _SCAN):
-            self._handle(*groups.popleft())
+        has_scan = any(group[0] == newest and group[1] == _SCAN for group in groups)
+        while groups:
+            write, kind, replies, batch = groups[0]
+            if write == newest and not has_scan:
+                return
+            groups.popleft()
+            if write == newest and kind != _SCAN:
+                self._parsed.append((kind, batch, self.pipe.read_many(replies)))
+                continue
+            self._handle(write, kind, replies, batch)
+            if write == newest and kind == _SCAN:
+                return
+
+    def process_parsed(self) -> None:
+        parsed, self._parsed = self._parsed, []
+        for kind, batch, answers in parsed:
+            self._process(kind, batch, answers)
 
     def read_all(self) -> None:
+        self.process_parsed()
         while self.groups:
             self._handle(*self.groups.popleft())
 
     def _handle(self, _write: int, kind: int, replies: int, batch: Any) -> None:
         answers = self.pipe.read_many(replies)
         if kind == _SCAN:
-            self.keys = self.source.parse(answers)
-        elif kind == _META:
-            self._typed_batch(batch, answers)
-        else:
-            keys, meta, lengths, asked = batch
-            for at, reply in zip(asked, answers, strict=True):
-                lengths[at] = reply if reply.__class__ is int else None  # WRONGTYPE (replaced), NOPERM
-            self._aggregate(keys, meta, lengths)
+            keys = self.source.parse(answers)
+            self.keys = self.keys + keys if self.keys else keys
+            return
+        self._process(kind, batch, answers)
 
-    def _typed_batch(self, keys: list[bytes], meta: list[Any]) -> None:
-        heads = _LENGTH_HEADS
-        asked = [at for at in range(len(keys)) if meta[4 * at].__class__ is int and meta[4 * at + 1] in heads]
-        lengths: list[int | None] = [None] * len(keys)
-        if asked:
-            self._typed.append((keys, meta, lengths, asked))
-        else:
-            self._aggregate(keys, meta, lengths)
-
-    def _aggregate(self, keys: list[bytes], meta: list[Any], lengths: list[int | None]) -> None:
+    def _process(self, kind: int, batch: Any, answers: list[Any]) -> None:
         if self.cancel is not None and self.cancel.is_set():
             raise ScanCancelled  # the pipe is closed with replies unread: its connection is dropped
-        self.agg.add_batch(keys, meta, lengths)
+        if kind == _META:
+            self._meta(batch, answers)
+        else:
+            self._retried(batch, answers)
+
+    def denied(self, column: str, reply: Any) -> bool:
+        """Drop a per-key command for the rest of the scan when ``reply`` refuses it as a command."""
+        reason = _denial(reply)
+        if reason is None:
+            return False
+        if getattr(self.seen, column):
+            setattr(self.seen, column, False)
+            self.seen.reasons.setdefault(column, reason)
+            self.builder = _Builder(self.samples, self.seen)
+        return True
+
+    def _meta(self, batch: tuple[list[bytes], list[str], list[bytes], _Builder], answers: list[Any]) -> None:
+        keys, patterns, types, built = batch
+        width = built.width
+        seen = built.seen
+        mems = answers[0::width]
+        at = 1
+        lengths: Iterable[Any] = repeat(None)
+        if seen.length or seen.type:
+            column = answers[at::width]
+            at += 1
+            if seen.length:
+                lengths = column
+            else:
+                types = [t if t.__class__ is bytes else b"unknown" for t in column]
+                for reply in column:
+                    if reply.__class__ is not bytes:
+                        self.denied("type", reply)
+        encs: list[Any] | Iterable[Any] = repeat(None)
+        if seen.encoding:
+            encs = answers[at::width]
+            at += 1
+        pttls: list[Any] | Iterable[Any] = repeat(-1)
+        if seen.ttl:
+            pttls = answers[at::width]
+        retry = self.agg.add(keys, patterns, types, mems, lengths, encs, pttls, denied=self.denied)
+        if retry:
+            self.retried += len(retry)
+            enc_of = encs if isinstance(encs, list) else None
+            ttl_of = pttls if isinstance(pttls, list) else None
+            self._retries.append(([keys[i] for i in retry], [patterns[i] for i in retry],
+                                  [mems[i] for i in retry],
+                                  [None if enc_of is None else enc_of[i] for i in retry],
+                                  [-1 if ttl_of is None else ttl_of[i] for i in retry]))
+        if self.progress is not None:
+            self.progress(len(keys) - len(retry))
+
+    def _retried(self, batch: tuple[Any, ...], answers: list[Any]) -> None:
+        keys, patterns, mems, encs, pttls, asked = batch
+        types: list[bytes] = []
+        lengths: list[int | None] = []
+        at = 0
+        for candidates in asked:
+            typ: Any = b"unknown"
+            if self.seen.type:
+                typ = answers[at]
+                at += 1
+                if typ.__class__ is not bytes:
+                    self.denied("type", typ)
+                    typ = b"unknown"
+            length = None
+            for candidate in candidates:
+                reply = answers[at]
+                at += 1
+                if reply.__class__ is int:
+                    if typ == b"unknown" and not self.seen.type:
+                        typ = candidate
+                    if candidate == typ:
+                        length = reply
+            types.append(typ)
+            lengths.append(length)
+        expected = self.expected
+        for pattern, typ in zip(patterns, types, strict=True):
+            if typ in _LENGTH_HEADS:
+                expected[pattern] = typ
+        self.agg.add(keys, patterns, types, mems, lengths, encs, pttls, retried=True)
         if self.progress is not None:
             self.progress(len(keys))
 
 
-def _run_overlapped(flow: _Flow, throttle: Throttle) -> None:
+def _run_overlapped(flow: _Flow, throttle: Throttle, impact: _ImpactProbe | None) -> None:
     flow.queue_scan(throttle.batch)
     flow.flush()
-    flow.read_through_scan()
+    flow.read_to_next_keys()
     while True:
-        if not flow.source.done:
-            flow.queue_scan(throttle.batch)
         if flow.keys:
             throttle.before_send(len(flow.keys))
-            flow.queue_meta(flow.keys)
+            flow.queue_keys(flow.keys)
             flow.keys = []
-        flow.queue_lengths()
+        if not flow.source.done:
+            flow.queue_scan(throttle.batch)
+        flow.queue_retries()
         if flow.flush():
-            flow.read_through_scan()  # the server works on this write while the client handles the last
-        elif flow.groups:
+            if impact is not None:
+                impact.maybe_probe()
+            flow.process_parsed()  # the server works on this write while the client handles the last
+            flow.read_to_next_keys()
+        elif flow.busy:
             flow.read_all()
         else:
             return
@@ -279,7 +472,7 @@ def _run_serial(flow: _Flow, throttle: Throttle) -> None:
         if not flow.source.done:
             # SCAN (or RANDOMKEY) itself is cheap per key; its keys are then sent in small measured batches.
             flow.queue_scan(throttle.batch * 4)
-        flow.queue_lengths()
+        flow.queue_retries()
         flow.flush()
         flow.read_all()
         keys, flow.keys = flow.keys, []
@@ -288,8 +481,8 @@ def _run_serial(flow: _Flow, throttle: Throttle) -> None:
             chunk = keys[start:start + throttle.batch]
             start += len(chunk)
             throttle.before_send(len(chunk))
-            flow.queue_meta(chunk)
-            flow.queue_lengths()  # the previous chunk's second round rides along with this one
+            flow.queue_keys(chunk)
+            flow.queue_retries()  # an earlier chunk's second round rides along with this one
             began = time.perf_counter()
             sent = flow.flush()
             probe_ms = throttle.probe_in_flight()
@@ -300,56 +493,137 @@ def _run_serial(flow: _Flow, throttle: Throttle) -> None:
             throttle.after_batch(took)
 
 
-def _info_used_memory(client: redis.Redis) -> int | None:
+class _ImpactProbe:
+    """About once a second, a PING on a second connection right behind a write: how long another client
+    waited behind the scan (less the PING's idle round trip)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.pipe = RawPipe(client)
+        self.samples: list[float] = []
+        self._next = time.monotonic() + _IMPACT_PROBE_S / 2
+        idle = []
+        for _ in range(5):
+            idle.append(self._ping())
+        self.baseline = sorted(idle)[len(idle) // 2]
+
+    def _ping(self) -> float:
+        start = time.perf_counter()
+        self.pipe.send(b"*1\r\n$4\r\nPING\r\n", 1)
+        self.pipe.read()
+        return (time.perf_counter() - start) * 1000.0
+
+    def maybe_probe(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + _IMPACT_PROBE_S
+        self.samples.append(max(0.0, self._ping() - self.baseline))
+
+    def close(self) -> None:
+        self.pipe.close()
+
+
+def _info_memory(client: redis.Redis) -> tuple[int | None, int | None]:
     try:
-        value = client.info("memory").get("used_memory")
+        info = client.info("memory")
+    except rex.ResponseError:
+        return None, None
+    used, dataset = info.get("used_memory"), info.get("used_memory_dataset")
+    return (int(used) if used is not None else None, int(dataset) if dataset is not None else None)
+
+
+def _pool_db(client: redis.Redis) -> int:
+    return int(client.connection_pool.connection_kwargs.get("db") or 0)
+
+
+def _keysizes(pipe: RawPipe, db: int) -> dict[str, dict[int, int]] | None:
+    """Redis 8's INFO keysizes for ``db``; None before 8 (an empty section) or when INFO is refused."""
+    try:
+        reply = pipe.call(b"INFO", b"keysizes")
     except rex.ResponseError:
         return None
-    return int(value) if value is not None else None
+    if reply.__class__ is not bytes:
+        return None
+    return keysizes_counts(parse_info_text(reply.decode("utf-8", "replace")).get("keysizes", {}), db)
+
+
+def _dbsize(pipe: RawPipe, seen: Visibility) -> int:
+    try:
+        return int(pipe.call(b"DBSIZE"))
+    except rex.ResponseError as exc:  # NoPermissionError included
+        reason = _denial(hiredis.ReplyError(str(exc)))
+        if reason is None:
+            raise
+        seen.dbsize = False
+        seen.reasons["dbsize"] = reason
+        return 0
 
 
 def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "", role: str = "primary",
                 progress: Progress | None = None, draws: int | None = None,
-                cancel: threading.Event | None = None) -> NodeScan:
+                cancel: threading.Event | None = None, impact: bool = True,
+                pass_budget_s: float | None = None) -> NodeScan:
     """Scan (or sample) the keyspace behind ``client`` and return its aggregation.
 
     ``draws`` overrides ``settings.sample`` for this node (the cluster planner splits a sample across
     shards). Setting ``cancel`` stops the scan with :class:`ScanCancelled` at the next batch.
     When the draws would be as many as the keys, the node is scanned in full instead: exact, and no
-    slower.
+    slower. ``impact`` times a PING behind the full scan's batches about once a second. The big-key pass
+    of a sampled run gets half of ``settings.budget_s``, or ``pass_budget_s`` when there is no budget.
     """
     began = time.monotonic()
     wanted = settings.sample if draws is None else draws
     agg = Aggregator(cap=settings.cap, top_k=settings.top_k)
     throttle = Throttle(rate=settings.rate, max_impact_ms=settings.max_impact_ms, max_batch=settings.count)
+    seen = Visibility()
     probe: RawPipe | None = None
+    impact_probe: _ImpactProbe | None = None
     with RawPipe(client) as pipe:
         if settings.db is not None:
             pipe.call(b"SELECT", str(settings.db).encode())
             pipe.discard = True  # a different database than the pool's: never hand this one back
-        dbsize = int(pipe.call(b"DBSIZE"))
-        used_memory = _info_used_memory(client)
-        if wanted is None and settings.budget_s is not None and dbsize > settings.budget_s * _SAFE_KEYS_PER_S:
+        dbsize = _dbsize(pipe, seen)
+        used_memory, dataset = _info_memory(client)
+        if (wanted is None and settings.budget_s is not None and seen.dbsize
+                and dbsize > settings.budget_s * _SAFE_KEYS_PER_S):
             wanted = dbsize - 1  # draw until the budget is spent
         mode: Literal["full", "sample"] = "full"
         source: _ScanSource | _RandomSource
-        if wanted is not None and wanted < dbsize:
+        big: BigKeyPass | None = None
+        keysizes = None
+        if wanted is not None and seen.dbsize and wanted < dbsize:
             mode = "sample"
             deadline = began + settings.budget_s if settings.budget_s is not None else None
+            db = settings.db if settings.db is not None else _pool_db(client)
+            keysizes = _keysizes(pipe, db)
+            if settings.big_pass:
+                big = find_big_keys(pipe, min_elements=settings.min_elements,
+                                    min_string_bytes=settings.min_string_bytes,
+                                    budget_s=pass_budget_s if settings.budget_s is None else settings.budget_s / 2,
+                                    samples=settings.samples, top_k=settings.top_k, cancel=cancel,
+                                    count=settings.count if throttle.active else None)
+                agg.exclude = big.names
             source = _RandomSource(wanted, deadline)
         else:
             source = _ScanSource(settings.count, settings.match)
+        flow = _Flow(pipe, source, agg, settings.samples, seen, progress, cancel)
         try:
-            flow = _Flow(pipe, source, agg, _builder(settings.samples), progress, cancel)
             if throttle.serial:
                 probe = RawPipe(client)
                 throttle.attach_probe(probe)
                 _run_serial(flow, throttle)
             else:
-                _run_overlapped(flow, throttle)
+                if impact and mode == "full" and not throttle.active:
+                    impact_probe = _ImpactProbe(client)
+                _run_overlapped(flow, throttle, impact_probe)
         finally:
             if probe is not None:
                 probe.close()
+            if impact_probe is not None:
+                impact_probe.close()
+    added = list(throttle.probes) if throttle.serial else (impact_probe.samples if impact_probe else [])
     return NodeScan(address=address, role=role, mode=mode, aggregator=agg, dbsize=dbsize,
                     used_memory=used_memory, elapsed_s=time.monotonic() - began,
-                    added_latency_ms=list(throttle.probes), load=throttle.load if throttle.serial else None)
+                    added_latency_ms=added, load=throttle.load if throttle.serial else None,
+                    visibility=replace(seen), used_memory_dataset=dataset, commands=flow.commands,
+                    retried=flow.retried, big_pass=big, keysizes=keysizes)

@@ -25,13 +25,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from redisguard.collect.info import parse_info_text
-from redisguard.keyspace.resp import RawPipe
+from redisguard._wire.info import parse_info_text
+from redisguard._wire.pipe import RawPipe
 
 __all__ = ["ServerLoad", "Throttle"]
 
 _PING = b"*1\r\n$4\r\nPING\r\n"
 _INFO_STATS = b"*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n"
+_INFO_COMMANDSTATS = b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n"
+# What the scanner sends: their usec counters in INFO commandstats are the server's own time on them.
+_SCAN_COMMANDS = frozenset({"memory|usage", "memory", "pttl", "object|encoding", "object", "strlen", "llen", "hlen",
+                            "scard", "zcard", "xlen", "type", "scan", "randomkey"})
 _MIN_BATCH = 5
 _LOAD_INTERVAL_S = 1.0  # how often INFO stats is read (its instantaneous ops are a ~1.6 s average)
 _TARGET_BUSY = 0.7  # the server's busy share, others' and the scanner's together, to stay under
@@ -65,6 +69,10 @@ class Throttle:
     load: ServerLoad = field(default_factory=ServerLoad)
     duty: float = _MAX_DUTY  # the share of the server's time the scan may take (impact mode)
     _cost_s: float | None = None  # server seconds per scanner command, smoothed
+    # The same from INFO commandstats (the server's own usec, not a round trip a busy machine inflates).
+    _server_cost_s: float | None = None
+    _last_usec: tuple[int, int] | None = None  # (usec of the scanner's commands, own commands then)
+    _modeled_s: float = 0.0  # the last batch's server time by that measure
     _last_stats: tuple[float, int, int] | None = None  # (time, total_commands_processed, own + probe's)
     _pings: int = 0  # PINGs and INFOs the probe sent: commands that are not the other clients' either
     _load_visible: bool = True
@@ -134,10 +142,17 @@ class Throttle:
         if self.max_impact_ms is None:
             return
         busy_ms = batch_seconds * 1000.0 - self.baseline_ms
-        added = max(probe_added_ms, busy_ms)
         if commands > 0 and busy_ms > 0:
             cost = busy_ms / 1000.0 / commands
             self._cost_s = cost if self._cost_s is None else 0.8 * self._cost_s + 0.2 * cost
+        if self._server_cost_s is not None and commands > 0:
+            # The server's own time on the batch is how long another client could wait behind it; the round
+            # trip also counts the time either process waited for a CPU, which on a busy machine is most of it.
+            self._modeled_s = commands * self._server_cost_s
+            added = max(self._modeled_s * 1000.0, min(probe_added_ms, 2 * self._modeled_s * 1000.0))
+        else:
+            self._modeled_s = 0.0
+            added = max(probe_added_ms, busy_ms)
         self.probes.append(added)
         if len(self.probes) > 10_000:
             del self.probes[:5_000]
@@ -178,6 +193,31 @@ class Throttle:
             others = max(0.0, (total - before - (ours - ours_before)) / max(now - then, 1e-3))
             self.set_others_rate(others)
         self._last_stats = (now, total, ours)
+        self._read_command_costs(ours)
+
+    def _read_command_costs(self, ours: int) -> None:
+        """The server's usec per scanner command from INFO commandstats (between two readings)."""
+        assert self._probe is not None
+        self._pings += 1
+        self._probe.send(_INFO_COMMANDSTATS, 1)
+        reply = self._probe.read()
+        if reply.__class__ is not bytes:
+            return
+        section = parse_info_text(reply.decode("ascii", "replace")).get("commandstats", {})
+        usec = 0
+        for name, value in section.items():
+            if name.removeprefix("cmdstat_") in _SCAN_COMMANDS:
+                fields = dict(item.split("=", 1) for item in value.split(",") if "=" in item)
+                usec += int(fields.get("usec", "0") or 0)
+        if self._last_usec is not None and ours > self._last_usec[1] and usec >= self._last_usec[0]:
+            self.set_server_cost((usec - self._last_usec[0]) / 1e6 / (ours - self._last_usec[1]))
+        self._last_usec = (usec, ours)
+
+    def set_server_cost(self, seconds_per_command: float) -> None:
+        """The server's own time per scanner command (smoothed), as INFO commandstats measured it."""
+        cost = seconds_per_command
+        self._server_cost_s = cost if self._server_cost_s is None else 0.5 * self._server_cost_s + 0.5 * cost
+        self._cost_s = self._server_cost_s
 
     def set_others_rate(self, others_per_s: float) -> None:
         """The share of the server's time the scan may take, given the other clients' command rate."""
@@ -188,6 +228,13 @@ class Throttle:
 
     def after_batch(self, seconds: float) -> None:
         """Leave the server to everyone else after a batch, so the scan takes at most :attr:`duty` of its
-        time (impact mode only)."""
-        if self.max_impact_ms is not None:
-            self.sleep(min(_MAX_PAUSE_S, seconds * (1.0 / self.duty - 1.0)))
+        time (impact mode only). With the server's own cost known, the time the batch's round trip spent
+        beyond it (the network, the client, waiting for a CPU) already counts as the pause."""
+        if self.max_impact_ms is None:
+            return
+        if self._modeled_s > 0:
+            pause = self._modeled_s * (1.0 / self.duty - 1.0) - max(0.0, seconds - self._modeled_s)
+            if pause > 0:
+                self.sleep(min(_MAX_PAUSE_S, pause))
+            return
+        self.sleep(min(_MAX_PAUSE_S, seconds * (1.0 / self.duty - 1.0)))

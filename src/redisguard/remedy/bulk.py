@@ -16,10 +16,10 @@ from typing import Any
 import hiredis
 import redis
 
-from redisguard.keyspace.resp import RawPipe
+from redisguard._wire.pipe import RawPipe
+from redisguard._wire.resp import command
 from redisguard.keyspace.throttle import Throttle
 from redisguard.remedy.stop import StopFlag
-from redisguard.respwire import command
 
 __all__ = ["BatchRunner", "as_error"]
 

@@ -8,17 +8,17 @@ from typing import Any
 import redis
 import redis.exceptions as rex
 
+from redisguard._wire.resp import command
 from redisguard.collect.clients import _entry  # the one CLIENT LIST parser
-from redisguard.collect.keys import default_key_sampler
 from redisguard.collect.node import collect_node
 from redisguard.connect import ConnectionOptions, Node
 from redisguard.keynames import to_bytes, to_text
+from redisguard.keyspace import doctor_key_sampler
 from redisguard.remedy.bulk import BatchRunner
 from redisguard.remedy.entrysize import entry_bytes
 from redisguard.remedy.facts import Facts, FixOptions, PatternFacts, StreamFacts
 from redisguard.remedy.live import ConfigNotVisible, read_config
 from redisguard.remedy.version import ServerVersion
-from redisguard.respwire import command
 from redisguard.snapshot import ClientEntry, NodeSnapshot, StreamInfo
 from redisguard.streams import plan_trim
 
@@ -34,7 +34,7 @@ _SAMPLE_ENTRIES = 100
 def collect(conn: ConnectionOptions, key_sample: int) -> NodeSnapshot:
     """The node's snapshot, collected as doctor does (this node only, even in a cluster)."""
     node, _probe = collect_node(Node(conn.display, "primary", conn),
-                                key_sampler=default_key_sampler(key_sample) if key_sample else None)
+                                key_sampler=doctor_key_sampler(key_sample) if key_sample else None)
     return node
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import random
 
+from redisguard._wire.resp import command
 from redisguard.keynames import to_bytes, to_text
 from redisguard.remedy.bulk import BatchRunner
 from redisguard.remedy.executor import ActionFailed, Executor
 from redisguard.remedy.plan import Action
-from redisguard.respwire import command
 
 __all__ = ["apply_delete", "apply_expire"]
 

@@ -367,7 +367,7 @@ def _keyspace_from_snapshot(snapshot: Snapshot, top_patterns: int, top_keys: int
         for row in sample.patterns:
             keys, size_b, no_ttl = merged.get(row.pattern, (0, 0, 0))
             merged[row.pattern] = (keys + row.keys, size_b + row.bytes, no_ttl + row.no_ttl)
-        big += [BigKeyView(k.key, k.type, k.bytes, k.length, k.ttl_ms, address) for k in sample.big_keys]
+        big += [BigKeyView(k.key, k.type, k.bytes, k.length, k.ttl_ms, address) for k in sample.biggest()]
     total = sum(value[1] for value in merged.values()) or 1
     patterns = tuple(
         PatternView(name, keys, size_b, size_b / total, no_ttl / keys if keys else 0.0,

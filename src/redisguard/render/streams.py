@@ -117,7 +117,7 @@ def trim_json(plan: TrimPlan, outcome: TrimOutcome | None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "stream": plan.key,
         "node": health.node,
-        "server": plan.server.text,
+        "server": plan.server.title,
         "length": plan.stream.length,
         "memory_bytes": plan.stream.memory_bytes,
         "dry_run": outcome is None,

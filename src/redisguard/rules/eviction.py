@@ -31,7 +31,7 @@ def noeviction_with_backlog(node: NodeSnapshot, t: Thresholds) -> Iterator[Findi
         return
     streams = sorted((s for s in node.streams if _is_backlog(s, t)),
                      key=lambda s: s.memory_bytes or 0, reverse=True)
-    lists = [key for key in (node.key_sample.big_keys if node.key_sample else [])
+    lists = [key for key in (node.key_sample.biggest() if node.key_sample else [])
              if key.type == "list" and (key.length or 0) >= t.list_backlog_entries]
     if not streams and not lists:
         return

@@ -20,22 +20,25 @@ CACHE_LIKE = re.compile(r"(cache|session|sess\b|sid\b|tmp|temp|token|otp|nonce|r
 @rule
 def cache_keys_without_ttl(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
     sample = node.key_sample
-    if sample is None:
+    if sample is None or not sample.ttl_visible:
         return
     for pattern in sample.patterns:
         if not CACHE_LIKE.search(pattern.pattern) or pattern.keys == 0:
             continue
-        share = pattern.no_ttl / pattern.keys
+        share = pattern.no_ttl_share
         if share < t.no_ttl_share:
             continue
-        scale = sample.keyspace_size / sample.scanned if sample.scanned and not sample.exact else 1.0
+        evidence: dict[str, str | int | float | bool | None] = {
+            "pattern": pattern.pattern, "keys_seen": pattern.seen, "without_ttl": pattern.no_ttl,
+            "bytes": pattern.bytes, "sampled": not sample.exact, "estimated_keys": pattern.keys,
+        }
+        if not sample.exact and pattern.keys_low is not None and pattern.keys_high is not None:
+            evidence["estimated_keys_95ci"] = f"{pattern.keys_low:,.0f}-{pattern.keys_high:,.0f}"
         yield Finding(
             id="keys.cache-without-ttl", severity=Severity.WARNING, node=node.address,
             title=f"{share:.0%} of keys like {pattern.pattern} look like cache/session data but never expire",
-            evidence={"pattern": pattern.pattern, "keys_seen": pattern.keys, "without_ttl": pattern.no_ttl,
-                      "bytes_seen": pattern.bytes, "sampled": not sample.exact,
-                      "estimated_keys": int(pattern.keys * scale)},
-            bytes_at_stake=int(pattern.bytes * share * scale),
+            evidence=evidence,
+            bytes_at_stake=int(pattern.bytes * share),
             fixes=[Fix.manual("set a TTL where these keys are written (SET key value EX <seconds>)",
                               "keys expire: readers must tolerate a miss"),
                    Fix.redisguard("keys", "--pattern", pattern.pattern, node=node.address,
@@ -48,7 +51,7 @@ def big_keys(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
     sample = node.key_sample
     if sample is None:
         return
-    big = [key for key in sample.big_keys if key.bytes >= t.big_key_bytes]
+    big = [key for key in sample.biggest() if key.bytes >= t.big_key_bytes]
     if not big:
         return
     yield Finding(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from redisguard.snapshot.io import SnapshotFormatError, dump, load, snapshot_from_dict, snapshot_to_dict
+from redisguard.snapshot.keyspace import BigKeyRow, Coverage, KeyspaceReport, NodeSummary, PatternRow
 from redisguard.snapshot.model import (
     SNAPSHOT_VERSION,
-    BigKey,
     ClientEntry,
     ClientGroup,
     ClientSummary,
-    KeySample,
     LatencyEvent,
     NodeSnapshot,
     NotVisible,
-    PatternSample,
     SlowlogEntry,
     Snapshot,
     StreamConsumer,
@@ -24,15 +22,17 @@ from redisguard.snapshot.server import ServerVersion
 
 __all__ = [
     "SNAPSHOT_VERSION",
-    "BigKey",
+    "BigKeyRow",
     "ClientEntry",
     "ClientGroup",
     "ClientSummary",
-    "KeySample",
+    "Coverage",
+    "KeyspaceReport",
     "LatencyEvent",
     "NodeSnapshot",
+    "NodeSummary",
     "NotVisible",
-    "PatternSample",
+    "PatternRow",
     "ServerVersion",
     "SlowlogEntry",
     "Snapshot",

@@ -9,19 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from redisguard.snapshot.keyspace import KeyspaceReport
 from redisguard.snapshot.server import ServerVersion
 
 __all__ = [
     "SNAPSHOT_VERSION",
-    "BigKey",
     "ClientEntry",
     "ClientGroup",
     "ClientSummary",
-    "KeySample",
     "LatencyEvent",
     "NodeSnapshot",
     "NotVisible",
-    "PatternSample",
     "SlowlogEntry",
     "Snapshot",
     "StreamConsumer",
@@ -29,7 +27,8 @@ __all__ = [
     "StreamInfo",
 ]
 
-SNAPSHOT_VERSION = 1
+# 2: the key sample is the keys engine's KeyspaceReport (patterns with intervals, exact big keys, coverage).
+SNAPSHOT_VERSION = 2
 
 
 @dataclass
@@ -147,41 +146,6 @@ class StreamInfo:
 
 
 @dataclass
-class BigKey:
-    key: str
-    type: str
-    bytes: int
-    length: int | None
-    encoding: str | None = None
-    ttl_ms: int | None = None
-
-
-@dataclass
-class PatternSample:
-    pattern: str
-    keys: int
-    bytes: int
-    no_ttl: int
-
-
-@dataclass
-class KeySample:
-    """A bounded SCAN sample of the keyspace (the keys issue's engine replaces it with a full analysis)."""
-
-    db: int
-    scanned: int
-    keyspace_size: int
-    sampled_bytes: int
-    with_ttl: int
-    by_type: dict[str, int]
-    bytes_by_type: dict[str, int]
-    big_keys: list[BigKey]
-    patterns: list[PatternSample]
-    vanished: int = 0
-    exact: bool = False  # True when the whole keyspace was scanned
-
-
-@dataclass
 class NodeSnapshot:
     address: str
     role: Literal["primary", "replica"]
@@ -195,7 +159,7 @@ class NodeSnapshot:
     latency: list[LatencyEvent]
     streams: list[StreamInfo]
     streams_truncated: bool
-    key_sample: KeySample | None
+    key_sample: KeyspaceReport | None  # the keys engine's report, cut for the doctor
     collected_in_ms: int = 0
     cluster: dict[str, str] = field(default_factory=dict)  # CLUSTER INFO on a cluster node (cluster_state...)
 

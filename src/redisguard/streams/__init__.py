@@ -4,7 +4,7 @@ and trimming as plan → apply, for the ``streams``/``trim`` commands, ``fix`` a
 
 from __future__ import annotations
 
-from redisguard.streams.capabilities import Server, acked_trim_works, server_of, xackdel_safe
+from redisguard.streams.capabilities import ServerVersion, acked_trim_works, server_of, xackdel_safe
 from redisguard.streams.consumer import Consumer, ConsumerMetrics, Entry
 from redisguard.streams.errors import EventsNotStoredError, NotAStreamError
 from redisguard.streams.health import (
@@ -31,7 +31,7 @@ __all__ = [
     "NotAStreamError",
     "Producer",
     "SafePoint",
-    "Server",
+    "ServerVersion",
     "StreamHealth",
     "StreamScan",
     "SyncProducer",

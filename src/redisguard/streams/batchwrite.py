@@ -2,7 +2,7 @@
 middle of a batch says which replies arrived (those commands are settled) and which did not (their
 outcome is unknown: written again, each may then be stored twice).
 
-Unlike :func:`redisguard.streams.resp.execute_packed`, nothing here is retried: the caller (the Producer's
+Unlike :func:`redisguard._wire.streams.execute_packed`, nothing here is retried: the caller (the Producer's
 writer) owns the retry loop, with its own backoff, for as long as it takes.
 """
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import redis.asyncio
+import redis.exceptions as rex
 from redis.asyncio.cluster import RedisCluster
 
 from redisguard.connect import ConnectionOptions, async_client, async_cluster_client
+from redisguard.connect.client import refused_setup_command
 
 __all__ = ["AsyncClient", "resolve_client"]
 
@@ -16,9 +20,22 @@ async def resolve_client(target: str | AsyncClient) -> tuple[AsyncClient, bool]:
     """(client, owned): a client we created from a URL is ours to close."""
     if not isinstance(target, str):
         return target, False
-    options = ConnectionOptions.build(target)
+    return await resolve_client_options(ConnectionOptions.build(target))
+
+
+async def resolve_client_options(options: ConnectionOptions) -> tuple[AsyncClient, bool]:
+    """A client for ``options``: standalone or cluster, detected with INFO cluster."""
     client = async_client(options)
-    info = await client.info("cluster")
+    try:
+        info = await client.info("cluster")
+    except rex.ResponseError as exc:
+        await client.aclose()
+        if refused_setup_command(exc) == "CLIENT SETNAME" and options.client_name:
+            # CLIENT SETNAME denied by ACL or renamed: connect unnamed, as the sync clients do.
+            return await resolve_client_options(replace(options, client_name=""))
+        if not isinstance(exc, rex.NoPermissionError):
+            raise
+        return async_client(options), True  # INFO denied: taken as standalone (a cluster answers MOVED)
     if int(info.get("cluster_enabled", 0)) != 1:
         return client, True
     await client.aclose()

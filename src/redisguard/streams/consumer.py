@@ -40,10 +40,11 @@ from typing import Any, TypeVar, cast
 import redis.asyncio
 import redis.exceptions as rex
 
-from redisguard.respwire import bulk, command
+from redisguard._wire.decode import text
+from redisguard._wire.resp import bulk, command
+from redisguard._wire.streams import packable
 from redisguard.streams.batchwrite import RETRYABLE, BatchInterrupted, transient, write_batch
 from redisguard.streams.clients import AsyncClient, resolve_client
-from redisguard.streams.resp import packable
 
 __all__ = ["Consumer", "ConsumerMetrics", "Entry"]
 
@@ -76,8 +77,7 @@ class ConsumerMetrics:
     errors: dict[str, str] = field(default_factory=dict)  # entry id -> last handler error (bounded)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+_text = text  # the wire layer's one decode helper
 
 
 async def _finish(coroutine: Coroutine[Any, Any, T], yielded: Any) -> T:
@@ -258,7 +258,7 @@ class Consumer:
 
     def _prepare_commands(self, client: AsyncClient) -> None:
         """On a standalone client, XREADGROUP and XACK are sent as RESP bytes built here (see
-        :mod:`redisguard.streams.resp`): redis-py's packing of a 500-id XACK and its XREADGROUP reply
+        :mod:`redisguard._wire.streams`): redis-py's packing of a 500-id XACK and its XREADGROUP reply
         callback were the largest costs per batch. On a cluster, redis-py's pipeline is used."""
         self._packed = packable(client)
         self._block_ms = _bounded_block(self.block_ms, client)

@@ -25,7 +25,7 @@ from redisguard.collect.streams import describe_stream, server_time_ms
 from redisguard.errors import RefusedError, UsageError
 from redisguard.keynames import quote_cli, to_bytes, to_text
 from redisguard.snapshot import StreamInfo
-from redisguard.streams.capabilities import Server, acked_trim_works, server_of
+from redisguard.streams.capabilities import ServerVersion, acked_trim_works, server_of
 from redisguard.streams.errors import NotAStreamError
 from redisguard.streams.health import EntryCount, StreamHealth, count_before, stream_health
 from redisguard.streams.ids import StreamId, format_id, next_id, parse_id
@@ -57,7 +57,7 @@ class TrimPlan:
     the emergency cut); None: nothing to trim (no consumer groups, or an empty stream)."""
 
     health: StreamHealth
-    server: Server
+    server: ServerVersion
     method: Method
     exact: bool
     drop_unprocessed: bool
@@ -103,14 +103,14 @@ def refusal(exc: rex.ResponseError, name: str) -> Exception:
     return RefusedError(f"the server refused a command on {quote_cli(name)} ({text})", kind="refused")
 
 
-def _server(client: SyncClient, key: bytes) -> Server:
+def _server(client: SyncClient, key: bytes) -> ServerVersion:
     try:
         if isinstance(client, redis.RedisCluster):
             info = client.info("server", target_nodes=client.get_node_from_key(key))
         else:
             info = client.info("server")
     except rex.ResponseError:
-        return Server("redis", (0, 0, 0))  # INFO denied or renamed: unknown, so the portable path
+        return ServerVersion.from_info({})  # INFO denied or renamed: unknown, so the portable path
     return server_of(info)
 
 
@@ -210,7 +210,7 @@ def apply_trim(client: SyncClient, plan: TrimPlan) -> TrimOutcome:
         if plan.drop_unprocessed:
             trimmed = 0 if plan.cut_point is None else _xtrim_minid(
                 client, key, plan.cut_point, exact=plan.exact,
-                old=plan.server.name == "redis" and plan.server.version < (7, 0, 0))
+                old=not plan.server.at_least(redis=(7, 0, 0)))  # 6.2, or unknown: the careful path
             point = plan.cut_point
         elif plan.method == "acked":
             script: Any = client.register_script(ACKED_TRIM_SCRIPT)

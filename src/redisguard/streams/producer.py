@@ -5,7 +5,7 @@
 - One writer task batches by size and linger time and writes with a non-transactional pipeline (MULTI
   is refused under OOM before Redis 7.4). On a standalone server each XADD is packed into RESP bytes once,
   in ``send`` (so a caller mutating its dict afterwards changes nothing), and a batch is one write of those
-  bytes on a pooled connection (:mod:`redisguard.streams.resp`), with one reply read per event: redis-py's
+  bytes on a pooled connection (:mod:`redisguard._wire.streams`), with one reply read per event: redis-py's
   per-command packing was most of the writer's time. On Redis Cluster the batch goes through redis-py's
   cluster pipeline (per-slot routing).
 - Before a batch it passes the gates: Redis used memory plus the batch's estimated cost under
@@ -39,11 +39,11 @@ from typing import Any
 import redis.asyncio
 import redis.exceptions as rex
 
+from redisguard._wire.streams import packable
 from redisguard.streams.batchwrite import RETRYABLE, BatchInterrupted, transient, write_batch
 from redisguard.streams.clients import AsyncClient, resolve_client
 from redisguard.streams.errors import EventsNotStoredError
 from redisguard.streams.metrics import ProducerMetrics
-from redisguard.streams.resp import packable
 
 __all__ = ["Producer", "SyncProducer"]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import redis.exceptions as rex
 
+from redisguard._wire.decode import text
 from redisguard.snapshot import StreamGroup
 from redisguard.streams.clients import AsyncClient, resolve_client
 from redisguard.streams.ids import StreamId, format_id, next_id, parse_id
@@ -53,8 +54,7 @@ def safe_point_of_groups(groups: list[StreamGroup]) -> SafePoint | None:
     return SafePoint(id=pinned.needs_from, pinned_by=pinned.group, groups=tuple(positions))
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+_text = text  # the wire layer's one decode helper
 
 
 async def safe_trim_point(target: str | AsyncClient, stream: str) -> SafePoint | None:

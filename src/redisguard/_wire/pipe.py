@@ -15,13 +15,13 @@ import hiredis
 import redis
 import redis.exceptions as rex
 
-from redisguard.respwire import command
+from redisguard._wire.errors import as_redis_error
+from redisguard._wire.resp import command
 
-__all__ = ["RawPipe"]
+__all__ = ["RawPipe", "as_redis_error"]
 
 _READ_SIZE = 1 << 18
-
-
+_MORE = object()  # what the reader returns when it needs more bytes
 
 
 class RawPipe:
@@ -39,7 +39,7 @@ class RawPipe:
         if sock is None:  # pragma: no cover - connect() either sets it or raises
             raise rex.ConnectionError("no socket after connect")
         self._sock: socket.socket = sock
-        self._reader: Any = hiredis.Reader()
+        self._reader: Any = hiredis.Reader(notEnoughData=_MORE)
         self._buffer: bytearray = bytearray(_READ_SIZE)
         self._view: memoryview = memoryview(self._buffer)
         self.outstanding: int = 0  # replies written for but not yet read
@@ -68,7 +68,7 @@ class RawPipe:
     def read(self) -> Any:
         """The next reply: ``bytes``, ``int``, ``None``, ``list`` or a ``hiredis.ReplyError`` instance."""
         reply = self._reader.gets()
-        while reply is False:
+        while reply is _MORE:
             self._fill()
             reply = self._reader.gets()
         self.outstanding -= 1
@@ -77,16 +77,28 @@ class RawPipe:
         return reply
 
     def read_many(self, count: int) -> list[Any]:
-        """The next ``count`` replies."""
+        """The next ``count`` replies.
+
+        Parsed in a list comprehension of ``gets()`` calls: the reader returns a sentinel (not ``False``,
+        which an integer reply of 0 would equal) once its buffer runs dry, and only then is the socket read.
+        """
         gets = self._reader.gets
+        more = _MORE
         out: list[Any] = []
-        append = out.append
-        for _ in range(count):
-            reply = gets()
-            while reply is False:
+        while True:
+            first = gets()
+            while first is more:
                 self._fill()
-                reply = gets()
-            append(reply)
+                first = gets()
+            out.append(first)
+            left = count - len(out)
+            if left:
+                part = [gets() for _ in range(left)]
+                if part[-1] is more:
+                    del part[part.index(more):]
+                out += part
+            if len(out) == count:
+                break
         self.outstanding -= count
         if self.outstanding == 0:
             self.clean = True
@@ -97,8 +109,7 @@ class RawPipe:
         self.send(command(*args), 1)
         reply = self.read()
         if isinstance(reply, hiredis.ReplyError):
-            text = str(reply)
-            raise rex.NoPermissionError(text) if text.startswith("NOPERM") else rex.ResponseError(text)
+            raise as_redis_error(reply)
         return reply
 
     def close(self) -> None:

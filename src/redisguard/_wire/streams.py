@@ -11,13 +11,14 @@ which routes each command to its slot's node.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import redis.asyncio
 import redis.exceptions as rex
 from redis.asyncio.connection import Connection
 
-from redisguard.streams.clients import AsyncClient
+if TYPE_CHECKING:  # the wire layer imports no engine at run time
+    from redisguard.streams.clients import AsyncClient
 
 __all__ = ["execute_packed", "packable"]
 

@@ -1,0 +1,139 @@
+"""``redisguard watch`` against real servers: one JSON sample, plain lines when piped, a cluster's rows, and
+the live screen in a real terminal (tmux): drawn, then quit with q and with Ctrl-C, terminal restored."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from tests.exporter_helpers import settle
+
+WATCH = [sys.executable, "-m", "redisguard", "watch"]
+
+
+def _fill(admin) -> None:
+    for _ in range(10):
+        admin.xadd("jobs", {"v": "x" * 100})
+    admin.xgroup_create("jobs", "runners", id="0")
+    admin.xreadgroup("runners", "r1", {"jobs": ">"}, count=4)
+
+
+def test_once_json_is_one_sample(make_server) -> None:
+    server = make_server(maxmemory="20mb")
+    admin = server.client()
+    _fill(admin)
+    admin.set("blob", "b" * 2_000_000)  # a dataset of a realistic share of used memory
+    settle(admin)
+    result = subprocess.run([*WATCH, server.url, "--once", "--json"], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    sample = json.loads(result.stdout)
+    (node,) = sample["nodes"]
+    used = admin.info("memory")["used_memory"]
+    assert node["up"] and node["maxmemory"] == 20 * 1024 * 1024
+    assert abs(node["used"] - used) <= 0.05 * used
+    assert {part["part"].split(" (")[0] for part in node["breakdown"]} >= {"dataset", "clients", "AOF buffers"}
+    (stream,) = sample["streams"]
+    lag = 6 if server.version >= (7, 0, 0) else None  # Redis 6.2 reports no lag: unknown, never 0
+    assert stream["stream"] == "jobs"
+    assert stream["groups"] == [{"group": "runners", "lag": lag, "pending": 4}]
+    assert sample["total"]["counted"] == node["counted"]
+
+
+def test_once_unreachable_is_one_line_exit_3() -> None:
+    result = subprocess.run([*WATCH, "redis://127.0.0.1:1", "--once"], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 3
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_piped_prints_one_plain_line_per_interval(make_server) -> None:
+    server = make_server(maxmemory="20mb")
+    proc = subprocess.Popen([*WATCH, server.url, "--interval", "0.2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    for line in lines:
+        assert line.endswith("\n") and "\x1b" not in line
+        assert f"max={20 * 1024 * 1024}" in line and "used=" in line and "ops=" in line
+
+
+@pytest.mark.cluster
+def test_cluster_has_one_row_per_primary_and_the_total(cluster) -> None:
+    result = subprocess.run([*WATCH, cluster.url, "--once", "--json"], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    sample = json.loads(result.stdout)
+    assert sample["mode"] == "cluster"
+    assert sorted(node["node"] for node in sample["nodes"]) == sorted(
+        f"127.0.0.1:{node.port}" for node in cluster.primary_nodes)
+    assert sample["total"]["used"] == sum(node["used"] for node in sample["nodes"])
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=30, check=False).stdout
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
+@pytest.mark.parametrize("key, code", [("q", 0), ("C-c", 130)])
+def test_live_screen_in_a_terminal_quits_and_restores(make_server, tmp_path: Path, key: str, code: int) -> None:
+    server = make_server(maxmemory="30mb")
+    admin = server.client()
+    _fill(admin)
+    stop = threading.Event()
+
+    def grow() -> None:  # bounded: at most 20 s, about 2 MB
+        writer = server.client()
+        for index in range(400):
+            if stop.is_set():
+                return
+            writer.set(f"grow:{index}", "g" * 5000)
+            stop.wait(0.05)
+
+    session = f"rgwatch{server.port}"
+    status = tmp_path / "status"
+    # the size tmux gives the pane, not a COLUMNS inherited from a detached tmux server
+    command = (f"env -u COLUMNS -u LINES {sys.executable} -m redisguard watch {server.url} --interval 0.3; "
+               f"echo $? > {status}; echo watch-ended; sleep 20")
+    _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "50", command)
+    _tmux("resize-window", "-t", session, "-x", "120", "-y", "50")
+    writer = threading.Thread(target=grow, daemon=True)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 30
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = _tmux("capture-pane", "-p", "-t", session)
+            if "jobs" in screen and "runners" in screen:
+                break
+            time.sleep(0.3)
+        time.sleep(2)
+        screen = _tmux("capture-pane", "-p", "-t", session)
+        (tmp_path / "screen.txt").write_text(screen)
+        assert "redisguard watch" in screen and "q to quit" in screen
+        assert "memory" in screen and "/ 30.0 MiB" in screen
+        assert "jobs" in screen and "runners" in screen and "dataset" in screen
+        _tmux("send-keys", "-t", session, key)
+        deadline = time.monotonic() + 20
+        while not status.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status.exists(), "watch did not quit"
+        assert status.read_text().strip() == str(code)
+        time.sleep(0.5)
+        after = _tmux("capture-pane", "-p", "-t", session)
+        assert "watch-ended" in after  # the pane is still there, back on the normal screen
+        assert "q to quit" not in after  # the alternate screen is gone: the terminal is as it was
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+        _tmux("kill-session", "-t", session)
