@@ -20,8 +20,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     return subprocess.run([*REDISGUARD, *args], capture_output=True, text=True, timeout=60, env=env, check=False)
 
 
-def assert_one_line_failure(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 3, (result.returncode, result.stdout, result.stderr)
+def assert_one_line_failure(result: subprocess.CompletedProcess[str], *fragments: str, code: int = 3) -> None:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
@@ -35,9 +35,11 @@ def test_unreachable_host_is_one_line_exit_3() -> None:
     assert_one_line_failure(result, "cannot connect", str(port))
 
 
-def test_invalid_url_is_one_line_exit_3() -> None:
-    result = run_cli("doctor", "http://example.invalid:80", "--key-sample", "0")
-    assert_one_line_failure(result, "invalid Redis URL")
+@pytest.mark.parametrize("url", ["http://example.invalid:80", "notaurl", "redis://127.0.0.1:99999", "unix://"])
+def test_invalid_url_is_a_one_line_usage_error_exit_2(url: str) -> None:
+    # A URL that cannot be parsed is bad input (exit 2), whatever part of it is wrong: not "cannot connect".
+    result = run_cli("doctor", url, "--key-sample", "0")
+    assert_one_line_failure(result, "invalid Redis URL", code=2)
 
 
 def test_wrong_password_never_printed(make_server) -> None:

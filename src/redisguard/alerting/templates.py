@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["WHERE", "Runbook", "command", "duration", "group_of_stream", "integer", "percent", "size"]
 
@@ -30,10 +31,23 @@ class Runbook:
             out.append("--runbook-scheme must be redis or rediss")
         if any("{{" in arg or "}}" in arg for arg in self.extra_args):
             out.append("--runbook-args must not contain {{ or }} (Go template delimiters)")
-        if any(arg == "--password" or arg.startswith("--password=") for arg in self.extra_args):
+        if any(_carries_password(arg) for arg in self.extra_args):
             out.append("--runbook-args must not carry a password (the rules file is not secret): "
                        "redisguard reads REDISCLI_AUTH")
         return out
+
+
+def _carries_password(arg: str) -> bool:
+    """``--password``, ``--password=X``, or a URL with a password (``redis://:X@h``, ``redis://h?password=X``)."""
+    if arg == "--password" or arg.startswith("--password="):
+        return True
+    if "://" not in arg:
+        return False
+    try:
+        parts = urlsplit(arg)
+        return bool(parts.password) or "password" in parse_qs(parts.query)
+    except ValueError:
+        return "@" in arg or "password=" in arg  # unparsable: refuse anything that could hide one
 
 
 def command(subcommand: str, runbook: Runbook) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -126,7 +127,7 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
     """Plan the remedies for what doctor finds, and (with --apply) carry them out, audited and undoable.
 
     Dry run by default. Exit code: 0 done (or nothing to do), 2 refused or an action failed, 3 could not
-    connect or the server is a replica, 130 interrupted.
+    connect, lost the server mid-apply, or the server is a replica, 130 interrupted.
     """
     if undo_path is not None:
         raise SystemExit(run_undo(conn, undo_path, audit_path, as_json))
@@ -222,6 +223,10 @@ def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path:
                 _echo(f"  {line}")
     if outcome.interrupted:
         return 130
+    if outcome.lost_connection:
+        _echo(f"redisguard: {conn.display}: lost the server during the run (killed, stopped or unreachable): "
+              f"the audit log {shlex.quote(str(path))} records what was done", err=True)
+        return 3
     return 2 if outcome.failed else 0
 
 
@@ -231,6 +236,9 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
         undo = undo_plan(read_audit(path))
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"--undo {path}: cannot read it ({exc})", 2)
+        return 2
+    if undo.run_id is None:  # no start record: not an audit log (a typo, the plan file, a truncated copy)
+        fail(f"--undo {path}: not an audit log of redisguard fix (no start record): nothing undone", 2)
         return 2
     client = open_client(conn)
     try:

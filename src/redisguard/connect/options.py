@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from redis.connection import parse_url
 
-from redisguard.connect.errors import ConnectError
 from redisguard.errors import UsageError
 
 __all__ = ["ConnectionOptions", "redact_url"]
@@ -142,13 +141,13 @@ class ConnectionOptions:
         try:
             kwargs: dict[str, Any] = parse_url(self.url)
         except ValueError as exc:
-            raise ConnectError(
+            raise UsageError(
                 f"invalid Redis URL {self.display!r}: {exc} (expected redis://host:port/db, rediss://… or "
                 "unix:///path/to/socket)",
                 kind="url",
             ) from None
         if not self.is_unix and "host" not in kwargs:
-            raise ConnectError(f"invalid Redis URL {self.display!r}: no host name", kind="url")
+            raise UsageError(f"invalid Redis URL {self.display!r}: no host name", kind="url")
         if self.username is not None:
             kwargs["username"] = self.username
         if self.password is not None:
@@ -173,7 +172,7 @@ class ConnectionOptions:
         if self.is_unix:
             kwargs["unix_socket_path"] = kwargs.pop("path", None)
             if not kwargs["unix_socket_path"]:
-                raise ConnectError(f"invalid Redis URL {self.display!r}: no socket path", kind="url")
+                raise UsageError(f"invalid Redis URL {self.display!r}: no socket path", kind="url")
             kwargs.pop("socket_connect_timeout", None)
         return kwargs
 

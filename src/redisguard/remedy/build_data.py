@@ -3,6 +3,7 @@ disconnections (pure)."""
 
 from __future__ import annotations
 
+from redisguard.keynames import bounded as _b
 from redisguard.remedy.facts import Facts, FixOptions
 from redisguard.remedy.plan import Action
 from redisguard.rules import Finding
@@ -19,9 +20,9 @@ _DELCONSUMER = "<redisguard script: XGROUP DELCONSUMER only if the consumer stil
 def _trim(facts: Facts, key: str, options: FixOptions, notes: list[str]) -> Action | None:
     sf = facts.streams[key]
     if options.drop_unprocessed and sf.cut_point is not None and sf.dropped > 0:
-        lost = ", ".join(f"group {g}: {n} unprocessed" for g, n in sf.losses.items()) or "no group loses entries"
+        lost = ", ".join(f"group {_b(g)}: {n} unprocessed" for g, n in sf.losses.items()) or "no group loses entries"
         return Action(
-            id=f"trim:{key}", kind="trim", title=f"trim {key} past the safe point to {sf.cut_point} "
+            id=f"trim:{key}", kind="trim", title=f"trim {_b(key)} past the safe point to {sf.cut_point} "
             f"(--drop-unprocessed): {lost} entries LOST",
             what=f"removes the {sf.dropped} entries before {sf.cut_point} whether processed or not",
             commands=[["XTRIM", key, "MINID", "~", sf.cut_point]],
@@ -31,17 +32,17 @@ def _trim(facts: Facts, key: str, options: FixOptions, notes: list[str]) -> Acti
             risk=f"DATA LOSS: {lost} entries are gone for good", undoable=False, rule="streams.backlog",
             params={"key": key, "cut_point": sf.cut_point, "drop": True})
     if sf.safe_point is None:
-        notes.append(f"stream {key}: no consumer groups, so nothing is known to be processed: not trimmed")
+        notes.append(f"stream {_b(key)}: no consumer groups, so nothing is known to be processed: not trimmed")
         return None
     if sf.trimmable == 0:
-        notes.append(f"stream {key}: nothing is safe to trim: the safe point {sf.safe_point} is pinned by group "
-                     f"{sf.pinned_by} (its oldest pending or next undelivered entry); it is never skipped")
+        notes.append(f"stream {_b(key)}: nothing is safe to trim: the safe point {sf.safe_point} is pinned by group "
+                     f"{_b(str(sf.pinned_by))} (its oldest pending or next undelivered entry); it is never skipped")
         return None
     count = f"{sf.trimmable}{'+' if sf.capped else ''}"
     return Action(
-        id=f"trim:{key}", kind="trim", title=f"safe trim of {key}: {count} entries every group has acknowledged",
-        what=f"removes entries before the safe point {sf.safe_point} (pinned by group {sf.pinned_by}); the point "
-             "is computed again and trimmed in one atomic script, repeated until a call frees nothing",
+        id=f"trim:{key}", kind="trim", title=f"safe trim of {_b(key)}: {count} entries every group has acknowledged",
+        what=f"removes entries before the safe point {sf.safe_point} (pinned by group {_b(str(sf.pinned_by))}); "
+             "the point is computed again and trimmed in one atomic script, repeated until a call frees nothing",
         commands=[["EVAL", _SCRIPT, "1", key, "~", str(TRIM_LIMIT), "xtrim"]],
         effect=f"frees about {fmt_bytes(sf.trimmable * sf.entry_bytes)}; no unprocessed entry is removed",
         bytes_freed=int(sf.trimmable * sf.entry_bytes),
@@ -67,7 +68,8 @@ def stream_actions(facts: Facts, options: FixOptions, notes: list[str]) -> list[
                 names = [c.name for c in idle]
                 out.append(Action(
                     id=f"consumers:{stream.key}:{group.name}", kind="delconsumers",
-                    title=f"remove {len(idle)} idle consumer(s) of {group.name} on {stream.key} holding nothing",
+                    title=f"remove {len(idle)} idle consumer(s) of {_b(group.name)} on {_b(stream.key)} "
+                          "holding nothing",
                     what="XGROUP DELCONSUMER for consumers idle for at least "
                          f"{options.dead_idle_ms // 1000} s with no pending entry (checked again atomically)",
                     commands=[["EVAL", _DELCONSUMER, "1", stream.key, group.name, name] for name in names],
@@ -80,22 +82,23 @@ def stream_actions(facts: Facts, options: FixOptions, notes: list[str]) -> list[
                 continue
             held = sum(c.pending for c in dead)
             if options.claim_to is None:
-                notes.append(f"{group.name} on {stream.key}: {len(dead)} dead consumer(s) hold {held} pending "
+                notes.append(f"{_b(group.name)} on {_b(stream.key)}: {len(dead)} dead consumer(s) hold {held} pending "
                              "entries: give --claim-to LIVE_CONSUMER to move them to a live consumer")
                 continue
             if options.claim_to not in {c.name for c in live}:
-                notes.append(f"{group.name} on {stream.key}: --claim-to {options.claim_to} is not a live consumer "
-                             "of this group (idle less than the dead-consumer threshold): nothing claimed")
+                notes.append(f"{_b(group.name)} on {_b(stream.key)}: --claim-to {_b(options.claim_to)} is not a "
+                             "live consumer of this group (idle less than the dead-consumer threshold): "
+                             "nothing claimed")
                 continue
             out.append(Action(
                 id=f"claim:{stream.key}:{group.name}", kind="claim",
-                title=f"move {held} pending entries of {len(dead)} dead consumer(s) of {group.name} on "
-                      f"{stream.key} to {options.claim_to}",
+                title=f"move {held} pending entries of {len(dead)} dead consumer(s) of {_b(group.name)} on "
+                      f"{_b(stream.key)} to {_b(options.claim_to)}",
                 what="XPENDING lists exactly each dead consumer's entries; XCLAIM gives them to the live one "
                      "(XAUTOCLAIM cannot be limited to one consumer)",
                 commands=[["XCLAIM", stream.key, group.name, options.claim_to, str(options.dead_idle_ms),
                            "<ids from XPENDING ... IDLE ms - + 100 consumer>"] for _ in dead[:1]],
-                effect=f"{held} entries are processed again by {options.claim_to} (at-least-once)",
+                effect=f"{held} entries are processed again by {_b(options.claim_to)} (at-least-once)",
                 bytes_freed=None, estimate="frees nothing until they are acknowledged",
                 risk="entries are delivered again: handlers must be idempotent; not undoable",
                 undoable=False, rule="streams.dead-consumers",
@@ -111,7 +114,7 @@ def key_actions(facts: Facts, findings: list[Finding], options: FixOptions) -> l
         big = f"; {len(pf.big)} aggregate(s) over {fmt_bytes(options.big)} emptied in steps if UNLINK is " \
               "unavailable" if pf.big else ""
         out.append(Action(
-            id=f"delete:{pattern}", kind="delete", title=f"delete the {pf.keys} keys matching {pattern}",
+            id=f"delete:{pattern}", kind="delete", title=f"delete the {pf.keys} keys matching {_b(pattern)}",
             what="SCAN MATCH in throttled batches, UNLINK each batch (freed in the background)" + big,
             commands=[["SCAN", "<cursor>", "MATCH", pattern, "COUNT", "<batch>"], ["UNLINK", "<keys of the batch>"]],
             effect=f"frees about {fmt_bytes(pf.bytes)}", bytes_freed=pf.bytes,
@@ -132,7 +135,7 @@ def key_actions(facts: Facts, findings: list[Finding], options: FixOptions) -> l
         top = int(options.ttl_s * (1 + options.jitter))
         out.append(Action(
             id=f"expire:{pattern}", kind="expire",
-            title=f"give the {pf.without_ttl} keys matching {pattern} without a TTL one of {options.ttl_s}-{top} s",
+            title=f"give the {pf.without_ttl} keys matching {_b(pattern)} without a TTL one of {options.ttl_s}-{top} s",
             what="SCAN MATCH in throttled batches; EXPIRE with a random TTL in the window, only on keys without "
                  "one (EXPIRE ... NX on 7.0+, PTTL checked first before)",
             commands=[["SCAN", "<cursor>", "MATCH", pattern, "COUNT", "<batch>"],

@@ -41,6 +41,7 @@ class Outcome:
     results: list[ActionResult] = field(default_factory=list)
     interrupted: bool = False
     failed: bool = False
+    lost_connection: bool = False  # the failure was the server going away (killed, stopped, network)
 
 
 def check_plan_commands(plan: Plan) -> None:
@@ -108,6 +109,7 @@ def apply_plan(plan: Plan, client: redis.Redis, audit: AuditLog, *, stop: StopFl
         except rex.RedisError as exc:
             result.status, result.detail = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
             outcome.failed = True
+            outcome.lost_connection = isinstance(exc, rex.ConnectionError | rex.TimeoutError)
         except Exception as exc:  # a bug must still stop the run with the audit log complete
             result.status, result.detail = "failed", f"internal error: {type(exc).__name__}: {exc}"
             outcome.failed = True

@@ -59,10 +59,13 @@ def _stream(client: redis.Redis, stream: StreamInfo, options: FixOptions, config
     key = to_bytes(stream.key)
     safe = plan_trim(client, key)
     point = safe.health.safe_point
+    try:
+        per_entry = _entry_bytes(client, key, stream.first_id or "-", config, legacy=version.redis_compatible < (7, 0))
+    except rex.NoPermissionError:  # XRANGE denied (redis_exporter's ACL): MEMORY USAGE / XLEN, a coarser mean
+        per_entry = (stream.memory_bytes or 0) / max(stream.length, 1)
     facts = StreamFacts(key=stream.key, safe_point=safe.cut_point, pinned_by=None if point is None else point.pinned_by,
                         trimmable=safe.entries_to_free.value, capped=not safe.entries_to_free.exact,
-                        entry_bytes=_entry_bytes(client, key, stream.first_id or "-", config,
-                                                 legacy=version.redis_compatible < (7, 0)))
+                        entry_bytes=per_entry)
     if options.drop_unprocessed and options.maxlen is not None:
         emergency = plan_trim(client, key, drop_unprocessed=True, maxlen=options.maxlen)
         if emergency.cut_point is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from redisguard.keynames import quote_cli, visible
+from redisguard.keynames import bounded, quote_cli, visible
 from redisguard.remedy.engine import ActionResult, Outcome
 from redisguard.remedy.plan import Action, Plan
 from redisguard.units import fmt_bytes
@@ -18,7 +18,7 @@ def command_line(argv: list[str]) -> str:
 
 
 def render_action(number: int, action: Action) -> list[str]:
-    lines = [f"{number}. [{visible(action.id)}] {visible(action.title)}",
+    lines = [f"{number}. [{visible(bounded(action.id))}] {visible(action.title)}",
              f"   what:   {visible(action.what)}"]
     shown = action.commands[:5]
     for argv in shown:
@@ -52,7 +52,7 @@ def render_plan(plan: Plan, dry_run: bool) -> str:
 def _result_line(result: ActionResult) -> str:
     freed = "" if result.freed is None else f" (used memory {fmt_bytes(result.used_before)} -> " \
                                             f"{fmt_bytes(result.used_after)})"
-    return f"  {result.status:<11} {visible(result.id)}: {visible(result.detail)}{freed}".rstrip()
+    return f"  {result.status:<11} {visible(bounded(result.id))}: {visible(result.detail)}{freed}".rstrip()
 
 
 def render_outcome(outcome: Outcome, audit_path: str) -> str:
