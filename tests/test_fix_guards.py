@@ -182,6 +182,7 @@ def test_on_a_terminal_each_action_is_confirmed_and_a_no_skips_it(make_server, t
     srv: LocalServer = make_server(maxmemory_policy="allkeys-lru")
     with srv.client() as client:
         client.set("order:1", "row")
+        client.config_set("lazyfree-lazy-user-del", "no")  # Valkey 8 defaults it to yes: no action to plan
         primary, secondary = pty.openpty()
         env = {k: v for k, v in os.environ.items() if k != "CI"}
         proc = subprocess.Popen([*REDISGUARD, "fix", srv.url, "--workload", "store", "--key-sample", "0",
