@@ -88,13 +88,15 @@ def test_cache_keys_without_ttl_and_big_keys(make_server) -> None:
             pipe.set(f"cache:page:{index}", "p" * 100, ex=600)
             pipe.set(f"user:{index}", "u" * 100)  # not cache-like: no finding
         pipe.execute()
+        for index in range(3):  # cache-like names, no TTL, but streams: a queue, never a cache to expire
+            _stream(client, f"tmp:queue:{index}", 5)
         client.hset("catalog:all", mapping={f"item{index}": "i" * 100 for index in range(20_000)})
         size = int(client.memory_usage("catalog:all") or 0)
     findings = diagnose(srv, key_sample=10_000, big_key_bytes=size // 2)
     cache = only(findings, "keys.cache-without-ttl")
     assert cache.evidence["pattern"] == "session:*"
     assert cache.evidence["without_ttl"] == 300
-    assert cache.evidence["sampled"] is False  # 901 keys: scanned in full
+    assert cache.evidence["sampled"] is False  # 904 keys: scanned in full
     big = only(findings, "keys.big-keys")
     assert "hash catalog:all" in big.evidence
     assert big.bytes_at_stake == size

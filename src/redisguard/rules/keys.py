@@ -25,6 +25,8 @@ def cache_keys_without_ttl(node: NodeSnapshot, t: Thresholds) -> Iterator[Findin
     for pattern in sample.patterns:
         if not CACHE_LIKE.search(pattern.pattern) or pattern.keys == 0:
             continue
+        if pattern.types.get("stream"):
+            continue  # a stream is a queue, whatever its name: an EXPIRE would drop unprocessed entries
         share = pattern.no_ttl_share
         if share < t.no_ttl_share:
             continue
