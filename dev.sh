@@ -16,7 +16,7 @@ log() { printf '[dev.sh] %s\n' "$*" >&2; }
 # openssl (throwaway certificates for the TLS tests), prometheus (prometheus, promtool: exporter and alert
 # rule tests), prometheus-redis-exporter (the peer exporter), chromium + a font (headless rendering of the
 # HTML report). Each is checked on its own; only the missing ones are installed.
-SYSTEM_PACKAGES=(redis-server redis-tools openssl prometheus prometheus-redis-exporter chromium fonts-dejavu-core)
+SYSTEM_PACKAGES=(redis-server redis-tools openssl prometheus prometheus-redis-exporter chromium fonts-dejavu-core tmux)
 
 package_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -103,7 +103,7 @@ def test_live_screen_in_a_terminal_quits_and_restores(make_server, tmp_path: Pat
     session = f"rgwatch{server.port}"
     status = tmp_path / "status"
     # the size tmux gives the pane, not a COLUMNS inherited from a detached tmux server
-    command = (f"env -u COLUMNS -u LINES {sys.executable} -m redisguard watch {server.url} --interval 0.3; "
+    command = (f"env -u COLUMNS -u LINES -u CI {sys.executable} -m redisguard watch {server.url} --interval 0.3; "
                f"echo $? > {status}; echo watch-ended; sleep 20")
     _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "50", command)
     _tmux("resize-window", "-t", session, "-x", "120", "-y", "50")
