@@ -46,19 +46,19 @@ version: str = redisguard.__version__
 
 
 async def streams() -> None:
-    async with Producer("redis://127.0.0.1:6379", memory_limit=0.8, high_water=1_000_000) as producer:
+    async with Producer("redis://redis.internal:6379", memory_limit=0.8, high_water=1_000_000) as producer:
         await producer.send("firehose", {"k": "v"}, cursor=42)
 
     async def handler(entry: Entry) -> None:
         del entry
 
-    consumer = Consumer("redis://127.0.0.1:6379", stream="firehose", group="indexers", name="indexer-1",
+    consumer = Consumer("redis://redis.internal:6379", stream="firehose", group="indexers", name="indexer-1",
                         handler=handler)
     await consumer.run()
     consumer.stop()
-    trimmer = Trimmer("redis://127.0.0.1:6379", ["firehose"], interval=1.0)
+    trimmer = Trimmer("redis://redis.internal:6379", ["firehose"], interval=1.0)
     trimmer.stop()
-    point: SafePoint | None = await safe_trim_point("redis://127.0.0.1:6379", "firehose")
+    point: SafePoint | None = await safe_trim_point("redis://redis.internal:6379", "firehose")
     del point
 
 
@@ -75,7 +75,7 @@ def stream_operations() -> int:
 
 
 def diagnosis() -> int:
-    options = ConnectionOptions.build("redis://127.0.0.1:6379/0", username="ops", command_timeout=5.0)
+    options = ConnectionOptions.build("redis://redis.internal:6379/0", username="ops", command_timeout=5.0)
     try:
         snapshot: Snapshot = collect_snapshot(options, include_replicas=False)
     except RedisguardError as error:
@@ -93,7 +93,7 @@ def diagnosis() -> int:
 
 
 def keyspace() -> int:
-    report: KeyspaceReport = scan_deployment(ConnectionOptions.build("redis://127.0.0.1:6379/0"),
+    report: KeyspaceReport = scan_deployment(ConnectionOptions.build("redis://redis.internal:6379/0"),
                                              ScanSettings(sample=10_000))
     return len(report.to_dict())
 
