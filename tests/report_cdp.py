@@ -48,14 +48,14 @@ class PageRecord:
 
 class Browser:
     def __init__(self, binary: str, timeout: float = 30.0) -> None:
-        self._profile = tempfile.TemporaryDirectory(prefix="redisguard-chromium-")
+        self._profile = tempfile.mkdtemp(prefix="redisguard-chromium-")
         to_child_r, self._to_child = _high(os.pipe())
         self._from_child, from_child_w = _high(os.pipe())
         # The child's fd 3 is what we write to, its fd 4 is what we read: bash moves the pipe ends there and
         # execs Chromium (same PID), which avoids a preexec_fn.
         self.process = subprocess.Popen(
             ["/bin/bash", "-c", f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w} {to_child_r}<&- {from_child_w}>&-',
-             binary, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"],
+             binary, *FLAGS, f"--user-data-dir={self._profile}", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(to_child_r, from_child_w), start_new_session=True,
         )
@@ -172,9 +172,22 @@ class Browser:
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+        # Chromium's helpers (renderer, zygote, crashpad) outlive the browser process for a moment and keep
+        # writing into the profile: stop the whole process group we started (start_new_session made the
+        # browser its leader), wait until it is empty, then remove the profile.
+        _stop_group(self.process.pid)
         os.close(self._to_child)
         os.close(self._from_child)
-        self._profile.cleanup()
+        for attempt in range(20):
+            try:
+                shutil.rmtree(self._profile)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
 
     def __enter__(self) -> Browser:
         return self
@@ -182,6 +195,21 @@ class Browser:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+def _stop_group(pgid: int, timeout: float = 10.0) -> None:
+    """SIGKILL what is left of the process group ``pgid`` (ours: the browser we started leads it), then
+    wait until no process of it remains."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def _high(pair: tuple[int, int]) -> tuple[int, int]:
