@@ -1,0 +1,118 @@
+"""fix's bulk pacing by the server's own time (remedy/bulkpace.py, remedy/bulk.py) on real servers.
+
+What was measured (Redis 7.0.15, see bulkpace's docstring): one ``SCAN COUNT 4000`` or one 1,000-key UNLINK
+blocks every other client for milliseconds. These tests check the mechanism, never a timing: the costs are
+learnt from the server's INFO commandstats, SCAN's COUNT and the batch are capped by them, lazyfree's
+backlog holds the next batch back, and without INFO the runner still works with the small first sizes.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from redisguard._wire.resp import command
+from redisguard.localserver import LocalServer
+from redisguard.remedy.bulk import BatchRunner
+from redisguard.remedy.bulkpace import FIRST_SCAN_COUNT, SHARE, BulkPace, command_name, key_args
+
+
+def _fill(client: redis.Redis, prefix: str, count: int) -> None:
+    for start in range(0, count, 10_000):
+        pipe = client.pipeline(transaction=False)
+        for index in range(start, min(count, start + 10_000)):
+            pipe.set(f"{prefix}{index}", "v")
+        pipe.execute()
+
+
+def _unlink_all(runner: BatchRunner, pattern: bytes) -> int:
+    deleted = 0
+    for keys in runner.keys(pattern):
+        deleted += int(runner.run([command(b"UNLINK", *keys)])[0])
+    return deleted
+
+
+def _usec(client: redis.Redis, name: str) -> int:
+    stats = client.info("commandstats")
+    return sum(int(v["usec"]) for k, v in stats.items() if k.removeprefix("cmdstat_").partition("|")[0] == name)
+
+
+def test_resp_names_and_units() -> None:
+    assert command_name(command(b"UNLINK", b"a", b"b\r\nc")) == "unlink"
+    assert key_args(command(b"UNLINK", b"a", b"b\r\nc", b"d"), "unlink") == 3
+    assert key_args(command(b"EXPIRE", b"a", b"10", b"NX"), "expire") == 1
+    assert command_name(command(b"MEMORY", b"USAGE", b"k")) == "memory"
+
+
+def test_caps_follow_the_cost_per_unit() -> None:
+    pace = BulkPace(budget_ms=1.0, cost_us={"scan": 1.0, "unlink": 1.5, "expire": 2.0})
+    assert pace.scan_count(4000) == int(SHARE * 1000 / 1.0)  # a SCAN of at most 0.3 ms of server time
+    assert pace.scan_count(40) == 40  # never more than asked
+    assert pace.batch_cap({"unlink": 1000}, 1000) == int(SHARE * 1000 / 1.5)
+    assert pace.batch_cap({"expire": 100}, 100) == int(SHARE * 1000 / 2.0)
+    assert pace.batch_cap({"pttl": 100}, 100) is None  # unknown cost: the throttle alone decides
+    assert BulkPace(budget_ms=1.0).scan_count(4000) == FIRST_SCAN_COUNT
+
+
+def test_unlink_costs_learnt_from_commandstats_and_scan_capped_by_them(server: LocalServer) -> None:
+    with server.client() as client:
+        _fill(client, "tmp:", 40_000)
+        _fill(client, "keep:", 5_000)
+        client.config_resetstat()
+        with BatchRunner(client, max_impact_ms=1.0) as runner:
+            deleted = _unlink_all(runner, b"tmp:*")
+            costs = dict(runner.pace.cost_us)
+            largest = runner.largest_scan
+        assert deleted == 40_000 and client.dbsize() == 5_000 and not list(client.scan_iter("tmp:*"))
+        assert costs["scan"] > 0 and costs["unlink"] > 0
+        # The learnt per-key cost is the server's own: near its total usec on UNLINK over the keys deleted.
+        mean = _usec(client, "unlink") / 40_000
+        assert mean / 5 <= costs["unlink"] <= mean * 5, (costs, mean)
+        # The old runner sent SCAN COUNT 4 x batch, up to 4000; now the first is small and the rest capped.
+        assert largest < 4000
+        assert largest <= max(FIRST_SCAN_COUNT, int(SHARE * 1000 / min(costs["scan"], 1e9)) * 4), (largest, costs)
+
+
+def test_memory_usage_cost_learnt_under_either_commandstats_name(server: LocalServer) -> None:
+    """6.2 names it cmdstat_memory, 7.0+ cmdstat_memory|usage: both are found."""
+    with server.client() as client:
+        _fill(client, "m:", 20_000)
+        with BatchRunner(client, max_impact_ms=1.0) as runner:
+            sizes = 0
+            for keys in runner.keys(b"m:*"):
+                sizes += sum(runner.run([command(b"MEMORY", b"USAGE", k) for k in keys]))
+            assert sizes > 20_000
+            runner._next_read = 0.0  # take one more reading now rather than after the interval
+            runner._maybe_read()
+            assert runner.pace.cost_us.get("memory", 0) > 0
+
+
+def test_big_values_unlinked_in_the_background_hold_the_next_batch(make_server) -> None:
+    """Whether the lazyfree thread is still busy when the runner looks is a race, so a backlog is set as a
+    reading that saw one would set it; the wait itself asks the real server until it reports none."""
+    srv: LocalServer = make_server()
+    with srv.client() as client:
+        for name in ("big:a", "big:b"):
+            for start in range(0, 400_000, 2_000):
+                client.hset(name, mapping={f"f{i}": "v" for i in range(start, start + 2_000)})
+        _fill(client, "small:", 100)
+        freed_before = client.info("memory").get("lazyfreed_objects")
+        with BatchRunner(client, max_impact_ms=1.0) as runner:
+            client.unlink("big:a", "big:b")  # handed to the lazyfree thread
+            runner._lazyfree_pending = max(runner._lazyfree_pending, 1)
+            assert _unlink_all(runner, b"small:*") == 100
+            assert runner.lazyfree_waits == 1 and runner._lazyfree_pending == 0
+        assert int(client.info("memory")["lazyfree_pending_objects"]) == 0
+        if freed_before is not None:  # 7.0+: the two hashes went to the background thread
+            assert int(client.info("memory")["lazyfreed_objects"]) >= int(freed_before) + 2
+
+
+def test_without_info_the_runner_still_works_with_the_first_sizes(server: LocalServer) -> None:
+    with server.client() as admin:
+        _fill(admin, "tmp:", 3_000)
+        admin.acl_setuser("noinfo", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-info"])
+    with (redis.Redis(host="127.0.0.1", port=server.port, username="noinfo", password="pw") as client,
+          BatchRunner(client, max_impact_ms=1.0) as runner):
+        assert _unlink_all(runner, b"tmp:*") == 3_000
+        assert not runner._costs_visible and runner.largest_scan <= FIRST_SCAN_COUNT
+    with server.client() as admin:
+        assert admin.dbsize() == 0
