@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 import click
+import redis
 import redis.exceptions as rex
 
 from redisguard.cli.options import connection_options, fail
 from redisguard.cli.output import Output
 from redisguard.connect import ConnectionOptions, open_client
+from redisguard.remedy.access import missing_line, user_of
 from redisguard.remedy.config_audit import audit
-from redisguard.remedy.live import ConfigNotVisible, read_config, server_version
+from redisguard.remedy.live import ConfigNotVisible, read_config
 from redisguard.remedy.recommend import WORKLOADS, Workload, recommend, render_conf
 from redisguard.remedy.version import ServerVersion
 from redisguard.units import fmt_bytes, parse_bytes
@@ -40,34 +42,75 @@ def _size(text: str | None) -> int | None:
     return value
 
 
-def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_json: bool) -> int:
-    client = open_client(conn)
+def _info(client: redis.Redis, section: str, denied: list[str]) -> dict[str, str]:
     try:
-        version = server_version(client)
-        host = int(client.info("memory").get("total_system_memory", 0) or 0)
-        size = memory or host
+        return {str(k): str(v) for k, v in client.info(section).items()}
+    except rex.NoPermissionError:
+        if "info" not in denied:
+            denied.append("info")
+        return {}
+
+
+def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_json: bool,
+           for_version: str | None = None) -> int:
+    """Read-only. Where the user may not run CONFIG GET, what INFO shows (maxmemory, the policy) is still
+    compared and the rest is listed as not checked; without INFO, --for-version and --memory stand in."""
+    client = open_client(conn)
+    denied: list[str] = []
+    user = user_of(conn)
+    try:
+        server = _info(client, "server", denied)
+        memory_info = _info(client, "memory", denied)
+        if server:
+            version = ServerVersion.from_info(server)
+        elif for_version is not None:
+            version = _parse_version(for_version)
+        else:
+            try:  # name every missing permission at once, not one per attempt
+                read_config(client, ["maxmemory"])
+            except ConfigNotVisible as exc:
+                if "permission" in str(exc).lower():
+                    denied.append("config|get")
+            fail(f"{conn.display}: {missing_line(user, denied, 'diagnosis')}; config --check reads the version and "
+                 "the host's memory from INFO (or give --for-version and --memory)", 3)
+            return 3
+        size = memory or int(memory_info.get("total_system_memory", 0) or 0)
         if not size:
             fail("the server does not report total_system_memory: give --memory SIZE", 2)
         settings = recommend(workload, size, version)
         try:
             current = read_config(client, [s.name for s in settings])
         except ConfigNotVisible as exc:
-            fail(f"{conn.display}: {exc} (config --check needs CONFIG GET; see redisguard acl --with-config)", 3)
-            return 3
+            if "permission" not in str(exc).lower():  # renamed away: no ACL grants it
+                fail(f"{conn.display}: {exc} (config --check needs CONFIG GET; see redisguard acl --with-config)", 3)
+                return 3
+            denied.append("config|get")
+            if not memory_info:  # nothing at all to compare
+                fail(f"{conn.display}: {missing_line(user, denied, 'diagnosis')}; config --check has nothing it "
+                     "can compare", 3)
+                return 3
+            current = {"maxmemory": memory_info.get("maxmemory", ""),
+                       "maxmemory-policy": memory_info.get("maxmemory_policy", "")}
+            current = {name: value for name, value in current.items() if value}
     except rex.RedisError as exc:
         fail(f"{conn.display}: {str(exc).splitlines()[0]}", 3)
         return 3
     finally:
         client.close()
-    differences = audit(current, settings)
+    unchecked = [s.name for s in settings if s.name not in current] if "config|get" in denied else []
+    differences = [d for d in audit(current, settings) if d.name not in unchecked]
+    if denied:
+        _echo(f"redisguard: {conn.display}: {missing_line(user, denied, 'diagnosis')}; "
+              f"{len(unchecked)} setting(s) not checked", err=True)
     memory_note = f"{fmt_bytes(size)} " + ("(--memory)" if memory else "(the host's RAM, from INFO)")
     if as_json:
         _echo(json.dumps({
             "server": conn.display, "version": version.text, "workload": workload, "memory_bytes": size,
             "differences": [{"name": d.name, "current": d.current, "recommended": d.recommended,
                              "reason": d.reason, "command": d.command, "argv": d.argv} for d in differences],
+            "not_checked": unchecked, "not_visible": denied,
         }, indent=2))
-    elif not differences:
+    elif not differences and not unchecked:
         _echo(f"{conn.display} ({version.text}) matches the {workload} recommendation for {memory_note}.")
     else:
         _echo(f"{conn.display} ({version.text}): {len(differences)} difference(s) from the {workload} "
@@ -76,7 +119,17 @@ def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_j
             shown = "not visible / not supported" if diff.current is None else repr(diff.current)
             _echo(f"- {diff.name}: {shown}, recommended {diff.recommended!r}: {diff.reason}")
             _echo(f"    redis-cli {diff.command}")
-    return 1 if differences else 0
+        if unchecked:
+            _echo(f"cannot check {', '.join(unchecked)}: needs CONFIG GET, which this user may not run")
+    return 1 if differences or unchecked else 0
+
+
+def _parse_version(text: str) -> ServerVersion:
+    try:
+        return ServerVersion.parse(text)
+    except ValueError as exc:
+        fail(f"--for-version: {exc}", 2)
+        raise
 
 
 @click.command("config")
@@ -93,11 +146,12 @@ def command(conn: ConnectionOptions, workload: Workload, memory_text: str | None
             check: bool, as_json: bool) -> None:
     """Print a commented redis.conf fragment for a workload, or (--check URL) diff a live server against it.
 
-    Exit code with --check: 0 no difference, 1 differences, 3 could not connect or read CONFIG.
+    Exit code with --check: 0 no difference, 1 differences (or settings CONFIG GET may not read: what INFO
+    shows is still compared), 3 could not connect or read neither INFO nor CONFIG.
     """
     memory = _size(memory_text)
     if check:
-        raise SystemExit(_check(conn, workload, memory, as_json))
+        raise SystemExit(_check(conn, workload, memory, as_json, for_version))
     if memory is None:
         fail("--memory SIZE is required (the host's memory for Redis, e.g. 8gb)", 2)
         return

@@ -17,6 +17,7 @@ from redisguard.cli.doctor import _thresholds
 from redisguard.cli.options import connection_options, fail, is_terminal
 from redisguard.cli.output import Output
 from redisguard.connect import ConnectionOptions, open_client
+from redisguard.remedy.access import missing_line, user_of
 from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
 from redisguard.remedy.engine import ActionResult, apply_plan, check_plan_commands
 from redisguard.remedy.facts import DEFAULT_BIG, FixOptions
@@ -61,12 +62,23 @@ def _select(plan: Plan, only: tuple[str, ...], skip: tuple[str, ...]) -> None:
         plan.actions = [a for a in plan.actions if not any(a.matches(s) for s in skip)]
 
 
-def _refuse_replica(client: redis.Redis, conn: ConnectionOptions) -> None:
-    role, primary = role_of(client)
+def _refuse_replica(client: redis.Redis, conn: ConnectionOptions, *, writing: bool = True) -> list[str]:
+    """Refuse a replica. Where the user may run neither ROLE nor INFO: refused too when ``writing``,
+    else (a dry run writes nothing) the role is unknown and ``["role"]`` is returned for the notes."""
+    try:
+        role, primary = role_of(client)
+    except rex.NoPermissionError:
+        if not writing:
+            return ["role"]
+        client.close()
+        fail(f"{conn.display}: fix --apply writes only to a primary and cannot tell what this server is: "
+             + missing_line(user_of(conn), ["role", "info"], "fix"), 3)
+        return []
     if role != "master":
         client.close()
         fail(f"{conn.display} is a replica (of {primary}): fix only writes to a primary; run it against "
              f"redis://{primary}", 3)
+    return []
 
 
 def _confirm(assume_yes: bool) -> Callable[[Action], bool]:
@@ -159,14 +171,18 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
                     plan_out: Path | None, only: tuple[str, ...], skip: tuple[str, ...], do_apply: bool,
                     audit_path: Path | None, max_impact: float, assume_yes: bool, as_json: bool,
                     key_sample: int) -> None:
-    _refuse_replica(client, conn)
+    unknown_role = _refuse_replica(client, conn, writing=do_apply)
     if plan_in is not None:
         plan = _load_plan(plan_in, client)
     else:
         node = collect(conn, key_sample)
         findings = findings_for(node, options.thresholds)
         facts = gather(client, node, options, expire_patterns_for(findings, options), max_impact)
+        facts.not_visible += unknown_role
         plan = make_plan(facts, findings, options, conn.display)
+        if facts.not_visible:
+            _echo(f"redisguard: {conn.display}: {missing_line(user_of(conn), facts.not_visible, 'fix')}; the plan "
+                  "leaves out what needs them (its notes say what)", err=True)
     _select(plan, only, skip)
     if plan_out is not None:
         plan.save(plan_out)

@@ -71,3 +71,5 @@ class Facts:
     streams: dict[str, StreamFacts]
     patterns: dict[str, PatternFacts]
     lengths: dict[str, int] = field(default_factory=dict)
+    # Commands the user may not run (ACL names, "info", "config|get", ...): what depends on them is not planned.
+    not_visible: list[str] = field(default_factory=list)

@@ -38,10 +38,29 @@ def collect(conn: ConnectionOptions, key_sample: int) -> NodeSnapshot:
     return node
 
 
-def _clients(client: redis.Redis) -> tuple[list[ClientEntry], int]:
-    own = int(client.client_id())
-    raw = list(client.client_list())
+def _clients(client: redis.Redis, denied: list[str]) -> tuple[list[ClientEntry], int]:
+    """Every other client and our own id; none where CLIENT ID or CLIENT LIST is denied (noted in ``denied``)."""
+    own, raw = 0, None
+    try:
+        own = int(client.client_id())
+    except rex.NoPermissionError:
+        denied.append("client|id")
+    try:
+        raw = list(client.client_list())
+    except rex.NoPermissionError:
+        denied.append("client|list")
+    if raw is None or not own:
+        return [], own
     return [_entry(item) for item in raw if int(item.get("id", 0)) != own], own
+
+
+def _info(client: redis.Redis, section: str, denied: list[str]) -> dict[str, Any]:
+    try:
+        return dict(client.info(section))
+    except rex.NoPermissionError:
+        if "info" not in denied:
+            denied.append("info")
+        return {}
 
 
 def _entry_bytes(client: redis.Redis, key: bytes, start: str, config: dict[str, str], legacy: bool) -> float:
@@ -100,13 +119,16 @@ def measure_pattern(client: redis.Redis, pattern: str, big: int, max_impact_ms: 
 
 def gather(client: redis.Redis, node: NodeSnapshot, options: FixOptions, expire_patterns: list[str],
            max_impact_ms: float | None) -> Facts:
-    server = {str(k): str(v) for k, v in client.info("server").items()}
-    memory = client.info("memory")
+    denied: list[str] = []
+    server = {str(k): str(v) for k, v in _info(client, "server", denied).items()}
+    memory = _info(client, "memory", denied)
     try:
         config = read_config(client, list(CONFIG_NAMES))
-    except ConfigNotVisible:
+    except ConfigNotVisible as exc:
         config = dict(node.config)
-    clients, own = _clients(client)
+        if not config and "permission" in str(exc).lower():  # denied by the ACL (not renamed away)
+            denied.append("config|get")
+    clients, own = _clients(client, denied)
     version = ServerVersion.from_info(server)
     streams = {s.key: _stream(client, s, options, config, version) for s in node.streams}
     patterns = {f"delete:{p}": measure_pattern(client, p, options.big, max_impact_ms) for p in options.delete_patterns}
@@ -116,11 +138,12 @@ def gather(client: redis.Redis, node: NodeSnapshot, options: FixOptions, expire_
                  host_memory=options.memory or int(memory.get("total_system_memory", 0) or 0),
                  config=config, config_file=server.get("config_file", ""),
                  allocator=str(memory.get("mem_allocator", "")), run_id=server.get("run_id", ""),
-                 self_id=own, clients=clients, streams=streams, patterns=patterns)
+                 self_id=own, clients=clients, streams=streams, patterns=patterns, not_visible=denied)
 
 
 def role_of(client: redis.Redis) -> tuple[str, str | None]:
-    """(``master`` or ``slave``/``replica``, the primary's address for a replica)."""
+    """(``master`` or ``slave``/``replica``, the primary's address for a replica). Raises
+    ``NoPermissionError`` where the user may run neither ROLE nor INFO."""
     try:
         role = client.execute_command("ROLE")
     except rex.NoPermissionError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from redisguard.remedy.access import CANNOT_PLAN, HIDDEN_RULES
 from redisguard.remedy.build_config import config_actions, rewrite_action
 from redisguard.remedy.build_data import client_actions, key_actions, stream_actions
 from redisguard.remedy.facts import Facts, FixOptions
@@ -53,22 +54,31 @@ def make_plan(facts: Facts, findings: list[Finding], options: FixOptions, server
         workload, reason = options.workload, "given with --workload"
     else:
         workload, reason = infer_workload(facts.node)
+    hidden = facts.not_visible
+    for name in hidden:
+        notes.append(f"cannot plan {CANNOT_PLAN.get(name, 'what depends on it')}: needs "
+                     f"{name.replace('|', ' ').upper()}, which this user may not run")
     actions: list[Action] = [
         *stream_actions(facts, options, notes),
         *key_actions(facts, findings, options),
-        *client_actions(facts, findings, options),
-        *config_actions(facts, findings, workload, notes),
+        # Without the client list, or without INFO (memory, version, config file), those actions would be
+        # planned on values the plan did not see: left out, and said so above.
+        *(client_actions(facts, findings, options) if not {"client|list", "client|id"} & set(hidden) else []),
+        *(config_actions(facts, findings, workload, notes) if "info" not in hidden else []),
     ]
     actions.sort(key=lambda action: _ORDER.get(action.kind, 8))
-    rewrite = rewrite_action(facts, actions, notes)
+    rewrite = rewrite_action(facts, actions, notes) if "info" not in hidden else None
     if rewrite is not None:
         actions.append(rewrite)
     touched = sorted({name for a in actions if a.kind == "config" for name in a.params["set"]})
     remedied = {a.rule for a in actions if a.rule}
     if any(a.kind == "trim" for a in actions):
         remedied |= {"streams.untrimmed", "eviction.noeviction-backlog", "memory.used-high", "memory.used-critical"}
+    unplanned = tuple(prefix for name in hidden for prefix in HIDDEN_RULES.get(name, ()))
     for finding in findings:
         if finding.id in remedied or finding.severity == 0 or finding.id in _EXPLAINED:
+            continue
+        if unplanned and finding.id.startswith(unplanned):  # not planned for want of a permission: said above
             continue
         notes.append(f"finding {finding.id} ({finding.title}) has no automatic remedy in this plan"
                      + _HINTS.get(finding.id, ": see `redisguard doctor` for its fixes"))
