@@ -24,9 +24,9 @@ import redis.exceptions as rex
 
 from redisguard.collect.clients import collect_clients
 from redisguard.collect.config import collect_config
+from redisguard.collect.gaps import Gaps, reason_for
 from redisguard.collect.info import collect_info, parse_info_text
 from redisguard.collect.memory import collect_memory_doctor, collect_memory_stats
-from redisguard.collect.probe import Probe, reason_for
 from redisguard.collect.raw import raw_replies
 from redisguard.collect.slowlog import collect_latency, collect_slowlog
 from redisguard.collect.streams import collect_streams, id_ms
@@ -238,19 +238,19 @@ def collect_sample(client: redis.Redis, sample: NodeSample, which: CollectionSet
 def collect_full(client: redis.Redis, address: str, role: str) -> tuple[NodeSnapshot, list[NotVisible]]:
     """The doctor's whole set on an open client (the same collectors as :func:`collect_node`)."""
     started = time.monotonic()
-    probe = Probe(address)
-    info = collect_info(client, probe)
+    gaps = Gaps(address)
+    info = collect_info(client, gaps)
     snapshot = NodeSnapshot(
         address=address, role="primary" if role == "primary" else "replica",
         version=info.get("server", {}).get("redis_version", "unknown"), info=info,
-        config=collect_config(client, probe), memory_stats=collect_memory_stats(client, probe),
-        memory_doctor=collect_memory_doctor(client, probe), clients=collect_clients(client, probe),
-        slowlog=collect_slowlog(client, probe), latency=collect_latency(client, probe),
+        config=collect_config(client, gaps), memory_stats=collect_memory_stats(client, gaps),
+        memory_doctor=collect_memory_doctor(client, gaps), clients=collect_clients(client, gaps),
+        slowlog=collect_slowlog(client, gaps), latency=collect_latency(client, gaps),
         streams=[], streams_truncated=False, key_sample=None,
     )
-    snapshot.streams, snapshot.streams_truncated = collect_streams(client, probe)
+    snapshot.streams, snapshot.streams_truncated = collect_streams(client, gaps)
     snapshot.collected_in_ms = int((time.monotonic() - started) * 1000)
-    return snapshot, probe.missing
+    return snapshot, gaps.missing
 
 
 def sample_snapshot(sample: NodeSample, *, streams_truncated: bool = False) -> NodeSnapshot:
