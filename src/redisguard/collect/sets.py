@@ -22,6 +22,7 @@ from typing import Any
 import redis
 import redis.exceptions as rex
 
+from redisguard._wire.decode import optional_int, text
 from redisguard.collect.clients import collect_clients
 from redisguard.collect.config import collect_config
 from redisguard.collect.gaps import Gaps, reason_for
@@ -88,19 +89,6 @@ def discover_streams(client: redis.Redis, limit: int, *, count: int = 500) -> tu
             return found, total
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _opt_int(value: Any) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _age(now_ms: int, stream_id: str | None) -> int | None:
     ms = id_ms(stream_id)
     return None if ms is None else max(0, now_ms - ms)
@@ -120,26 +108,26 @@ def _denied(sample: NodeSample, what: str, reply: Any) -> bool:
 def _stream(key: bytes, raw: dict[str, Any], memory: Any, now_ms: int) -> StreamInfo:
     first = raw.get("first-entry")
     last = raw.get("last-entry")
-    first_id = _text(first[0]) if first else None
-    last_id = _text(last[0]) if last else None
+    first_id = text(first[0]) if first else None
+    last_id = text(last[0]) if last else None
     return StreamInfo(
         key=to_text(key), length=int(raw.get("length", 0)),
         memory_bytes=int(memory) if isinstance(memory, int) else None,
         first_id=first_id, last_id=last_id,
         first_entry_age_ms=_age(now_ms, first_id), last_entry_age_ms=_age(now_ms, last_id),
-        last_generated_id=_text(raw.get("last-generated-id", "0-0")),
-        max_deleted_entry_id=_text(raw["max-deleted-entry-id"]) if raw.get("max-deleted-entry-id") else None,
-        entries_added=_opt_int(raw.get("entries-added")),
+        last_generated_id=text(raw.get("last-generated-id", "0-0")),
+        max_deleted_entry_id=text(raw["max-deleted-entry-id"]) if raw.get("max-deleted-entry-id") else None,
+        entries_added=optional_int(raw.get("entries-added")),
     )
 
 
 def _group(raw: dict[str, Any]) -> tuple[StreamGroup, Any]:
     name_raw = raw.get("name", b"")
     return StreamGroup(
-        name=to_text(name_raw) if isinstance(name_raw, bytes) else str(name_raw),
+        name=text(name_raw),
         consumers=int(raw.get("consumers", 0)), pending=int(raw.get("pending", 0)),
-        last_delivered_id=_text(raw.get("last-delivered-id", "0-0")),
-        entries_read=_opt_int(raw.get("entries-read")), lag=_opt_int(raw.get("lag")),
+        last_delivered_id=text(raw.get("last-delivered-id", "0-0")),
+        entries_read=optional_int(raw.get("entries-read")), lag=optional_int(raw.get("lag")),
     ), name_raw
 
 
@@ -180,13 +168,13 @@ def _stream_batch(client: redis.Redis, sample: NodeSample, keys: Sequence[bytes]
             if _denied(sample, what, reply):
                 continue
             if what == "XPENDING" and isinstance(reply, dict) and reply.get("min") is not None:
-                group.oldest_pending_id = _text(reply["min"])
+                group.oldest_pending_id = text(reply["min"])
                 group.oldest_pending_age_ms = _age(now_ms, group.oldest_pending_id)
             elif what == "XINFO CONSUMERS" and isinstance(reply, list):
                 group.consumer_details = [StreamConsumer(
-                    name=to_text(c.get("name", b"")) if isinstance(c.get("name"), bytes) else str(c.get("name", "")),
+                    name=text(c.get("name", b"")),
                     pending=int(c.get("pending", 0)), idle_ms=int(c.get("idle", 0)),
-                    inactive_ms=_opt_int(c.get("inactive"))) for c in reply]
+                    inactive_ms=optional_int(c.get("inactive"))) for c in reply]
     return streams
 
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import redis
 import redis.exceptions as rex
 
-from redisguard._wire.decode import text
+from redisguard._wire.decode import optional_int, text
 from redisguard.collect.gaps import Gaps, reason_for
 from redisguard.keynames import to_text
 from redisguard.snapshot import StreamConsumer, StreamGroup, StreamInfo
@@ -20,18 +20,6 @@ T = TypeVar("T")
 
 MAX_STREAMS = 500
 MAX_CONSUMERS_LISTED = 50
-
-
-_text = text  # the wire layer's one decode helper
-
-
-def _opt_int(value: Any) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def id_ms(stream_id: str | None) -> int | None:
@@ -89,12 +77,12 @@ def _optional(gaps: Gaps | None, what: str, call: Callable[[], T]) -> T | None:
 def _group(client: redis.Redis, key: bytes, raw: dict[str, Any], now_ms: int, gaps: Gaps | None) -> StreamGroup:
     name_raw = raw.get("name", b"")
     group = StreamGroup(
-        name=to_text(name_raw) if isinstance(name_raw, bytes) else str(name_raw),
+        name=text(name_raw),
         consumers=int(raw.get("consumers", 0)),
         pending=int(raw.get("pending", 0)),
-        last_delivered_id=_text(raw.get("last-delivered-id", "0-0")),
-        entries_read=_opt_int(raw.get("entries-read")),
-        lag=_opt_int(raw.get("lag")),
+        last_delivered_id=text(raw.get("last-delivered-id", "0-0")),
+        entries_read=optional_int(raw.get("entries-read")),
+        lag=optional_int(raw.get("lag")),
     )
     if group.pending:
         # Not visible (XPENDING denied): oldest_pending_id stays None, and the safe trim point treats the
@@ -102,17 +90,17 @@ def _group(client: redis.Redis, key: bytes, raw: dict[str, Any], now_ms: int, ga
         summary = _optional(gaps, "XPENDING", lambda: client.xpending(key, name_raw))
         oldest = summary.get("min") if isinstance(summary, dict) else None
         if oldest is not None:
-            group.oldest_pending_id = _text(oldest)
+            group.oldest_pending_id = text(oldest)
             group.oldest_pending_age_ms = _age(now_ms, group.oldest_pending_id)
     if group.consumers:
         consumers = _optional(gaps, "XINFO CONSUMERS", lambda: client.xinfo_consumers(key, name_raw)) or []
         for consumer in consumers[:MAX_CONSUMERS_LISTED]:
             cname = consumer.get("name", b"")
             group.consumer_details.append(StreamConsumer(
-                name=to_text(cname) if isinstance(cname, bytes) else str(cname),
+                name=text(cname),
                 pending=int(consumer.get("pending", 0)),
                 idle_ms=int(consumer.get("idle", 0)),
-                inactive_ms=_opt_int(consumer.get("inactive")),
+                inactive_ms=optional_int(consumer.get("inactive")),
             ))
     return group
 
@@ -137,8 +125,8 @@ def describe_stream(client: redis.Redis, key: bytes, now_ms: int, gaps: Gaps | N
         raise
     first = raw.get("first-entry")
     last = raw.get("last-entry")
-    first_id = _text(first[0]) if first else None
-    last_id = _text(last[0]) if last else None
+    first_id = text(first[0]) if first else None
+    last_id = text(last[0]) if last else None
     memory = _optional(gaps, "MEMORY USAGE", lambda: client.memory_usage(key, samples=0))
     ttl = _optional(gaps, "PTTL", lambda: client.pttl(key))
     info = StreamInfo(
@@ -149,9 +137,9 @@ def describe_stream(client: redis.Redis, key: bytes, now_ms: int, gaps: Gaps | N
         last_id=last_id,
         first_entry_age_ms=_age(now_ms, first_id),
         last_entry_age_ms=_age(now_ms, last_id),
-        last_generated_id=_text(raw.get("last-generated-id", "0-0")),
-        max_deleted_entry_id=_text(raw["max-deleted-entry-id"]) if raw.get("max-deleted-entry-id") else None,
-        entries_added=_opt_int(raw.get("entries-added")),
+        last_generated_id=text(raw.get("last-generated-id", "0-0")),
+        max_deleted_entry_id=text(raw["max-deleted-entry-id"]) if raw.get("max-deleted-entry-id") else None,
+        entries_added=optional_int(raw.get("entries-added")),
         ttl_ms=int(ttl) if ttl is not None and int(ttl) >= 0 else None,
     )
     try:
