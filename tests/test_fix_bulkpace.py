@@ -13,7 +13,7 @@ import redis
 from redisguard._wire.resp import command
 from redisguard.localserver import LocalServer
 from redisguard.remedy.bulk import BatchRunner
-from redisguard.remedy.bulkpace import FIRST_SCAN_COUNT, SHARE, BulkPace, command_name, key_args
+from redisguard.remedy.bulkpace import FIRST_BATCH, FIRST_SCAN_COUNT, SHARE, BulkPace, command_name, key_args
 
 
 def _fill(client: redis.Redis, prefix: str, count: int) -> None:
@@ -49,7 +49,7 @@ def test_caps_follow_the_cost_per_unit() -> None:
     assert pace.scan_count(40) == 40  # never more than asked
     assert pace.batch_cap({"unlink": 1000}, 1000) == int(SHARE * 1000 / 1.5)
     assert pace.batch_cap({"expire": 100}, 100) == int(SHARE * 1000 / 2.0)
-    assert pace.batch_cap({"pttl": 100}, 100) is None  # unknown cost: the throttle alone decides
+    assert pace.batch_cap({"pttl": 500}, 500) == FIRST_BATCH  # cost not known yet: a small batch
     assert BulkPace(budget_ms=1.0).scan_count(4000) == FIRST_SCAN_COUNT
 
 

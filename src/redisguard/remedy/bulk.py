@@ -167,9 +167,7 @@ class BatchRunner:
         """Cap the next batch by the server's time on this one; pause the rest of the share it used."""
         self._maybe_read()
         keys = max(units.values(), default=0)
-        cap = self.pace.batch_cap(units, keys)
-        if cap is not None:
-            self.throttle.batch = max(1, min(self.throttle.batch, cap))
+        self.throttle.batch = max(1, min(self.throttle.batch, self.pace.batch_cap(units, keys)))
         spent = self.pace.estimate_ms(units)
         if spent is not None:
             self._pause(spent / 1000.0, took, paused)
