@@ -14,11 +14,13 @@ Why, measured on Redis 7.0 (``INFO commandstats``, µs per call, 300k-key produc
 cold again) against about 0.4 right behind the other three. Dropping TYPE and the separate length round
 takes about 40 % of the server's work per key away.
 
-Overlap: each write carries the per-key commands of the keys the last SCAN returned, then the next
-SCAN (so the server meets each key again right after SCAN touched it: MEMORY USAGE measured 1.05-1.07
-µs per call in this order against 1.24-1.34 µs the other way round). The client reads that write's
-replies through its SCAN reply (hiredis parses; no aggregation yet), sends the next write at once, and
-only then aggregates, so the server works on one write while the client aggregates the previous one.
+Overlap: each write carries the next SCAN first, then the per-key commands of the keys the last SCAN
+returned. The SCAN's reply is the first of the write's replies, so the client reads it, builds the next
+write and sends it while the server is still on this write's per-key commands, and only then reads and
+aggregates those: the server always has the next write queued and never waits on the client's naming,
+aggregation or a round trip. Measured on Redis 7.0 (200k production-like keys, alternating, load 2 on 2
+cores): 1.63-1.74 s against 2.13-2.39 s with the SCAN last (where the server idled while the client named
+and built each write); the server's time per key is the same either way.
 With ``--max-impact`` the engine instead keeps one small batch in flight and lets
 :class:`~redisguard.keyspace.throttle.Throttle` size and pace it. A full scan also times a PING on a
 second connection behind a batch about once a second, so its report says how long other clients waited
@@ -449,12 +451,12 @@ def _run_overlapped(flow: _Flow, throttle: Throttle, impact: _ImpactProbe | None
     flow.flush()
     flow.read_to_next_keys()
     while True:
-        if flow.keys:
-            throttle.before_send(len(flow.keys))
-            flow.queue_keys(flow.keys)
-            flow.keys = []
+        keys, flow.keys = flow.keys, []
         if not flow.source.done:
             flow.queue_scan(throttle.batch)
+        if keys:
+            throttle.before_send(len(keys))
+            flow.queue_keys(keys)
         flow.queue_retries()
         if flow.flush():
             if impact is not None:
