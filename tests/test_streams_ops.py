@@ -15,8 +15,8 @@ from redisguard.streams import (
     server_of,
     xackdel_safe,
 )
-from redisguard.streams.health import WALK_CAP
-from redisguard.streams.plan import ACKED_TRIM_SCRIPT
+from redisguard.streams._health import WALK_CAP
+from redisguard.streams._plan import ACKED_TRIM_SCRIPT
 
 
 def _setup(client: redis.Redis, key: str = "events") -> list[str]:

@@ -22,7 +22,7 @@ aggregation or a round trip. Measured on Redis 7.0 (200k production-like keys, a
 cores): 1.63-1.74 s against 2.13-2.39 s with the SCAN last (where the server idled while the client named
 and built each write); the server's time per key is the same either way.
 With ``--max-impact`` the engine instead keeps one small batch in flight and lets
-:class:`~redisguard.keyspace.throttle.Throttle` size and pace it. A full scan also times a PING on a
+:class:`~redisguard.keyspace._throttle.Throttle` size and pace it. A full scan also times a PING on a
 second connection behind a batch about once a second, so its report says how long other clients waited
 behind it.
 
@@ -49,10 +49,10 @@ from redisguard._wire.errors import as_redis_error, refused_command
 from redisguard._wire.info import parse_info_text
 from redisguard._wire.pipe import RawPipe
 from redisguard._wire.resp import bulk, command
-from redisguard.keyspace.aggregate import Aggregator
-from redisguard.keyspace.bigkeys import MIN_ELEMENTS, MIN_STRING_BYTES, BigKeyPass, find_big_keys, keysizes_counts
-from redisguard.keyspace.patterns import DEFAULT_CAP
-from redisguard.keyspace.throttle import ServerLoad, Throttle
+from redisguard.keyspace._aggregate import Aggregator
+from redisguard.keyspace._bigkeys import MIN_ELEMENTS, MIN_STRING_BYTES, BigKeyPass, find_big_keys, keysizes_counts
+from redisguard.keyspace._patterns import DEFAULT_CAP
+from redisguard.keyspace._throttle import ServerLoad, Throttle
 
 __all__ = ["LENGTH_COMMANDS", "NodeScan", "ScanCancelled", "ScanSettings", "Visibility", "scan_client"]
 
@@ -162,7 +162,7 @@ class _ScanSource:
 
 
 class _RandomSource:
-    """Independent uniform draws with replacement: see :mod:`redisguard.keyspace.sampling` for why."""
+    """Independent uniform draws with replacement: see :mod:`redisguard.keyspace._sampling` for why."""
 
     def __init__(self, draws: int, deadline: float | None) -> None:
         self.left = draws
