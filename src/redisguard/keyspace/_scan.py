@@ -332,8 +332,9 @@ class _Flow:
         return not self.groups and not self._parsed and not self._retries and not self.keys
 
     def read_to_next_keys(self) -> None:
-        """Read every group up to and including the newest write's SCAN reply; the newest write's per-key
-        replies before it are parsed and kept for :meth:`process_parsed` (after the next write is sent)."""
+        """Read (and aggregate) every group of the earlier writes, then the newest write's SCAN reply. The
+        full scan puts the SCAN first in a write, so the newest write's per-key replies are still in flight
+        when this returns; any queued before its SCAN are parsed and kept for :meth:`process_parsed`."""
         newest = self.writes - 1
         groups = self.groups
         has_scan = any(group[0] == newest and group[1] == _SCAN for group in groups)
