@@ -16,8 +16,9 @@ import redis.exceptions as rex
 from redisguard.cli.doctor import _thresholds
 from redisguard.cli.options import connection_options, fail, is_terminal
 from redisguard.cli.output import Output
-from redisguard.connect import ConnectionOptions, open_client
+from redisguard.connect import ConnectionOptions, Topology, discover, open_client
 from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
+from redisguard.remedy.cluster import open_node_clients, plan_cluster, saved_plan_changes
 from redisguard.remedy.engine import ActionResult, apply_plan, check_plan_commands
 from redisguard.remedy.facts import DEFAULT_BIG, FixOptions
 from redisguard.remedy.gather import collect, gather, role_of
@@ -28,7 +29,7 @@ from redisguard.remedy.recheck import seen_now
 from redisguard.remedy.recommend import WORKLOADS, Workload
 from redisguard.remedy.render import render_action, render_outcome, render_plan
 from redisguard.remedy.stop import StopFlag
-from redisguard.remedy.undo import undo_plan
+from redisguard.remedy.undo import UndoPlan, undo_plan
 from redisguard.remedy.version import ServerVersion
 from redisguard.units import parse_bytes
 
@@ -159,10 +160,14 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
                     plan_out: Path | None, only: tuple[str, ...], skip: tuple[str, ...], do_apply: bool,
                     audit_path: Path | None, max_impact: float, assume_yes: bool, as_json: bool,
                     key_sample: int) -> None:
-    _refuse_replica(client, conn)
-    if plan_in is not None:
+    topology = discover(conn)
+    if topology.mode == "cluster":
+        plan = _cluster_plan(client, conn, topology, options, plan_in, max_impact, key_sample)
+    elif plan_in is not None:
+        _refuse_replica(client, conn)
         plan = _load_plan(plan_in, client)
     else:
+        _refuse_replica(client, conn)
         node = collect(conn, key_sample)
         findings = findings_for(node, options.thresholds)
         facts = gather(client, node, options, expire_patterns_for(findings, options), max_impact)
@@ -175,16 +180,49 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
         return
     if not as_json:
         _echo(render_plan(plan, dry_run=False))
-    raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json))
+    if not plan.is_cluster:
+        raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json))
+    node_clients = open_node_clients(topology, plan)
+    try:
+        raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json, node_clients))
+    finally:
+        for node_client in node_clients.values():
+            node_client.close()
 
 
-def _load_plan(path: Path, client: redis.Redis) -> Plan:
+def _cluster_plan(client: redis.Redis, conn: ConnectionOptions, topology: Topology, options: FixOptions,
+                  plan_in: Path | None, max_impact: float, key_sample: int) -> Plan:
+    """A Redis Cluster: one plan over every primary (whichever node the URL names, a replica included)."""
+    if role_of(client)[0] != "master":
+        _echo(f"note: {conn.display} is a replica; in a cluster fix plans for every primary, so it goes on with "
+              "them and never writes to a replica", err=True)
+    if plan_in is None:
+        return plan_cluster(topology, options, key_sample, max_impact, conn.display)
+    plan = _read_plan(plan_in)
+    if not plan.is_cluster:
+        fail(f"--plan {plan_in} was made for a standalone server and this is a Redis Cluster node: make a new plan",
+             2)
+    reasons = saved_plan_changes(plan, topology, client)
+    if reasons:
+        fail(f"--plan {plan_in} refused: the cluster changed since the plan was made: " + "; ".join(reasons)
+             + " (make a new plan)", 2)
+    return plan
+
+
+def _read_plan(path: Path) -> Plan:
     try:
         plan = Plan.load(path)
         check_plan_commands(plan)
     except (PlanFormatError, GuardError) as exc:
         fail(f"--plan {path}: {exc}", 2)
         raise
+    return plan
+
+
+def _load_plan(path: Path, client: redis.Redis) -> Plan:
+    plan = _read_plan(path)
+    if plan.is_cluster:
+        fail(f"--plan {path} was made for a Redis Cluster and this is a standalone server: make a new plan", 2)
     reasons = changes_that_matter(plan.seen, seen_now(client, plan.seen))
     if reasons:
         fail(f"--plan {path} refused: " + "; ".join(reasons) + " (make a new plan)", 2)
@@ -192,7 +230,7 @@ def _load_plan(path: Path, client: redis.Redis) -> Plan:
 
 
 def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path: Path | None, max_impact: float,
-           assume_yes: bool, as_json: bool) -> int:
+           assume_yes: bool, as_json: bool, node_clients: dict[str, redis.Redis] | None = None) -> int:
     version = ServerVersion.from_info({str(k): str(v) for k, v in client.info("server").items()})
     path = audit_path or default_audit_path()
     audit = AuditLog(path, conn.display)
@@ -200,13 +238,14 @@ def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path:
 
     def report(action: Action, result: ActionResult) -> None:
         if not as_json:
-            _echo(f"{result.status}: {action.id}: {result.detail}", err=True)
+            where = f" on {action.node}" if action.node else ""
+            _echo(f"{result.status}: {action.id}{where}: {result.detail}", err=True)
 
     try:
         with stop.on_sigint():
             outcome = apply_plan(plan, client, audit, stop=stop, max_impact_ms=max_impact,
                                  confirm=_confirm(assume_yes), nx=version.redis_compatible >= (7, 0),
-                                 report=report)
+                                 report=report, node_clients=node_clients)
     finally:
         audit.close()
     rewrite_failed = any(r.id == "config-rewrite" and r.status == "failed" for r in outcome.results)
@@ -240,6 +279,8 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
     if undo.run_id is None:  # no start record: not an audit log (a typo, the plan file, a truncated copy)
         fail(f"--undo {path}: not an audit log of redisguard fix (no start record): nothing undone", 2)
         return 2
+    if undo.is_cluster:
+        return _undo_cluster(conn, path, undo, audit_path, as_json)
     client = open_client(conn)
     try:
         _refuse_replica(client, conn)
@@ -273,6 +314,64 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
         for name in restored:
             _echo(f"restored {name} to {undo.restore[name]!r}")
         if not undo.restore:
+            _echo("no configuration change to undo in that run")
+        if failed:
+            _echo(f"stopped: {failed}")
+        for what in undo.irreversible:
+            _echo(f"cannot be undone: {what}")
+        _echo(f"audit log of the undo: {log.path}")
+    return 2 if failed else 0
+
+
+def _undo_cluster(conn: ConnectionOptions, path: Path, undo: UndoPlan, audit_path: Path | None, as_json: bool) -> int:
+    """Restore each node's configuration on that node (CONFIG SET is per node), checking it is the same
+    server (run_id) first; a node that became a replica since still gets its own values back."""
+    from redisguard.remedy.executor import ActionFailed, Executor
+
+    changed = sorted(set(undo.by_node) | set(undo.rewrote_nodes))
+    for address in changed:
+        if address not in undo.run_ids:
+            fail(f"--undo {path}: node {address} is not in the run's start record: nothing was changed", 2)
+    clients: dict[str, redis.Redis] = {}
+    try:
+        for address in changed:
+            host, _, port = address.rpartition(":")
+            clients[address] = open_client(conn.for_node(host.strip("[]"), int(port)))
+            now = str(clients[address].info("server").get("run_id", ""))
+            if now != undo.run_ids[address]:
+                fail(f"--undo {path}: node {address} restarted (or is another server) since that run: its "
+                     "configuration now comes from its config file; nothing was changed on any node", 2)
+        log = AuditLog(audit_path or default_audit_path(), conn.display)
+        restored: list[tuple[str, str]] = []
+        failed = None
+        log.event("start", undo_of=str(path), run_ids={a: undo.run_ids[a] for a in changed}, actions=["undo"])
+        try:
+            for address in changed:
+                log.node = address
+                ex = Executor(clients[address], log, StopFlag(), None)
+                values = undo.by_node.get(address, {})
+                for name, value in reversed(list(values.items())):
+                    ex.call("undo", "CONFIG", "SET", name, value)
+                    restored.append((address, name))
+                if address in undo.rewrote_nodes and values:
+                    ex.call("undo", "CONFIG", "REWRITE")
+        except ActionFailed as exc:
+            failed = f"{log.node}: {exc}"
+        finally:
+            log.node = None
+            log.event("end", failed=failed is not None, done=[f"{a} {n}" for a, n in restored])
+            log.close()
+    finally:
+        for client in clients.values():
+            client.close()
+    if as_json:
+        _echo(json.dumps({"restored": {a: {n: undo.by_node[a][n] for aa, n in restored if aa == a}
+                                       for a in dict.fromkeys(a for a, _ in restored)},
+                          "failed": failed, "cannot_undo": undo.irreversible, "audit": str(log.path)}, indent=2))
+    else:
+        for address, name in restored:
+            _echo(f"restored {name} to {undo.by_node[address][name]!r} on {address}")
+        if not restored and not failed:
             _echo("no configuration change to undo in that run")
         if failed:
             _echo(f"stopped: {failed}")

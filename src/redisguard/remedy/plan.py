@@ -37,6 +37,7 @@ class Action:
     undoable: bool
     rule: str | None = None  # the finding it answers, if any
     params: dict[str, Any] = field(default_factory=dict)  # what the engine needs (JSON-able)
+    node: str | None = None  # Redis Cluster: the node (address) it runs on; None: the server connected to
 
     def matches(self, selector: str) -> bool:
         """--only/--skip: an action id, its kind, a finding id, or a prefix of any (``trim``, ``streams``)."""
@@ -68,6 +69,14 @@ class Plan:
     actions: list[Action]
     notes: list[str] = field(default_factory=list)
     version: int = PLAN_VERSION
+    # Redis Cluster only (empty for a standalone server): what each primary looked like, by address, and
+    # the layout (address -> "node-id slot-ranges") a saved plan must still find before it is applied.
+    nodes: dict[str, Seen] = field(default_factory=dict)
+    layout: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_cluster(self) -> bool:
+        return bool(self.layout)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -84,8 +93,10 @@ class Plan:
             return cls(server=str(data["server"]), created_at=float(data["created_at"]),
                        workload=str(data["workload"]), workload_reason=str(data["workload_reason"]),
                        seen=Seen(**data["seen"]), actions=[Action(**raw) for raw in data["actions"]],
-                       notes=list(data.get("notes", [])))
-        except (KeyError, TypeError, ValueError) as exc:
+                       notes=list(data.get("notes", [])),
+                       nodes={str(k): Seen(**v) for k, v in dict(data.get("nodes", {})).items()},
+                       layout={str(k): str(v) for k, v in dict(data.get("layout", {})).items()})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFormatError(f"not a redisguard plan ({type(exc).__name__}: {exc})") from None
 
     @classmethod
