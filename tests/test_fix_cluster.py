@@ -1,0 +1,274 @@
+"""``redisguard fix`` on a Redis Cluster: one plan over every primary, each action run on the node it names.
+
+The shared three-primary cluster (``cluster`` fixture) serves the plan, apply, stream and undo tests; each
+test uses its own key prefix and removes its keys, and the configuration it changes is undone (and
+restored again in ``finally``). The failover and the slot migration change the cluster, so they run on a
+six-node cluster of their own, once, on the newest Redis.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from tests.conftest import BINARIES
+from tests.fix_data import dataset_digest, run_cli, run_json
+
+from redisguard.localserver import LocalCluster, LocalServer
+from redisguard.remedy.auditlog import read_audit
+
+pytestmark = pytest.mark.cluster
+
+
+def _address(node: LocalServer) -> str:
+    return f"127.0.0.1:{node.port}"
+
+
+def _cluster_client(local: LocalCluster) -> redis.RedisCluster:
+    return redis.RedisCluster(host="127.0.0.1", port=local.primary_nodes[0].port, protocol=2)
+
+
+def _owner(rc: redis.RedisCluster, key: str) -> str:
+    node = rc.get_node_from_key(key)
+    return f"127.0.0.1:{node.port}"
+
+
+def _fill(rc: redis.RedisCluster, prefix: str, matching: int = 300, with_ttl: int = 60, other: int = 200) -> None:
+    for index in range(matching):
+        rc.set(f"{prefix}:tmp:{index}", "v")
+    for index in range(with_ttl):
+        rc.set(f"{prefix}:tmp:ttl:{index}", "v", ex=50_000)
+    for index in range(other):
+        rc.set(f"{prefix}:keep:{index}", "v")
+
+
+def _drop(local: LocalCluster, prefix: str) -> None:
+    for node in local.primary_nodes:
+        with node.client() as client:
+            pipe = client.pipeline(transaction=False)
+            for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+                pipe.delete(key)  # one key a command: a node's keys hash to many slots
+            pipe.execute()
+
+
+@pytest.fixture
+def rc(cluster: LocalCluster) -> Iterator[redis.RedisCluster]:
+    client = _cluster_client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _digests(local: LocalCluster) -> dict[str, dict[bytes, str]]:
+    out = {}
+    for node in local.primary_nodes:
+        with node.client() as client:
+            out[_address(node)] = dataset_digest(client)
+    return out
+
+
+def _config(local: LocalCluster, names: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    out = {}
+    for node in local.primary_nodes:
+        with node.client() as client:
+            out[_address(node)] = {name: str(client.config_get(name)[name]) for name in names}
+    return out
+
+
+def test_plan_covers_every_primary_and_a_dry_run_changes_no_node(cluster: LocalCluster, rc, tmp_path: Path) -> None:
+    prefix = "fixcl-plan"
+    _fill(rc, prefix)
+    try:
+        before = _digests(cluster)
+        plan_file = tmp_path / "plan.json"
+        code, plan = run_json("fix", cluster.url, "--expire-pattern", f"{prefix}:tmp:*", "--workload", "cache",
+                              "--key-sample", "0", "--plan-out", str(plan_file))
+        assert code == 0, plan
+        primaries = {_address(n) for n in cluster.primary_nodes}
+        assert set(plan["layout"]) == primaries and set(plan["nodes"]) == primaries
+        expires = [a for a in plan["actions"] if a["kind"] == "expire"]
+        assert {a["node"] for a in expires} == primaries  # SCAN is per node: one action per primary
+        # each node's action counts exactly the matching keys without a TTL that node holds
+        expected = {address: 0 for address in primaries}
+        for index in range(300):
+            expected[_owner(rc, f"{prefix}:tmp:{index}")] += 1
+        for action in expires:
+            assert f"give the {expected[action['node']]} keys" in action["title"], (action["title"], expected)
+        assert all(a["node"] in primaries for a in plan["actions"])
+        assert _digests(cluster) == before
+        text = run_cli("fix", cluster.url, "--expire-pattern", f"{prefix}:tmp:*", "--workload", "cache",
+                       "--key-sample", "0", "--only", "expire")
+        assert text.returncode == 0, text.stderr
+        assert all(f"node:   {address}" in text.stdout for address in primaries)
+        assert f"Redis Cluster: {len(primaries)} primaries" in text.stdout
+        assert _digests(cluster) == before
+    finally:
+        _drop(cluster, prefix)
+
+
+def test_apply_expires_exactly_the_matching_keys_on_every_primary(cluster: LocalCluster, rc, tmp_path: Path) -> None:
+    prefix = "fixcl-expire"
+    _fill(rc, prefix)
+    audit = tmp_path / "audit.jsonl"
+    try:
+        began = time.monotonic()
+        code, out = run_json("fix", cluster.url, "--expire-pattern", f"{prefix}:tmp:*", "--ttl", "1000",
+                             "--jitter", "0.5", "--only", "expire", "--key-sample", "0", "--apply", "--yes",
+                             "--audit", str(audit))
+        assert code == 0, out
+        assert len(out["results"]) == 3 and all(r["status"] == "done" for r in out["results"]), out["results"]
+        ttls = [rc.ttl(f"{prefix}:tmp:{index}") for index in range(300)]
+        elapsed = int(time.monotonic() - began) + 1
+        assert all(1000 - elapsed <= ttl <= 1500 for ttl in ttls), (min(ttls), max(ttls))
+        assert all(49_000 <= rc.ttl(f"{prefix}:tmp:ttl:{index}") <= 50_000 for index in range(60))
+        assert all(rc.ttl(f"{prefix}:keep:{index}") == -1 for index in range(200))
+        # every EXPIRE batch ran on the node it names, and only on keys that node holds
+        batches = [r for r in read_audit(audit) if r.get("phase") == "before" and r["command"][0] == "EXPIRE"]
+        assert {r["node"] for r in batches} == {_address(n) for n in cluster.primary_nodes}
+        expired = [key for r in batches for key in r["keys"]]
+        without_ttl = {f"{prefix}:tmp:{index}" for index in range(300)}
+        with_ttl = {f"{prefix}:tmp:ttl:{index}" for index in range(60)}  # sent EXPIRE ... NX on 7.0+: a no-op
+        assert without_ttl <= set(expired) <= without_ttl | with_ttl and len(expired) == len(set(expired))
+        assert all(_owner(rc, key) == r["node"] for r in batches for key in r["keys"])
+    finally:
+        _drop(cluster, prefix)
+
+
+def test_config_set_on_every_primary_and_undo_restores_each_node(cluster: LocalCluster, rc, tmp_path: Path) -> None:
+    names = ("maxmemory", "maxmemory-policy")
+    before = _config(cluster, names)
+    audit = tmp_path / "audit.jsonl"
+    try:
+        code, out = run_json("fix", cluster.url, "--workload", "cache", "--only", "maxmemory", "--only",
+                             "maxmemory-policy", "--key-sample", "0", "--memory", "3gb", "--apply", "--yes",
+                             "--audit", str(audit))
+        assert code == 0, out
+        by_node: dict[str, dict[str, str]] = {}
+        for action in out["plan"]["actions"]:
+            by_node.setdefault(action["node"], {}).update(action["params"]["set"])
+        assert set(by_node) == set(before)  # every primary
+        after = _config(cluster, names)
+        for address, wanted in by_node.items():
+            assert {name: after[address][name] for name in wanted} == wanted
+        # three nodes on one host share its 3 GB: each maxmemory fits in a third of it
+        assert all(0 < int(after[address]["maxmemory"]) <= 1024 ** 3 for address in by_node)
+        assert all(r.get("node") in before for r in read_audit(audit) if r.get("command", [""])[0] == "CONFIG")
+        undo = run_cli("fix", cluster.url, "--undo", str(audit), "--audit", str(tmp_path / "undo.jsonl"))
+        assert undo.returncode == 0, undo.stdout + undo.stderr
+        assert _config(cluster, names) == before
+        assert all(f"on {address}" in undo.stdout for address in before)
+    finally:
+        for node in cluster.primary_nodes:
+            with node.client() as client:
+                for name, value in before[_address(node)].items():
+                    client.config_set(name, value)
+
+
+def test_a_stream_is_trimmed_on_the_node_serving_its_slot(cluster: LocalCluster, rc, tmp_path: Path) -> None:
+    key = "fixcl-stream:events"
+    try:
+        rc.xgroup_create(key, "workers", id="0", mkstream=True)
+        for index in range(500):
+            rc.xadd(key, {"n": str(index), "payload": "x" * 100})
+        read = rc.xreadgroup("workers", "w1", {key: ">"}, count=500)
+        ids = [entry_id for _, entries in read for entry_id, _ in entries]
+        rc.xack(key, "workers", *ids[:450])
+        code, plan = run_json("fix", cluster.url, "--only", f"trim:{key}", "--key-sample", "0", "--workload", "queue")
+        assert code == 0, plan
+        assert [(a["id"], a["node"]) for a in plan["actions"]] == [(f"trim:{key}", _owner(rc, key))]
+        code, out = run_json("fix", cluster.url, "--only", f"trim:{key}", "--key-sample", "0", "--workload",
+                             "queue", "--apply", "--yes", "--audit", str(tmp_path / "audit.jsonl"))
+        assert code == 0 and out["results"][0]["status"] == "done", out
+        assert rc.xlen(key) < 500
+        assert rc.xpending(key, "workers")["pending"] == 50  # the unacknowledged entries are all still there
+        assert len(rc.xrange(key, min=ids[450])) == 50
+    finally:
+        rc.delete(key)
+
+
+def test_a_standalone_plan_is_refused_on_a_cluster(cluster: LocalCluster, make_server, tmp_path: Path) -> None:
+    srv: LocalServer = make_server()
+    plan_file = tmp_path / "plan.json"
+    made = run_cli("fix", srv.url, "--workload", "cache", "--key-sample", "0", "--plan-out", str(plan_file))
+    assert made.returncode == 0, made.stderr
+    result = run_cli("fix", cluster.url, "--apply", "--yes", "--plan", str(plan_file),
+                     "--audit", str(tmp_path / "audit.jsonl"))
+    assert result.returncode == 2
+    assert "made for a standalone server" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "audit.jsonl").exists()
+
+
+def _wait(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _primaries_seen(node: LocalServer) -> set[int]:
+    with node.client() as client:
+        raw = client.execute_command("CLUSTER NODES")
+    return {int(address.split("@")[0].rsplit(":", 1)[1]) for address, entry in raw.items()
+            if "master" in entry["flags"] and entry.get("slots")}
+
+
+def test_replica_url_saved_plan_refused_after_slot_move_and_failover(redis_binary, tmp_path: Path) -> None:
+    """Through a replica the plan covers the primaries; a saved plan is refused once a slot moved, and
+    again after a failover; nothing is written by a refused plan."""
+    if redis_binary != BINARIES[0]:
+        pytest.skip("a six-node cluster: run once, on the newest Redis")
+    with LocalCluster(redis_binary, primaries=3, replicas_per_primary=1) as local:
+        rc = _cluster_client(local)
+        try:
+            for index in range(60):
+                rc.set(f"tmp:{index}", "v")
+            replica = local.nodes[local.primaries]
+            primaries = {_address(n) for n in local.primary_nodes}
+            plan_file = tmp_path / "plan.json"
+            made = run_cli("fix", replica.url, "--expire-pattern", "tmp:*", "--only", "expire", "--key-sample", "0",
+                           "--workload", "cache", "--plan-out", str(plan_file))
+            assert made.returncode == 0, made.stderr
+            assert "is a replica" in made.stderr
+            code, plan = run_json("fix", replica.url, "--expire-pattern", "tmp:*", "--only", "expire",
+                                  "--key-sample", "0", "--workload", "cache")
+            assert code == 0, plan
+            assert {a["node"] for a in plan["actions"]} == primaries  # never the replica
+
+            # a slot moves (an empty one, between two primaries): the saved plan is refused
+            source, target = local.primary_nodes[0], local.primary_nodes[1]
+            with target.client() as client:
+                target_id = client.execute_command("CLUSTER", "MYID").decode()
+            with source.client() as client:
+                slot = next(s for s in range(0, 5000) if client.execute_command("CLUSTER", "COUNTKEYSINSLOT", s) == 0)
+            for node in (target, source):
+                with node.client() as client:
+                    client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+            moved = run_cli("fix", local.url, "--apply", "--yes", "--plan", str(plan_file),
+                            "--audit", str(tmp_path / "moved.jsonl"))
+            assert moved.returncode == 2, moved.stdout + moved.stderr
+            assert "refused" in moved.stderr and "slot migration" in moved.stderr
+            assert all(rc.ttl(f"tmp:{index}") == -1 for index in range(60))
+
+            # a failover: the replica takes over its primary's slots
+            plan_file2 = tmp_path / "plan2.json"
+            made = run_cli("fix", local.url, "--expire-pattern", "tmp:*", "--only", "expire", "--key-sample", "0",
+                           "--workload", "cache", "--plan-out", str(plan_file2))
+            assert made.returncode == 0, made.stderr
+            with replica.client() as client:
+                client.execute_command("CLUSTER", "FAILOVER")
+            _wait(lambda: replica.port in _primaries_seen(local.nodes[1]), "the failover")
+            refused = run_cli("fix", local.nodes[1].url, "--apply", "--yes", "--plan", str(plan_file2),
+                              "--audit", str(tmp_path / "failover.jsonl"))
+            assert refused.returncode == 2, refused.stdout + refused.stderr
+            assert "refused" in refused.stderr and "no longer a primary" in refused.stderr
+            assert "Traceback" not in refused.stderr
+            assert all(rc.ttl(f"tmp:{index}") == -1 for index in range(60))
+            assert not (tmp_path / "failover.jsonl").exists()
+        finally:
+            rc.close()
