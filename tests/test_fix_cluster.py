@@ -18,7 +18,10 @@ from tests.conftest import BINARIES
 from tests.fix_data import dataset_digest, run_cli, run_json
 
 from redisguard.localserver import LocalCluster, LocalServer
-from redisguard.remedy.auditlog import read_audit
+from redisguard.remedy.auditlog import AuditLog, read_audit
+from redisguard.remedy.engine import apply_plan
+from redisguard.remedy.plan import Plan
+from redisguard.remedy.stop import StopFlag
 
 pytestmark = pytest.mark.cluster
 
@@ -99,6 +102,12 @@ def test_plan_covers_every_primary_and_a_dry_run_changes_no_node(cluster: LocalC
         for action in expires:
             assert f"give the {expected[action['node']]} keys" in action["title"], (action["title"], expected)
         assert all(a["node"] in primaries for a in plan["actions"])
+        saved = Plan.load(plan_file)
+        assert saved.is_cluster and saved.layout == plan["layout"] and set(saved.nodes) == primaries
+        one = sorted(primaries)[0]
+        code, only = run_json("fix", cluster.url, "--expire-pattern", f"{prefix}:tmp:*", "--workload", "cache",
+                              "--key-sample", "0", "--only", f"expire@{one}")
+        assert code == 0 and [(a["kind"], a["node"]) for a in only["actions"]] == [("expire", one)], only
         assert _digests(cluster) == before
         text = run_cli("fix", cluster.url, "--expire-pattern", f"{prefix}:tmp:*", "--workload", "cache",
                        "--key-sample", "0", "--only", "expire")
@@ -270,5 +279,18 @@ def test_replica_url_saved_plan_refused_after_slot_move_and_failover(redis_binar
             assert "Traceback" not in refused.stderr
             assert all(rc.ttl(f"tmp:{index}") == -1 for index in range(60))
             assert not (tmp_path / "failover.jsonl").exists()
+
+            # the engine's own guard, for a plan that got past the check: the old primary is a replica now
+            old_primary = _address(local.primary_nodes[0])
+            plan = Plan.load(plan_file2)
+            plan.actions = [a for a in plan.actions if a.matches(old_primary)]
+            assert plan.actions
+            with local.primary_nodes[0].client() as client:
+                log = AuditLog(tmp_path / "engine.jsonl", old_primary)
+                outcome = apply_plan(plan, client, log, stop=StopFlag(), max_impact_ms=1.0,
+                                     confirm=lambda action: True, nx=True, node_clients={old_primary: client})
+                log.close()
+            assert outcome.failed and "is a replica now" in outcome.results[0].detail, outcome.results
+            assert all(rc.ttl(f"tmp:{index}") == -1 for index in range(60))
         finally:
             rc.close()

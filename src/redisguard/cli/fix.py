@@ -83,7 +83,8 @@ def _confirm(assume_yes: bool) -> Callable[[Action], bool]:
 @connection_options
 @click.option("--apply", "do_apply", is_flag=True, help="Carry the plan out (default: dry run, nothing written).")
 @click.option("--yes", "assume_yes", is_flag=True, help="With --apply: do not ask before each action.")
-@click.option("--only", multiple=True, metavar="ACTION_OR_RULE", help="Only these actions (id, kind, or finding id).")
+@click.option("--only", multiple=True, metavar="ACTION_OR_RULE",
+              help="Only these actions (id, kind, or finding id; on a cluster also a node ADDRESS or ID@ADDRESS).")
 @click.option("--skip", multiple=True, metavar="ACTION_OR_RULE", help="Leave these actions out.")
 @click.option("--plan-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the plan (JSON) to review and apply later with --apply --plan.")

@@ -40,7 +40,14 @@ class Action:
     node: str | None = None  # Redis Cluster: the node (address) it runs on; None: the server connected to
 
     def matches(self, selector: str) -> bool:
-        """--only/--skip: an action id, its kind, a finding id, or a prefix of any (``trim``, ``streams``)."""
+        """--only/--skip: an action id, its kind, a finding id, or a prefix of any (``trim``, ``streams``);
+        on a Redis Cluster also the node's address (every action on it) or ``ID@ADDRESS`` (one action there)."""
+        if self.node is not None:
+            if selector == self.node:
+                return True
+            name, at, node = selector.rpartition("@")
+            if at and node == self.node:
+                return self.matches(name)
         names = [self.id, self.kind, *([self.rule] if self.rule else [])]
         return any(name == selector or name.startswith(selector + ":") or name.startswith(selector + ".")
                    for name in names)
@@ -76,7 +83,7 @@ class Plan:
 
     @property
     def is_cluster(self) -> bool:
-        return bool(self.layout)
+        return bool(self.layout or self.nodes)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
