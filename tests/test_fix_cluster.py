@@ -74,9 +74,9 @@ def _digests(local: LocalCluster) -> dict[str, dict[bytes, str]]:
     return out
 
 
-def _config(local: LocalCluster, names: tuple[str, ...]) -> dict[str, dict[str, str]]:
+def _config(local: LocalCluster, names: tuple[str, ...], every: bool = False) -> dict[str, dict[str, str]]:
     out = {}
-    for node in local.primary_nodes:
+    for node in local.nodes if every else local.primary_nodes:
         with node.client() as client:
             out[_address(node)] = {name: str(client.config_get(name)[name]) for name in names}
     return out
@@ -239,6 +239,21 @@ def test_replica_url_saved_plan_refused_after_slot_move_and_failover(redis_binar
                 rc.set(f"tmp:{index}", "v")
             replica = local.nodes[local.primaries]
             primaries = {_address(n) for n in local.primary_nodes}
+
+            # configuration goes to every node, replicas included (so a failover keeps it); undo restores all
+            names = ("maxmemory", "maxmemory-policy")
+            before = _config(local, names, every=True)
+            code, out = run_json("fix", local.url, "--workload", "cache", "--only", "maxmemory", "--only",
+                                 "maxmemory-policy", "--key-sample", "0", "--memory", "3gb", "--apply", "--yes",
+                                 "--audit", str(tmp_path / "config.jsonl"))
+            assert code == 0, out
+            assert {a["node"] for a in out["plan"]["actions"]} == set(before)  # all six nodes
+            after = _config(local, names, every=True)
+            assert len({tuple(v.values()) for v in after.values()}) == 1 and after != before
+            undo = run_cli("fix", replica.url, "--undo", str(tmp_path / "config.jsonl"),
+                           "--audit", str(tmp_path / "undo.jsonl"))
+            assert undo.returncode == 0, undo.stdout + undo.stderr
+            assert _config(local, names, every=True) == before
             plan_file = tmp_path / "plan.json"
             made = run_cli("fix", replica.url, "--expire-pattern", "tmp:*", "--only", "expire", "--key-sample", "0",
                            "--workload", "cache", "--plan-out", str(plan_file))

@@ -108,6 +108,36 @@ def _merged_notes(per_node: dict[str, list[str]]) -> list[str]:
     return out
 
 
+def _replica_actions(topology: Topology, actions: list[Action], nodes: dict[str, Seen],
+                     notes: list[str]) -> list[Action]:
+    """Each primary's configuration actions again for its replicas: every node of a cluster should carry
+    the same configuration (CONFIG SET and CONFIG REWRITE are per node), or a failover brings back the old
+    one. Configuration only: a replica's data is never written. Adds each replica's state to ``nodes``."""
+    out: list[Action] = []
+    for primary in topology.primaries:
+        own = [a for a in actions if a.node == primary.address and a.kind in ("config", "rewrite")]
+        if not own:
+            continue
+        for replica in topology.replicas_of(primary):
+            touched = {name: "" for a in own if a.kind == "config" for name in a.params["set"]}
+            with open_client(replica.options) as client:
+                config_file = str(client.info("server").get("config_file", ""))
+                nodes[replica.address] = seen_now(client, Seen("", "replica", nodes[primary.address].version, 0, 0,
+                                                               touched, {}))
+            for action in own:
+                if action.kind == "rewrite" and not config_file:
+                    notes.append(f"{replica.address}: started without a config file, so CONFIG REWRITE cannot "
+                                 "persist the changes there: add the lines to its redis.conf")
+                    continue
+                params = {**action.params, "config_file": config_file} if action.kind == "rewrite" else action.params
+                out.append(replace(action, node=replica.address, params=params, rule=None, bytes_freed=None,
+                                   title=f"{action.title} (on replica {replica.address} of {primary.address})",
+                                   effect=f"the replica carries the primary's configuration, so a failover keeps "
+                                          f"it ({action.effect})",
+                                   estimate="nothing is freed on a replica (it follows its primary's data)"))
+    return out
+
+
 def plan_cluster(topology: Topology, options: FixOptions, key_sample: int, max_impact_ms: float | None,
                  server: str) -> Plan:
     """Collect and plan every primary, then merge into one plan whose actions name their node."""
@@ -141,11 +171,8 @@ def plan_cluster(topology: Topology, options: FixOptions, key_sample: int, max_i
         nodes[node.address] = plan.seen
     actions.sort(key=lambda action: _ORDER.get(action.kind, 8))  # stable: node order within each kind
     notes += _merged_notes(per_node_notes)
-    replicas = [n.address for n in topology.nodes if n.role == "replica"]
-    if replicas and any(a.kind in ("config", "rewrite") for a in actions):
-        notes.append("the configuration changes are made on the primaries only; the replicas ("
-                     + ", ".join(replicas) + ") should carry the same (a replica promoted by a failover keeps its "
-                     "own): CONFIG SET is per node, run `redisguard config --check` against each of them")
+    mirrored = _replica_actions(topology, actions, nodes, notes)
+    actions = sorted(actions + mirrored, key=lambda action: _ORDER.get(action.kind, 8))
     notes += [f"{what}: {why}" for what, why in topology.not_visible]
     first = nodes[primaries[0].address] if primaries else Seen("", "primary", "", 0, 0, {}, {})
     return Plan(server=server, created_at=time.time(), workload=workload, workload_reason=reason,
@@ -153,15 +180,15 @@ def plan_cluster(topology: Topology, options: FixOptions, key_sample: int, max_i
 
 
 def saved_plan_changes(plan: Plan, topology: Topology, client: redis.Redis) -> list[str]:
-    """Why a saved cluster plan must not be applied now: the layout, then each primary's own state."""
+    """Why a saved cluster plan must not be applied now: the layout, then each node's own state."""
     reasons = layout_changes(plan.layout, cluster_layout(client))
     if reasons:
         return reasons
-    by_address = {node.address: node for node in topology.primaries}
+    by_address = {node.address: node for node in topology.nodes}
     for address, seen in plan.nodes.items():
         node = by_address.get(address)
         if node is None:
-            reasons.append(f"{address} is not a primary the cluster lists now")
+            reasons.append(f"{address} is not a node the cluster lists now")
             continue
         with open_client(node.options) as node_client:
             reasons += [f"{address}: {why}" for why in changes_that_matter(seen, seen_now(node_client, seen))]
@@ -169,11 +196,11 @@ def saved_plan_changes(plan: Plan, topology: Topology, client: redis.Redis) -> l
 
 
 def open_node_clients(topology: Topology, plan: Plan) -> dict[str, redis.Redis]:
-    """A client for each primary the plan's actions run on (closed by the caller)."""
+    """A client for each node the plan's actions run on (closed by the caller)."""
     wanted = {action.node for action in plan.actions if action.node is not None}
     clients: dict[str, redis.Redis] = {}
     try:
-        for node in topology.primaries:
+        for node in topology.nodes:
             if node.address in wanted:
                 clients[node.address] = open_client(node.options)
     except BaseException:

@@ -78,6 +78,11 @@ def _run(ex: Executor, action: Action, nx: bool) -> str:
     raise ActionFailed(f"unknown action kind {action.kind!r}")
 
 
+# Configuration is per node and every node of a cluster carries the same: these run on replicas too
+# (CONFIG SET and CONFIG REWRITE change no data). Every other kind writes data: primaries only.
+_ANY_ROLE = frozenset({"config", "rewrite"})
+
+
 class _Executors:
     """The executor of each action: the one client of a standalone server, or (Redis Cluster) the client of
     the node the action names, whose role is checked before every action (a failover since: not written)."""
@@ -96,7 +101,7 @@ class _Executors:
         client = self.node_clients.get(action.node)
         if client is None:
             raise ActionFailed(f"no connection to node {action.node} (not a primary of the cluster now)")
-        if role_of(client)[0] != "master":
+        if action.kind not in _ANY_ROLE and role_of(client)[0] != "master":
             raise ActionFailed(f"node {action.node} is a replica now (a failover since the plan was made): "
                                "fix never writes to a replica; make a new plan")
         if action.node not in self.by_node:

@@ -40,7 +40,10 @@ def render_plan(plan: Plan, dry_run: bool) -> str:
     else:
         lines.append(f"{len(plan.actions)} action(s), expected to free about {fmt_bytes(total)} now.")
     if plan.is_cluster:
-        lines.append(f"Redis Cluster: {len(plan.nodes)} primaries, each action runs on the node it names.")
+        primaries = sum(1 for seen in plan.nodes.values() if seen.role == "primary")
+        replicas = f" and {len(plan.nodes) - primaries} replicas (configuration only)" \
+            if len(plan.nodes) > primaries else ""
+        lines.append(f"Redis Cluster: {primaries} primaries{replicas}, each action runs on the node it names.")
         for address in plan.nodes:
             mine = [a for a in plan.actions if a.node == address]
             freed = sum(a.bytes_freed or 0 for a in mine)
