@@ -309,3 +309,21 @@ def test_replica_url_saved_plan_refused_after_slot_move_and_failover(redis_binar
             assert all(rc.ttl(f"tmp:{index}") == -1 for index in range(60))
         finally:
             rc.close()
+
+
+@pytest.mark.min_redis(7, 0)  # removing one subcommand (-cluster|nodes) needs 7.0's ACL rules
+def test_without_cluster_nodes_fix_refuses_in_one_line(cluster: LocalCluster, tmp_path: Path) -> None:
+    for node in cluster.primary_nodes:
+        with node.client() as client:
+            client.execute_command("ACL", "SETUSER", "fixcl-nocn", "on", ">pw", "~*", "&*", "+@all",
+                                   "-cluster|nodes")
+    try:
+        url = f"redis://fixcl-nocn:pw@127.0.0.1:{cluster.primary_nodes[0].port}/0"
+        result = run_cli("fix", url, "--workload", "cache", "--key-sample", "0")
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert "needs CLUSTER NODES" in result.stderr and "+cluster|nodes" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "pw@" not in result.stderr
+    finally:
+        for node in cluster.primary_nodes:
+            with node.client() as client:
+                client.execute_command("ACL", "DELUSER", "fixcl-nocn")

@@ -16,9 +16,11 @@ from dataclasses import replace
 from typing import Any
 
 import redis
+import redis.exceptions as rex
 
 from redisguard.collect.node import collect_node
 from redisguard.connect import Node, Topology, open_client
+from redisguard.errors import RefusedError
 from redisguard.keyspace import doctor_key_sampler
 from redisguard.remedy.facts import FixOptions
 from redisguard.remedy.gather import gather
@@ -47,7 +49,12 @@ def _slots(entry: dict[str, Any]) -> str:
 
 def cluster_layout(client: redis.Redis) -> dict[str, str]:
     """Each primary that serves slots: address -> ``"node-id slot-ranges"`` (CLUSTER NODES, as this node sees it)."""
-    raw: dict[str, dict[str, Any]] = client.execute_command("CLUSTER NODES")
+    try:
+        raw: dict[str, dict[str, Any]] = client.execute_command("CLUSTER NODES")
+    except rex.NoPermissionError:
+        raise RefusedError("fix on a Redis Cluster needs CLUSTER NODES (the plan records which node serves which "
+                           "slots, to refuse a saved plan after a failover or a slot move): grant +cluster|nodes; "
+                           "nothing was written") from None
     out = {}
     for address, entry in raw.items():
         flags = str(entry.get("flags", "")).split(",")
