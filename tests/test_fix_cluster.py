@@ -220,6 +220,12 @@ def _wait(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> No
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _replicas_seen(node: LocalServer) -> int:
+    with node.client() as client:
+        raw = client.execute_command("CLUSTER NODES")
+    return sum(1 for entry in raw.values() if "slave" in entry["flags"] and entry.get("master_id", "-") != "-")
+
+
 def _primaries_seen(node: LocalServer) -> set[int]:
     with node.client() as client:
         raw = client.execute_command("CLUSTER NODES")
@@ -241,6 +247,8 @@ def test_replica_url_saved_plan_refused_after_slot_move_and_failover(redis_binar
             primaries = {_address(n) for n in local.primary_nodes}
 
             # configuration goes to every node, replicas included (so a failover keeps it); undo restores all
+            _wait(lambda: all(_replicas_seen(node) == local.primaries for node in local.nodes),
+                  "every node to know the replicas")
             names = ("maxmemory", "maxmemory-policy")
             before = _config(local, names, every=True)
             code, out = run_json("fix", local.url, "--workload", "cache", "--only", "maxmemory", "--only",

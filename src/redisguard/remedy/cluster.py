@@ -82,17 +82,17 @@ def layout_changes(planned: dict[str, str], now: dict[str, str]) -> list[str]:
     return reasons
 
 
-def _shared_memory(topology: Topology, node: Node, snapshot: NodeSnapshot, options: FixOptions) -> tuple[int, str]:
-    """The memory one node may plan for: the host's memory divided among the cluster's nodes on that host."""
+def _shared_memory(topology: Topology, node: Node, snapshot: NodeSnapshot,
+                   options: FixOptions) -> tuple[int, str | None]:
+    """The memory one node may plan for: the host's memory divided among the cluster's nodes on that host,
+    and how it was chosen (None when the node is alone on its host)."""
     host = node.address.rpartition(":")[0]
     on_host = Counter(n.address.rpartition(":")[0] for n in topology.nodes)[host]
     memory = options.memory or snapshot.info_int("total_system_memory")
-    share = memory // max(on_host, 1)
     if on_host <= 1:
-        return share, ""
+        return memory, None
     source = "--memory" if options.memory else "INFO total_system_memory"
-    return share, (f"{on_host} nodes of the cluster run on host {host}: each node's maxmemory is planned from "
-                   f"1/{on_host} of its memory ({source}), so that together they fit")
+    return memory // on_host, f"1/{on_host} of {source} ({on_host} nodes of the cluster run on host {host})"
 
 
 def _workload(options: FixOptions, snapshots: dict[str, NodeSnapshot]) -> tuple[Workload, str]:
@@ -161,8 +161,8 @@ def plan_cluster(topology: Topology, options: FixOptions, key_sample: int, max_i
     layout: dict[str, str] = {}
     for node in primaries:
         snapshot = snapshots[node.address]
-        memory, memory_note = _shared_memory(topology, node, snapshot, options)
-        node_options = replace(options, workload=workload, memory=memory or None)
+        memory, source = _shared_memory(topology, node, snapshot, options)
+        node_options = replace(options, workload=workload, memory=memory or None, memory_source=source)
         findings = findings_for(snapshot, options.thresholds)
         with open_client(node.options) as client:
             if not layout:
@@ -173,8 +173,9 @@ def plan_cluster(topology: Topology, options: FixOptions, key_sample: int, max_i
             action.node = node.address
         actions += plan.actions
         per_node_notes[node.address] = plan.notes
-        if memory_note and memory_note not in notes:
-            notes.insert(0, memory_note)
+        memory_note = f"maxmemory is planned from {source}, so that the nodes together fit"
+        if source and memory_note not in notes and any(a.id == "maxmemory" for a in plan.actions):
+            notes.append(memory_note)
         nodes[node.address] = plan.seen
     actions.sort(key=lambda action: _ORDER.get(action.kind, 8))  # stable: node order within each kind
     notes += _merged_notes(per_node_notes)

@@ -18,6 +18,7 @@ DEFAULT_BIG = 10 * 1024 * 1024
 class FixOptions:
     workload: Workload | None = None
     memory: int | None = None  # the host's memory for Redis; None: INFO total_system_memory
+    memory_source: str | None = None  # how ``memory`` was chosen, when not simply --memory (a cluster's share)
     expire_patterns: tuple[str, ...] = ()
     ttl_s: int = 86_400
     jitter: float = 0.1  # TTLs spread over [ttl, ttl * (1 + jitter)]
@@ -71,3 +72,4 @@ class Facts:
     streams: dict[str, StreamFacts]
     patterns: dict[str, PatternFacts]
     lengths: dict[str, int] = field(default_factory=dict)
+    memory_source: str | None = None  # FixOptions.memory_source
