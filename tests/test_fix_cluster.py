@@ -335,3 +335,20 @@ def test_without_cluster_nodes_fix_refuses_in_one_line(cluster: LocalCluster, tm
         for node in cluster.primary_nodes:
             with node.client() as client:
                 client.execute_command("ACL", "DELUSER", "fixcl-nocn")
+
+
+def test_delete_pattern_unlinks_exactly_the_matching_keys_on_every_primary(cluster: LocalCluster, rc,
+                                                                             tmp_path: Path) -> None:
+    prefix = "fixcl-delete"
+    _fill(rc, prefix)
+    try:
+        code, out = run_json("fix", cluster.url, "--delete-pattern", f"{prefix}:tmp:*", "--only", "delete",
+                             "--key-sample", "0", "--apply", "--yes", "--audit", str(tmp_path / "audit.jsonl"))
+        assert code == 0, out
+        assert {r["node"] for r in out["results"]} == {_address(n) for n in cluster.primary_nodes}
+        assert all(r["status"] == "done" for r in out["results"]), out["results"]
+        assert sum(int(r["detail"].split()[0]) for r in out["results"]) == 360  # 300 + the 60 with a TTL
+        assert not any(rc.exists(f"{prefix}:tmp:{index}") for index in range(300))
+        assert all(rc.exists(f"{prefix}:keep:{index}") for index in range(200))
+    finally:
+        _drop(cluster, prefix)
