@@ -128,6 +128,8 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
             key_sample: int, threshold_pairs: tuple[str, ...], as_json: bool) -> None:
     """Plan the remedies for what doctor finds, and (with --apply) carry them out, audited and undoable.
 
+    On a Redis Cluster (any node's URL) the plan covers every primary, each action on the node it names.
+
     Dry run by default. Exit code: 0 done (or nothing to do), 2 refused or an action failed, 3 could not
     connect, lost the server mid-apply, or the server is a replica, 130 interrupted.
     """

@@ -4,8 +4,9 @@ SCAN, CONFIG SET, CONFIG REWRITE, CLIENT LIST and MEMORY PURGE are per node, so 
 and planned on its own (key patterns scanned there, its streams, its clients, its configuration); the
 workload is decided once for the whole cluster (every node must carry the same policy), and the host's
 memory is shared among the nodes that run on the same host. A stream lives on the node serving its slot:
-only that node's plan has its actions. The plan records each primary's state and the cluster layout
-(node ids and slots), so a saved plan is refused after a failover, a slot migration or a node change.
+only that node's plan has its actions. Configuration actions are repeated for each primary's replicas
+(configuration only, never data). The plan records each node's state and the cluster layout (node ids
+and slots), so a saved plan is refused after a failover, a slot migration or a node change.
 """
 
 from __future__ import annotations
