@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from tests.alerts_data import alerting_server
 
 from redisguard.alerting import AlertThresholds, build_alerts, metrics_used
 from redisguard.cli import cli
@@ -46,22 +46,7 @@ ABSENT_HERE = {
 
 @pytest.fixture
 def scraped(make_server: Callable[..., LocalServer]) -> Iterator[tuple[str, str, tuple[int, int, int]]]:
-    srv = make_server(maxmemory="4mb", maxmemory_policy="noeviction", maxclients=12)
-    client: redis.Redis = srv.client()
-    client.xadd("orders", {"id": "1"})
-    client.xgroup_create("orders", "billing", id="0")
-    client.xreadgroup("billing", "worker-1", {"orders": ">"}, count=1)
-    index = 0
-    try:
-        while index < 10_000:
-            client.set(f"fill:{index}", b"x" * 10_000)
-            index += 1
-    except redis.exceptions.OutOfMemoryError:
-        pass
-    assert index < 10_000
-    extra = [srv.client() for _ in range(8)]
-    for other in extra:
-        other.ping()
+    srv, _filler, extra = alerting_server(make_server)  # _filler stays connected: it counts towards maxclients
     time.sleep(1.5)   # the consumer and its pending entry are now older than the 1 s thresholds
     port = free_port()
     exporter = subprocess.Popen(

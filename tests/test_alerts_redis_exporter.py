@@ -19,6 +19,7 @@ import pytest
 import redis
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
+from tests.alerts_data import alerting_server
 
 from redisguard import metric_names
 from redisguard.alerting import AlertThresholds, build_alerts, metrics_used
@@ -38,22 +39,7 @@ NOT_IN_1_45 = {"redis_max_clients", "redis_stream_group_lag"}
 
 @pytest.fixture
 def scraped(make_server: Callable[..., LocalServer]) -> Iterator[tuple[str, str, list[redis.Redis]]]:
-    srv = make_server(maxmemory="4mb", maxmemory_policy="noeviction", maxclients=12)
-    client: redis.Redis = srv.client()
-    client.xadd("orders", {"id": "1"})
-    client.xgroup_create("orders", "billing", id="0")
-    client.xreadgroup("billing", "worker-1", {"orders": ">"}, count=1)
-    index = 0
-    try:
-        while index < 10_000:
-            client.set(f"fill:{index}", b"x" * 10_000)
-            index += 1
-    except redis.exceptions.OutOfMemoryError:
-        pass
-    assert index < 10_000
-    extra = [srv.client() for _ in range(8)]
-    for other in extra:
-        other.ping()
+    srv, client, extra = alerting_server(make_server)
     port = free_port()
     exporter = subprocess.Popen(
         [EXPORTER, "-redis.addr", f"redis://127.0.0.1:{srv.port}", "-web.listen-address", f"127.0.0.1:{port}",

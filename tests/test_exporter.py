@@ -233,7 +233,9 @@ def test_hung_server_scrapes_return_within_the_timeout_without_piling_up(make_se
         finally:
             os.kill(server.process.pid, signal.SIGCONT)
         for took, series in results:
-            assert took < 1.0 + 1.0  # the scrape timeout, plus slack for a loaded machine
+            # The scrape timeout plus slack for a loaded machine, and still far from the 10 s command timeout a
+            # scrape without its own deadline would wait on a paused server.
+            assert took < 1.0 + 3.0
             assert find(series, "redis_up") == [0.0] or find(series, "redisguard_scrape_partial") == [1.0]
         deadline = time.monotonic() + 15
         while True:  # back to normal once the server runs again

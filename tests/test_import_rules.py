@@ -93,3 +93,40 @@ def test_layer_imports(layer: str, forbidden: tuple[str, ...], why: str) -> None
 @pytest.mark.parametrize(("layer", "forbidden", "why"), ENGINE_CONTRACTS, ids=[c[0] for c in ENGINE_CONTRACTS])
 def test_engines_do_not_lean_on_each_other(layer: str, forbidden: tuple[str, ...], why: str) -> None:
     assert _violations(layer, forbidden) == [], why
+
+
+# The engines' modules are private (``_name.py``): a caller imports what the package's ``__init__`` exports.
+ENGINES = ("keyspace", "streams")
+# Internal helpers another layer of ours may take from an engine's private module (not part of the library's
+# promise, so not exported): each with its reason.
+PRIVATE_IMPORTS_ALLOWED = {
+    "redisguard.streams._ids.format_id": "the HTML report shows stream ids the way the streams engine writes them",
+    "redisguard.streams._safety.TRIM_SCRIPT": "fix runs the same Lua trim script the Trimmer runs",
+    "redisguard.streams._clients.AsyncClient": "a type-only import in the wire layer's stream writer",
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_engine_internals_are_private_modules(engine: str) -> None:
+    public = sorted(path.name for path in (SRC / "redisguard" / engine).glob("*.py")
+                    if path.name != "__init__.py" and not path.name.startswith("_"))
+    assert public == [], f"redisguard.{engine}: modules other than __init__ are internal and named _name.py"
+
+
+def test_other_layers_import_engines_through_their_package() -> None:
+    bad, used = [], set()
+    for path in sorted((SRC / "redisguard").rglob("*.py")):
+        module = _module_name(path)
+        for engine in ENGINES:
+            package = f"redisguard.{engine}"
+            if module == package or module.startswith(package + "."):
+                continue
+            for target in _imports(path):
+                if not target.startswith(package + "._") or target.count(".") < 3:
+                    continue
+                if target in PRIVATE_IMPORTS_ALLOWED:
+                    used.add(target)
+                else:
+                    bad.append(f"{module} imports {target}")
+    assert sorted(set(PRIVATE_IMPORTS_ALLOWED) - used) == [], "an allowed private import no longer exists: drop it"
+    assert bad == [], "import the engine's exported names from its package (or list the helper, with a reason)"

@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redisguard.keyspace.aggregate import Aggregator
-from redisguard.keyspace.patterns import PatternGrouper, cut, raw_pattern
+from redisguard.keyspace._aggregate import Aggregator
+from redisguard.keyspace._patterns import PatternGrouper, cut, raw_pattern
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:

@@ -11,7 +11,7 @@ from tests.keyspace_data import KNOWN_PATTERNS, fill_known
 from redisguard.connect import ConnectionOptions, open_client
 from redisguard.keynames import to_bytes
 from redisguard.keyspace import ScanSettings, sample_for_doctor, scan_client, scan_deployment
-from redisguard.keyspace.aggregate import TTL_BUCKETS, ttl_bucket
+from redisguard.keyspace._aggregate import TTL_BUCKETS, ttl_bucket
 from redisguard.localserver import LocalServer
 
 # The type's length command, through redis-py's own methods: the independent truth for each key's length.

@@ -8,7 +8,7 @@ import time
 
 from redisguard.connect import ConnectionOptions
 from redisguard.keyspace import ScanSettings, scan_deployment
-from redisguard.keyspace.throttle import Throttle
+from redisguard.keyspace._throttle import Throttle
 from redisguard.localserver import LocalServer
 
 _PINGS = 500

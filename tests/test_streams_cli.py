@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import redis
+from tests.streams_data import two_group_stream
 
 from redisguard.localserver import LocalCluster, LocalServer
 
@@ -17,21 +18,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*REDISGUARD, *args], capture_output=True, text=True, timeout=120, check=False)
 
 
-def _setup(client: redis.Redis, key: str = "events") -> list[str]:
-    ids = [client.xadd(key, {"n": str(n), "body": "b" * 100}).decode() for n in range(100)]
-    client.xgroup_create(key, "fast", id="0")
-    client.xgroup_create(key, "slow", id="0")
-    fast = [i for _, entries in client.xreadgroup("fast", "f1", {key: ">"}, count=80) for i, _ in entries]
-    client.xack(key, "fast", *fast)
-    slow = [i for _, entries in client.xreadgroup("slow", "s1", {key: ">"}, count=60) for i, _ in entries]
-    client.xack(key, "slow", *slow[:40])  # slow still holds 40..59 pending
-    return ids
-
-
 def test_streams_report_json(make_server) -> None:
     srv: LocalServer = make_server()
     with srv.client() as client:
-        ids = _setup(client)
+        ids = two_group_stream(client)
         client.xadd("orphan", {"n": "1"})
     report = json.loads(run_cli("streams", srv.url, "--json").stdout)
     by_key = {row["key"]: row for row in report["streams"]}
@@ -51,7 +41,7 @@ def test_streams_report_json(make_server) -> None:
 def test_trim_dry_run_then_safe_trim(make_server) -> None:
     srv: LocalServer = make_server()
     with srv.client() as client:
-        ids = _setup(client)
+        ids = two_group_stream(client)
     dry = run_cli("trim", "events", srv.url, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "would free 40 entries" in dry.stdout and "pinned by group slow" in dry.stdout
@@ -77,7 +67,7 @@ def test_trim_without_groups_trims_nothing(make_server) -> None:
 def test_drop_unprocessed_shows_losses_first(make_server) -> None:
     srv: LocalServer = make_server()
     with srv.client() as client:
-        _setup(client)
+        two_group_stream(client)
     refused = run_cli("trim", "events", srv.url, "--maxlen", "10")
     assert refused.returncode == 2 and "--drop-unprocessed" in refused.stderr
     result = run_cli("trim", "events", srv.url, "--drop-unprocessed", "--maxlen", "10", "--exact")
@@ -100,7 +90,7 @@ def test_streams_and_trim_on_cluster(cluster: LocalCluster) -> None:
     client = redis.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port)
     try:
         for key in keys:
-            _setup(client, key)
+            two_group_stream(client, key)
         report = json.loads(run_cli("streams", cluster.url, "--json").stdout)
         rows = {row["key"]: row for row in report["streams"] if row["key"] in keys}
         assert set(rows) == set(keys)

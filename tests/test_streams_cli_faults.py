@@ -10,6 +10,7 @@ import time
 
 import pytest
 import redis
+from tests.streams_data import two_group_stream
 
 from redisguard.localserver import LocalServer
 
@@ -18,17 +19,6 @@ REDISGUARD = [sys.executable, "-m", "redisguard"]
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*REDISGUARD, *args], capture_output=True, text=True, timeout=120, check=False)
-
-
-def _setup(client: redis.Redis, key: str = "events") -> list[str]:
-    ids = [client.xadd(key, {"n": str(n), "body": "b" * 100}).decode() for n in range(100)]
-    client.xgroup_create(key, "fast", id="0")
-    client.xgroup_create(key, "slow", id="0")
-    fast = [i for _, entries in client.xreadgroup("fast", "f1", {key: ">"}, count=80) for i, _ in entries]
-    client.xack(key, "fast", *fast)
-    slow = [i for _, entries in client.xreadgroup("slow", "s1", {key: ">"}, count=60) for i, _ in entries]
-    client.xack(key, "slow", *slow[:40])
-    return ids
 
 
 def _user(srv: LocalServer, client: redis.Redis, line: str, name: str = "u") -> str:
@@ -50,7 +40,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str], code: int, *needle
 def test_the_acl_line_for_trim_is_enough_to_trim(make_server) -> None:
     srv: LocalServer = make_server()
     client = srv.client()
-    ids = _setup(client)
+    ids = two_group_stream(client)
     line = run_cli("acl", "--for", "trim", "--keys", "events*").stdout.strip()
     assert "+xtrim" in line and "~events*" in line and "+config" not in line and "+flushall" not in line
     url = _user(srv, client, line, "trimmer")
@@ -67,8 +57,8 @@ def test_the_acl_line_for_trim_is_enough_to_trim(make_server) -> None:
 def test_trim_answers_every_mistake_in_one_line(make_server) -> None:
     srv: LocalServer = make_server()
     client = srv.client()
-    _setup(client)
-    _setup(client, "private")
+    two_group_stream(client)
+    two_group_stream(client, "private")
     client.set("plain", "v")
     _one_line_error(run_cli("trim", "plain", srv.url), 2, "not a stream")
     _one_line_error(run_cli("trim", "nope", srv.url), 2, "no stream named nope")
@@ -88,7 +78,7 @@ def test_trim_answers_every_mistake_in_one_line(make_server) -> None:
 def test_streams_never_says_none_found_when_it_could_not_look(make_server) -> None:
     srv: LocalServer = make_server()
     client = srv.client()
-    _setup(client)
+    two_group_stream(client)
     no_scan = _user(srv, client, "ACL SETUSER x reset on ><password> ~* resetchannels +@all -scan", "noscan")
     result = run_cli("streams", no_scan)
     assert result.returncode == 1, result.stderr
@@ -107,7 +97,7 @@ def test_streams_never_says_none_found_when_it_could_not_look(make_server) -> No
 def test_streams_with_scan_renamed(make_server) -> None:
     srv: LocalServer = make_server(rename_command=["SCAN", "SCAN_RENAMED_BY_OPS"])
     client = srv.client()
-    _setup(client)
+    two_group_stream(client)
     result = run_cli("streams", srv.url)
     assert result.returncode == 1, result.stderr
     assert "No streams found" not in result.stdout and "renamed" in result.stdout
@@ -117,7 +107,7 @@ def test_streams_with_scan_renamed(make_server) -> None:
 def test_streams_on_a_replica_that_has_streams(make_server) -> None:
     primary: LocalServer = make_server()
     with primary.client() as client:
-        _setup(client)
+        two_group_stream(client)
     replica: LocalServer = make_server(replicaof=["127.0.0.1", str(primary.port)])
     with replica.client() as client:
         for _ in range(200):

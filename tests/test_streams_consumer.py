@@ -310,7 +310,7 @@ async def test_block_longer_than_the_clients_socket_timeout(server: LocalServer,
 async def test_cluster_client_block_is_bounded_too(cluster) -> None:
     from redis.asyncio.cluster import RedisCluster
 
-    from redisguard.streams.consumer import _bounded_block
+    from redisguard.streams._consumer import _bounded_block
 
     node = cluster.nodes[0]
     client = RedisCluster(host="127.0.0.1", port=node.port, socket_timeout=0.4)

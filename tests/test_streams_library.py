@@ -8,8 +8,7 @@ import pytest
 import redis
 
 from redisguard.localserver import LocalCluster, LocalServer
-from redisguard.streams import Consumer, Entry, Producer, SyncProducer, Trimmer, safe_trim_point
-from redisguard.streams.metrics import export_prometheus
+from redisguard.streams import Consumer, Entry, Producer, SyncProducer, Trimmer, export_prometheus, safe_trim_point
 
 
 async def test_checkpoint_only_after_events_are_stored(make_server) -> None:

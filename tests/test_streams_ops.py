@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+from tests.streams_data import two_group_stream
 
 from redisguard.localserver import LocalServer
 from redisguard.streams import (
@@ -15,25 +16,14 @@ from redisguard.streams import (
     server_of,
     xackdel_safe,
 )
-from redisguard.streams.health import WALK_CAP
-from redisguard.streams.plan import ACKED_TRIM_SCRIPT
-
-
-def _setup(client: redis.Redis, key: str = "events") -> list[str]:
-    ids = [client.xadd(key, {"n": str(n), "body": "b" * 100}).decode() for n in range(100)]
-    client.xgroup_create(key, "fast", id="0")
-    client.xgroup_create(key, "slow", id="0")
-    fast = [i for _, entries in client.xreadgroup("fast", "f1", {key: ">"}, count=80) for i, _ in entries]
-    client.xack(key, "fast", *fast)
-    slow = [i for _, entries in client.xreadgroup("slow", "s1", {key: ">"}, count=60) for i, _ in entries]
-    client.xack(key, "slow", *slow[:40])  # slow still holds 40..59 pending
-    return ids
+from redisguard.streams._health import WALK_CAP
+from redisguard.streams._plan import ACKED_TRIM_SCRIPT
 
 
 def test_plan_then_apply_a_safe_trim(make_server) -> None:
     srv: LocalServer = make_server()
     client = srv.client()
-    ids = _setup(client)
+    ids = two_group_stream(client)
     plan = plan_trim(client, "events", exact=True)
     assert plan.cut_point == ids[40] and plan.health.safe_point is not None
     assert plan.health.safe_point.pinned_by == "slow"
@@ -48,7 +38,7 @@ def test_plan_then_apply_a_safe_trim(make_server) -> None:
 def test_plan_an_emergency_trim_counts_losses_per_group(make_server) -> None:
     srv: LocalServer = make_server()
     client = srv.client()
-    ids = _setup(client)
+    ids = two_group_stream(client)
     plan = plan_trim(client, "events", exact=True, drop_unprocessed=True, maxlen=10)
     assert plan.cut_point == ids[90]
     assert {loss.group: loss.unprocessed_lost.value for loss in plan.losses} == {"fast": 10, "slow": 50}
@@ -63,7 +53,7 @@ def test_every_server_here_takes_the_portable_path(make_server, redis_binary) ->
     # every one must take the safe-point script, and say so.
     srv: LocalServer = make_server()
     client = srv.client()
-    _setup(client)
+    two_group_stream(client)
     server = server_of(client.info("server"))
     plan = plan_trim(client, "events")
     assert plan.server == server

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from redisguard.localserver import LocalServer
 from redisguard.snapshot import StreamGroup
 from redisguard.streams import safe_point_of_groups, trim_safe
-from redisguard.streams.ids import next_id, parse_id
+from redisguard.streams._ids import next_id, parse_id
 
 GROUPS = ("fast", "slow")
 Op = tuple[str, int, int]

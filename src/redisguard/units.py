@@ -1,8 +1,10 @@
-"""Human-readable numbers for reports."""
+"""Human-readable numbers for reports, and the one parser of durations every option takes."""
 
 from __future__ import annotations
 
-__all__ = ["fmt_bytes", "fmt_duration_ms", "parse_bytes"]
+import re
+
+__all__ = ["fmt_bytes", "fmt_duration_ms", "parse_bytes", "parse_duration"]
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -43,3 +45,16 @@ def parse_bytes(text: str) -> int:
         if cleaned.endswith(suffix) and cleaned[: -len(suffix)].strip().replace(".", "", 1).isdigit():
             return int(float(cleaned[: -len(suffix)]) * _SUFFIXES[suffix])
     return int(cleaned)
+
+
+_DURATION_PART = r"(\d+(?:\.\d+)?)\s*(ms|min|s|m|h|d)?"
+_DURATION = re.compile(rf"^\s*(?:{_DURATION_PART}\s*)+$")
+_DURATION_PARTS = re.compile(_DURATION_PART)
+_DURATION_SECONDS = {None: 1.0, "": 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """``500ms``, ``90``/``90s``, ``30m``/``30min``, ``6h``, ``1d``, ``1h30m`` as seconds; ValueError otherwise."""
+    if not _DURATION.match(text):
+        raise ValueError(f"{text!r} is not a duration (examples: 500ms, 30s, 2m, 6h, 1h30m)")
+    return sum(float(number) * _DURATION_SECONDS[unit] for number, unit in _DURATION_PARTS.findall(text))

@@ -18,7 +18,7 @@ import redis.exceptions as rex
 from redis.asyncio.connection import Connection
 
 if TYPE_CHECKING:  # the wire layer imports no engine at run time
-    from redisguard.streams.clients import AsyncClient
+    from redisguard.streams._clients import AsyncClient
 
 __all__ = ["execute_packed", "packable"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from redisguard.alerting.document import GROUP_NAME, metrics_used, rules_document, rules_yaml, undefined_metrics
 from redisguard.alerting.rules import Alert, build_alerts
 from redisguard.alerting.templates import Runbook
-from redisguard.alerting.thresholds import AlertThresholds, parse_duration, validate_selector
+from redisguard.alerting.thresholds import AlertThresholds, validate_selector
 
 __all__ = [
     "GROUP_NAME",
@@ -14,7 +14,6 @@ __all__ = [
     "Runbook",
     "build_alerts",
     "metrics_used",
-    "parse_duration",
     "rules_document",
     "rules_yaml",
     "undefined_metrics",

@@ -5,11 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["AlertThresholds", "parse_duration", "validate_selector"]
+__all__ = ["AlertThresholds", "validate_selector"]
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*([smhd]?)\s*)+$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _MATCHER = r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\\n]|\\.)*"\s*'
 _SELECTOR = re.compile(rf"^{_MATCHER}(?:,{_MATCHER})*,?\s*$")
 
@@ -47,13 +44,6 @@ class AlertThresholds:
         if self.noeviction_selector and not validate_selector(self.noeviction_selector):
             out.append('--noeviction-selector must be PromQL label matchers, e.g. job="redis-queues"')
         return out
-
-
-def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``30m``, ``6h``, ``1d``, ``1h30m`` as seconds; ValueError otherwise."""
-    if not _DURATION.match(text):
-        raise ValueError(f"{text!r} is not a duration (examples: 90s, 30m, 6h, 1h30m)")
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _PART.findall(text))
 
 
 def validate_selector(text: str) -> bool:

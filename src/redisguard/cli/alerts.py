@@ -16,11 +16,11 @@ from redisguard.alerting import (
     AlertThresholds,
     Runbook,
     metrics_used,
-    parse_duration,
     rules_document,
     rules_yaml,
     undefined_metrics,
 )
+from redisguard.cli.options import Duration
 from redisguard.cli.output import Output
 from redisguard.errors import UsageError
 from redisguard.keynames import visible
@@ -29,18 +29,6 @@ from redisguard.units import parse_bytes
 __all__ = ["command"]
 
 _DEFAULTS = AlertThresholds()
-
-
-class _Duration(click.ParamType[float]):
-    name = "DURATION"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            return parse_duration(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 class _Size(click.ParamType[int]):
@@ -64,17 +52,17 @@ def _hours(seconds: float) -> str:
 _OPTIONS: tuple[tuple[str, str, click.ParamType[Any], str, str], ...] = (
     ("--memory-warning", "memory_warning", click.FLOAT, "0.8", "Warn at this share of maxmemory."),
     ("--memory-critical", "memory_critical", click.FLOAT, "0.9", "Critical at this share of maxmemory."),
-    ("--forecast-warning", "forecast_warning_s", _Duration(), "6h", "Warn when the forecast reaches maxmemory "
+    ("--forecast-warning", "forecast_warning_s", Duration(), "6h", "Warn when the forecast reaches maxmemory "
      "within this time."),
-    ("--forecast-critical", "forecast_critical_s", _Duration(), "1h", "...within this time: critical under "
+    ("--forecast-critical", "forecast_critical_s", Duration(), "1h", "...within this time: critical under "
      "noeviction (write errors), warning under allkeys-*/volatile-* (evictions)."),
     ("--fragmentation-ratio", "fragmentation_ratio", click.FLOAT, "1.5", "Fragmentation ratio above which..."),
     ("--fragmentation-bytes", "fragmentation_min_bytes", _Size(), "100MiB", "...at least this much RSS is "
      "fragmentation."),
     ("--stream-lag", "stream_lag", click.INT, "100000", "Entries a consumer group has not read."),
     ("--stream-pending", "stream_pending", click.INT, "10000", "Entries delivered, not acknowledged."),
-    ("--pending-age", "pending_age_s", _Duration(), "1h", "Age of a group's oldest pending entry."),
-    ("--dead-consumer-idle", "dead_consumer_idle_s", _Duration(), "30m", "Idle time after which a consumer "
+    ("--pending-age", "pending_age_s", Duration(), "1h", "Age of a group's oldest pending entry."),
+    ("--dead-consumer-idle", "dead_consumer_idle_s", Duration(), "30m", "Idle time after which a consumer "
      "still holding pending entries is dead."),
     ("--clients-share", "clients_share", click.FLOAT, "0.8", "Share of maxclients connected."),
     ("--noeviction-selector", "noeviction_selector", click.STRING, "", 'Label matchers of instances meant never '

@@ -8,8 +8,7 @@ import threading
 
 import click
 
-from redisguard.cli.keys import parse_duration
-from redisguard.cli.options import connection_options, fail
+from redisguard.cli.options import Duration, connection_options, fail
 from redisguard.connect import ConnectionOptions
 
 __all__ = ["command", "parse_listen"]
@@ -23,30 +22,20 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def _seconds(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    if seconds < 0:
-        raise click.BadParameter("must not be negative")
-    return seconds
-
-
 @click.command("exporter")
 @connection_options
 @click.option("--listen", default="127.0.0.1:9121", show_default=True, metavar="HOST:PORT",
               help="Where to serve /metrics, /scrape?target=... and /status.")
-@click.option("--scrape-timeout", default="5s", show_default=True, callback=_seconds, metavar="DURATION",
+@click.option("--scrape-timeout", default="5s", show_default=True, type=Duration(),
               help="What has not arrived by then is missing (redisguard_scrape_partial 1).")
-@click.option("--cache-ttl", default="1s", show_default=True, callback=_seconds, metavar="DURATION",
+@click.option("--cache-ttl", default="1s", show_default=True, type=Duration(),
               help="Scrapes within this time of a collection get its result.")
 @click.option("--max-streams", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Streams exported per node (the rest are counted in redisguard_streams_not_exported).")
 @click.option("--consumer-metrics", is_flag=True, help="Also export per-consumer series (high cardinality).")
-@click.option("--streams-interval", default="60s", show_default=True, callback=_seconds, metavar="DURATION",
+@click.option("--streams-interval", default="60s", show_default=True, type=Duration(),
               help="How often the stream list is rediscovered with SCAN TYPE stream (incrementally).")
-@click.option("--keys-interval", default="1h", show_default=True, callback=_seconds, metavar="DURATION",
+@click.option("--keys-interval", default="1h", show_default=True, type=Duration(),
               help="Background keyspace analysis period (0 to turn it off).")
 @click.option("--keys-sample", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Keys drawn by each background keyspace analysis.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from redisguard.cli.options import connection_options
+from redisguard.cli.options import Duration, connection_options
 from redisguard.cli.output import Output, output_options
 from redisguard.connect import ConnectionOptions
 from redisguard.errors import RedisguardError, RefusedError, from_redis, one_line
@@ -30,30 +29,8 @@ from redisguard.keynames import quote_cli, to_bytes
 from redisguard.keyspace import DEFAULT_CAP, SORT_KEYS, ScanSettings, scan_deployment
 from redisguard.render.keys import keys_csv, keys_json, render_keys_terminal
 
-__all__ = ["command", "parse_duration"]
+__all__ = ["command"]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$")
-_SCALE = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """``30s``, ``2m``, ``500ms``, ``1h`` or plain seconds, as seconds."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration (examples: 30s, 2m, 500ms)")
-    return float(match.group(1)) * _SCALE[match.group(2)]
-
-
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    if seconds <= 0:
-        raise click.BadParameter("must be more than zero")
-    return seconds
 
 
 class _Bar:
@@ -99,7 +76,7 @@ def _progress(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None, Cal
               help="Only keys matching this glob (SCAN MATCH), e.g. 'session:*'.")
 @click.option("--sample", type=click.IntRange(min=1), default=None, metavar="N",
               help="Estimate from N uniform random draws (RANDOMKEY) with 95 % confidence intervals.")
-@click.option("--budget", callback=_duration, default=None, metavar="DURATION",
+@click.option("--budget", type=Duration(0.0, above=True), default=None,
               help="Time budget, e.g. 30s: sample until it is spent (a small keyspace is scanned in full).")
 @click.option("--max-impact", "max_impact", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="MS", help="Keep the latency the scan adds for other clients under MS milliseconds.")

@@ -18,8 +18,10 @@ import click
 from redisguard.connect import ConnectionOptions
 from redisguard.connect.options import PASSWORD_ENV, redact_url
 from redisguard.rules.commands import CommandContext
+from redisguard.units import parse_duration
 
-__all__ = ["command_context", "connection_options", "current_target", "fail", "is_terminal", "json_option", "scrub"]
+__all__ = ["Duration", "command_context", "connection_options", "current_target", "fail", "is_terminal", "json_option",
+           "scrub"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,6 +29,29 @@ R = TypeVar("R")
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 
 _state: dict[str, Any] = {"target": "redis", "secrets": ()}
+
+
+class Duration(click.ParamType[float]):
+    """A DURATION option (``500ms``, ``30s``, ``2m``, ``6h``, ``1h30m``; :func:`~redisguard.units.parse_duration`)
+    as seconds, at least ``minimum`` (more than it when ``above``): one syntax and one message for every command."""
+
+    name = "DURATION"
+
+    def __init__(self, minimum: float = 0.0, *, above: bool = False) -> None:
+        self.minimum, self.above = minimum, above
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            seconds = parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        if seconds < self.minimum or (self.above and seconds == self.minimum):
+            bound = "more than" if self.above else "at least"
+            self.fail("must not be negative" if self.minimum == 0 and not self.above
+                      else f"must be {bound} {self.minimum:g} s", param, ctx)
+        return seconds
 
 
 def current_target() -> str:

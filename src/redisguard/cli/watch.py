@@ -13,23 +13,12 @@ from collections.abc import Iterator
 import click
 from rich.live import Live
 
-from redisguard.cli.keys import parse_duration
-from redisguard.cli.options import connection_options
+from redisguard.cli.options import Duration, connection_options
 from redisguard.cli.output import Output
 from redisguard.connect import ConnectionOptions
 from redisguard.errors import ConnectionFailed
 
 __all__ = ["command"]
-
-
-def _interval(ctx: click.Context, param: click.Parameter, value: str) -> float:
-    try:
-        seconds = parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    if seconds < 0.1:
-        raise click.BadParameter("must be at least 0.1 s")
-    return seconds
 
 
 @contextlib.contextmanager
@@ -67,7 +56,7 @@ def _wait_for_q(seconds: float, reading: bool) -> bool:
 
 @click.command("watch")
 @connection_options
-@click.option("--interval", default="1s", show_default=True, callback=_interval, metavar="DURATION",
+@click.option("--interval", default="1s", show_default=True, type=Duration(0.1),
               help="Time between samples.")
 @click.option("--once", is_flag=True, help="Take one sample, print it and exit (with --json: for scripts).")
 @click.option("--json", "as_json", is_flag=True, help="Print samples as JSON (one object per line).")

@@ -33,13 +33,13 @@ def collect_snapshot(
         futures = [pool.submit(collect_node, node, key_sampler=key_sampler) for node in nodes]
         for node, future in zip(nodes, futures, strict=True):
             try:
-                node_snapshot, probe = future.result()
+                node_snapshot, gaps = future.result()
             except ConnectError as exc:  # one node down (a failed primary, a replica restarting): the rest
                 first_error = first_error or exc
                 lost.append(NotVisible(what=f"node {node.address}", node=node.address,
                                        reason=f"could not be diagnosed: {exc}"))
                 continue
-            results.append((node_snapshot, probe.missing))
+            results.append((node_snapshot, gaps.missing))
     except BaseException:
         # Ctrl-C or a node's failure: do not wait for the other nodes' replies (up to --timeout each).
         pool.shutdown(wait=False, cancel_futures=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from redisguard.collect.probe import Probe
+from redisguard.collect.gaps import Gaps
 from redisguard.snapshot import ClientEntry, ClientGroup, ClientSummary
 
 __all__ = ["IDLE_BUCKETS", "collect_clients", "summarise_clients"]
@@ -64,9 +64,9 @@ def summarise_clients(raw_clients: list[dict[str, Any]], self_id: int | None = N
     )
 
 
-def collect_clients(client: redis.Redis, probe: Probe) -> ClientSummary | None:
-    raw = probe.run("CLIENT LIST", client.client_list)
+def collect_clients(client: redis.Redis, gaps: Gaps) -> ClientSummary | None:
+    raw = gaps.run("CLIENT LIST", client.client_list)
     if raw is None:
         return None
-    own = probe.run("CLIENT ID", client.client_id)
+    own = gaps.run("CLIENT ID", client.client_id)
     return summarise_clients(list(raw), self_id=int(own) if own is not None else None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from redisguard.collect.probe import Probe, reason_for
+from redisguard.collect.gaps import Gaps, reason_for
 
 __all__ = ["MEMORY_CONFIG", "collect_config"]
 
@@ -25,18 +25,18 @@ MEMORY_CONFIG: tuple[str, ...] = (
 _SECRET = {"requirepass", "masterauth", "masteruser", "tls-key-file-pass", "tls-client-key-file-pass"}
 
 
-def collect_config(client: redis.Redis, probe: Probe) -> dict[str, str]:
+def collect_config(client: redis.Redis, gaps: Gaps) -> dict[str, str]:
     """One CONFIG GET per parameter, pipelined (Redis < 7.0 takes one pattern per call)."""
     pipe = client.pipeline(transaction=False)
     for name in MEMORY_CONFIG:
         pipe.config_get(name)  # through redis-py's CONFIG GET parser: a dict in RESP2 and RESP3 alike
-    replies = probe.run("CONFIG GET", lambda: pipe.execute(raise_on_error=False))
+    replies = gaps.run("CONFIG GET", lambda: pipe.execute(raise_on_error=False))
     if replies is None:
         return {}
     values: dict[str, str] = {}
     errors = [reply for reply in replies if isinstance(reply, redis.exceptions.RedisError)]
     if errors and len(errors) == len(replies):
-        probe.note("CONFIG GET", reason_for(errors[0], "CONFIG GET"))
+        gaps.note("CONFIG GET", reason_for(errors[0], "CONFIG GET"))
         return {}
     for reply in replies:
         if isinstance(reply, dict):

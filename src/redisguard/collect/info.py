@@ -5,18 +5,18 @@ from __future__ import annotations
 import redis
 
 from redisguard._wire.info import parse_info_text
-from redisguard.collect.probe import Probe, reason_for
+from redisguard.collect.gaps import Gaps, reason_for
 from redisguard.collect.raw import raw_replies
 
 __all__ = ["collect_info", "parse_info_text"]
 
 
-def collect_info(client: redis.Redis, probe: Probe) -> dict[str, dict[str, str]]:
+def collect_info(client: redis.Redis, gaps: Gaps) -> dict[str, dict[str, str]]:
     with raw_replies(client, "INFO"):
-        return _collect_info(client, probe)
+        return _collect_info(client, gaps)
 
 
-def _collect_info(client: redis.Redis, probe: Probe) -> dict[str, dict[str, str]]:
+def _collect_info(client: redis.Redis, gaps: Gaps) -> dict[str, dict[str, str]]:
     for section in ("everything", "all", None):  # "everything" includes modules; older servers lack it
         args = ("INFO", section) if section else ("INFO",)
         try:
@@ -24,7 +24,7 @@ def _collect_info(client: redis.Redis, probe: Probe) -> dict[str, dict[str, str]
         except redis.exceptions.ResponseError as exc:
             if "syntax" in str(exc).lower() or "wrong number" in str(exc).lower():
                 continue
-            probe.note("INFO", reason_for(exc, "INFO"))
+            gaps.note("INFO", reason_for(exc, "INFO"))
             return {}
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         return parse_info_text(text)

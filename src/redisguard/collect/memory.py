@@ -6,7 +6,7 @@ from typing import Any
 
 import redis
 
-from redisguard.collect.probe import Probe
+from redisguard.collect.gaps import Gaps
 
 __all__ = ["collect_memory_doctor", "collect_memory_stats"]
 
@@ -22,13 +22,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def collect_memory_stats(client: redis.Redis, probe: Probe) -> dict[str, Any]:
-    stats = probe.run("MEMORY STATS", lambda: client.execute_command("MEMORY STATS"))
+def collect_memory_stats(client: redis.Redis, gaps: Gaps) -> dict[str, Any]:
+    stats = gaps.run("MEMORY STATS", lambda: client.execute_command("MEMORY STATS"))
     return _plain(stats) if isinstance(stats, dict) else {}
 
 
-def collect_memory_doctor(client: redis.Redis, probe: Probe) -> str | None:
-    text = probe.run("MEMORY DOCTOR", lambda: client.execute_command("MEMORY DOCTOR"))
+def collect_memory_doctor(client: redis.Redis, gaps: Gaps) -> str | None:
+    text = gaps.run("MEMORY DOCTOR", lambda: client.execute_command("MEMORY DOCTOR"))
     if text is None:
         return None
     return str(_plain(text))

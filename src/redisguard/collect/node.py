@@ -11,9 +11,9 @@ import redis.exceptions as rex
 from redisguard.collect.clients import collect_clients
 from redisguard.collect.cluster import collect_cluster_info
 from redisguard.collect.config import collect_config
+from redisguard.collect.gaps import Gaps
 from redisguard.collect.info import collect_info
 from redisguard.collect.memory import collect_memory_doctor, collect_memory_stats
-from redisguard.collect.probe import Probe
 from redisguard.collect.slowlog import collect_latency, collect_slowlog
 from redisguard.collect.streams import collect_streams
 from redisguard.connect import ConnectError, Node, describe_connect_failure, open_client
@@ -27,7 +27,7 @@ KeySampler = Callable[[redis.Redis], KeyspaceReport | None]
 _KEY_SAMPLE = "keyspace sample (SCAN or RANDOMKEY, MEMORY USAGE, OBJECT ENCODING, PTTL, lengths, big-key pass)"
 
 
-def collect_node(node: Node, *, key_sampler: KeySampler | None = None) -> tuple[NodeSnapshot, Probe]:
+def collect_node(node: Node, *, key_sampler: KeySampler | None = None) -> tuple[NodeSnapshot, Gaps]:
     """One node's snapshot. Losing the connection midway is a :class:`ConnectError` (exit 3), not a crash."""
     try:
         return _collect_node(node, key_sampler)
@@ -38,34 +38,34 @@ def collect_node(node: Node, *, key_sampler: KeySampler | None = None) -> tuple[
         raise ConnectError(f"{failure} (while collecting)", kind=failure.kind) from None
 
 
-def _collect_node(node: Node, key_sampler: KeySampler | None) -> tuple[NodeSnapshot, Probe]:
+def _collect_node(node: Node, key_sampler: KeySampler | None) -> tuple[NodeSnapshot, Gaps]:
     started = time.monotonic()
-    probe = Probe(node.address)
+    gaps = Gaps(node.address)
     client = open_client(node.options)
     try:
-        info = collect_info(client, probe)
+        info = collect_info(client, gaps)
         snapshot = NodeSnapshot(
             address=node.address,
             role=node.role,
             # the server's own version: Valkey's valkey_version, not the redis_version:7.2.4 it reports
             version=ServerVersion.from_info(info.get("server", {})).text,
             info=info,
-            config=collect_config(client, probe),
-            memory_stats=collect_memory_stats(client, probe),
-            memory_doctor=collect_memory_doctor(client, probe),
-            clients=collect_clients(client, probe),
-            slowlog=collect_slowlog(client, probe),
-            latency=collect_latency(client, probe),
+            config=collect_config(client, gaps),
+            memory_stats=collect_memory_stats(client, gaps),
+            memory_doctor=collect_memory_doctor(client, gaps),
+            clients=collect_clients(client, gaps),
+            slowlog=collect_slowlog(client, gaps),
+            latency=collect_latency(client, gaps),
             streams=[],
             streams_truncated=False,
             key_sample=None,
         )
         if info.get("cluster", {}).get("cluster_enabled") == "1":
-            snapshot.cluster = collect_cluster_info(client, probe)
-        snapshot.streams, snapshot.streams_truncated = collect_streams(client, probe)
+            snapshot.cluster = collect_cluster_info(client, gaps)
+        snapshot.streams, snapshot.streams_truncated = collect_streams(client, gaps)
         if key_sampler is not None:
-            snapshot.key_sample = probe.run(_KEY_SAMPLE, lambda: key_sampler(client))
+            snapshot.key_sample = gaps.run(_KEY_SAMPLE, lambda: key_sampler(client))
     finally:
         client.close()
     snapshot.collected_in_ms = int((time.monotonic() - started) * 1000)
-    return snapshot, probe
+    return snapshot, gaps

@@ -22,11 +22,12 @@ from typing import Any
 import redis
 import redis.exceptions as rex
 
+from redisguard._wire.decode import optional_int, text
 from redisguard.collect.clients import collect_clients
 from redisguard.collect.config import collect_config
+from redisguard.collect.gaps import Gaps, reason_for
 from redisguard.collect.info import collect_info, parse_info_text
 from redisguard.collect.memory import collect_memory_doctor, collect_memory_stats
-from redisguard.collect.probe import Probe, reason_for
 from redisguard.collect.raw import raw_replies
 from redisguard.collect.slowlog import collect_latency, collect_slowlog
 from redisguard.collect.streams import collect_streams, id_ms
@@ -88,19 +89,6 @@ def discover_streams(client: redis.Redis, limit: int, *, count: int = 500) -> tu
             return found, total
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _opt_int(value: Any) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _age(now_ms: int, stream_id: str | None) -> int | None:
     ms = id_ms(stream_id)
     return None if ms is None else max(0, now_ms - ms)
@@ -120,26 +108,26 @@ def _denied(sample: NodeSample, what: str, reply: Any) -> bool:
 def _stream(key: bytes, raw: dict[str, Any], memory: Any, now_ms: int) -> StreamInfo:
     first = raw.get("first-entry")
     last = raw.get("last-entry")
-    first_id = _text(first[0]) if first else None
-    last_id = _text(last[0]) if last else None
+    first_id = text(first[0]) if first else None
+    last_id = text(last[0]) if last else None
     return StreamInfo(
         key=to_text(key), length=int(raw.get("length", 0)),
         memory_bytes=int(memory) if isinstance(memory, int) else None,
         first_id=first_id, last_id=last_id,
         first_entry_age_ms=_age(now_ms, first_id), last_entry_age_ms=_age(now_ms, last_id),
-        last_generated_id=_text(raw.get("last-generated-id", "0-0")),
-        max_deleted_entry_id=_text(raw["max-deleted-entry-id"]) if raw.get("max-deleted-entry-id") else None,
-        entries_added=_opt_int(raw.get("entries-added")),
+        last_generated_id=text(raw.get("last-generated-id", "0-0")),
+        max_deleted_entry_id=text(raw["max-deleted-entry-id"]) if raw.get("max-deleted-entry-id") else None,
+        entries_added=optional_int(raw.get("entries-added")),
     )
 
 
 def _group(raw: dict[str, Any]) -> tuple[StreamGroup, Any]:
     name_raw = raw.get("name", b"")
     return StreamGroup(
-        name=to_text(name_raw) if isinstance(name_raw, bytes) else str(name_raw),
+        name=text(name_raw),
         consumers=int(raw.get("consumers", 0)), pending=int(raw.get("pending", 0)),
-        last_delivered_id=_text(raw.get("last-delivered-id", "0-0")),
-        entries_read=_opt_int(raw.get("entries-read")), lag=_opt_int(raw.get("lag")),
+        last_delivered_id=text(raw.get("last-delivered-id", "0-0")),
+        entries_read=optional_int(raw.get("entries-read")), lag=optional_int(raw.get("lag")),
     ), name_raw
 
 
@@ -180,13 +168,13 @@ def _stream_batch(client: redis.Redis, sample: NodeSample, keys: Sequence[bytes]
             if _denied(sample, what, reply):
                 continue
             if what == "XPENDING" and isinstance(reply, dict) and reply.get("min") is not None:
-                group.oldest_pending_id = _text(reply["min"])
+                group.oldest_pending_id = text(reply["min"])
                 group.oldest_pending_age_ms = _age(now_ms, group.oldest_pending_id)
             elif what == "XINFO CONSUMERS" and isinstance(reply, list):
                 group.consumer_details = [StreamConsumer(
-                    name=to_text(c.get("name", b"")) if isinstance(c.get("name"), bytes) else str(c.get("name", "")),
+                    name=text(c.get("name", b"")),
                     pending=int(c.get("pending", 0)), idle_ms=int(c.get("idle", 0)),
-                    inactive_ms=_opt_int(c.get("inactive"))) for c in reply]
+                    inactive_ms=optional_int(c.get("inactive"))) for c in reply]
     return streams
 
 
@@ -238,19 +226,19 @@ def collect_sample(client: redis.Redis, sample: NodeSample, which: CollectionSet
 def collect_full(client: redis.Redis, address: str, role: str) -> tuple[NodeSnapshot, list[NotVisible]]:
     """The doctor's whole set on an open client (the same collectors as :func:`collect_node`)."""
     started = time.monotonic()
-    probe = Probe(address)
-    info = collect_info(client, probe)
+    gaps = Gaps(address)
+    info = collect_info(client, gaps)
     snapshot = NodeSnapshot(
         address=address, role="primary" if role == "primary" else "replica",
         version=info.get("server", {}).get("redis_version", "unknown"), info=info,
-        config=collect_config(client, probe), memory_stats=collect_memory_stats(client, probe),
-        memory_doctor=collect_memory_doctor(client, probe), clients=collect_clients(client, probe),
-        slowlog=collect_slowlog(client, probe), latency=collect_latency(client, probe),
+        config=collect_config(client, gaps), memory_stats=collect_memory_stats(client, gaps),
+        memory_doctor=collect_memory_doctor(client, gaps), clients=collect_clients(client, gaps),
+        slowlog=collect_slowlog(client, gaps), latency=collect_latency(client, gaps),
         streams=[], streams_truncated=False, key_sample=None,
     )
-    snapshot.streams, snapshot.streams_truncated = collect_streams(client, probe)
+    snapshot.streams, snapshot.streams_truncated = collect_streams(client, gaps)
     snapshot.collected_in_ms = int((time.monotonic() - started) * 1000)
-    return snapshot, probe.missing
+    return snapshot, gaps.missing
 
 
 def sample_snapshot(sample: NodeSample, *, streams_truncated: bool = False) -> NodeSnapshot:

@@ -7,7 +7,7 @@ from typing import Any
 import redis
 
 from redisguard._wire.decode import text
-from redisguard.collect.probe import Probe
+from redisguard.collect.gaps import Gaps
 from redisguard.collect.raw import raw_replies
 from redisguard.keynames import to_text
 from redisguard.snapshot import LatencyEvent, SlowlogEntry
@@ -40,14 +40,14 @@ def slowlog_entry(raw: list[Any]) -> SlowlogEntry:
     )
 
 
-def collect_slowlog(client: redis.Redis, probe: Probe) -> list[SlowlogEntry]:
+def collect_slowlog(client: redis.Redis, gaps: Gaps) -> list[SlowlogEntry]:
     with raw_replies(client, "SLOWLOG GET"):
-        raw = probe.run("SLOWLOG GET", lambda: client.execute_command("SLOWLOG GET", SLOWLOG_ENTRIES))
+        raw = gaps.run("SLOWLOG GET", lambda: client.execute_command("SLOWLOG GET", SLOWLOG_ENTRIES))
     return [slowlog_entry(item) for item in raw or []]
 
 
-def collect_latency(client: redis.Redis, probe: Probe) -> list[LatencyEvent]:
+def collect_latency(client: redis.Redis, gaps: Gaps) -> list[LatencyEvent]:
     with raw_replies(client, "LATENCY LATEST"):
-        raw = probe.run("LATENCY LATEST", lambda: client.execute_command("LATENCY LATEST"))
+        raw = gaps.run("LATENCY LATEST", lambda: client.execute_command("LATENCY LATEST"))
     return [LatencyEvent(event=_text(item[0]), at=int(item[1]), latest_ms=int(item[2]), max_ms=int(item[3]))
             for item in raw or []]

@@ -8,7 +8,7 @@ refused connection is retried; a timeout is one timeout (retrying it would make 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 import redis
 import redis.asyncio
@@ -20,7 +20,8 @@ from redisguard._wire.errors import refusal_kind
 from redisguard.connect.errors import ConnectError, describe_connect_failure
 from redisguard.connect.options import ConnectionOptions
 
-__all__ = ["async_client", "async_cluster_client", "cluster_client", "open_client", "sync_client", "verified"]
+__all__ = ["async_client", "async_cluster_client", "cluster_client", "current_role", "open_client", "sync_client",
+           "verified"]
 
 RETRYABLE: tuple[type[rex.RedisError], ...] = (rex.ConnectionError,)
 
@@ -29,38 +30,31 @@ def _retry(options: ConnectionOptions) -> Retry:
     return Retry(ExponentialBackoff(cap=1.0, base=0.05), options.retries, supported_errors=RETRYABLE)
 
 
+def _async_retry(options: ConnectionOptions) -> Any:
+    """:func:`_retry` for the asyncio clients (redis-py has a separate Retry class there)."""
+    from redis.asyncio.retry import Retry as AsyncRetry
+
+    return AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), options.retries, supported_errors=RETRYABLE)
+
+
 def sync_client(options: ConnectionOptions, **extra: Any) -> redis.Redis:
     """A sync client (not yet verified: see :func:`open_client`)."""
-    kwargs = options.redis_kwargs()
-    kwargs.update(extra)
-    return redis.Redis(retry=_retry(options), **kwargs)
+    return redis.Redis(retry=_retry(options), **{**options.redis_kwargs(), **extra})
 
 
 def async_client(options: ConnectionOptions, **extra: Any) -> redis.asyncio.Redis:
     """An asyncio client with the same settings (used by :mod:`redisguard.streams`)."""
-    from redis.asyncio.retry import Retry as AsyncRetry
-
-    kwargs = options.redis_kwargs()
-    kwargs.update(extra)
-    retry = AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), options.retries, supported_errors=RETRYABLE)
-    return redis.asyncio.Redis(retry=retry, **kwargs)
+    return redis.asyncio.Redis(retry=_async_retry(options), **{**options.redis_kwargs(), **extra})
 
 
 def cluster_client(options: ConnectionOptions, **extra: Any) -> redis.RedisCluster:
     """A Redis Cluster client with the same explicit timeouts and retry policy as :func:`sync_client`."""
-    kwargs = options.cluster_kwargs()
-    kwargs.update(extra)
-    return redis.RedisCluster(retry=_retry(options), **kwargs)
+    return redis.RedisCluster(retry=_retry(options), **{**options.cluster_kwargs(), **extra})
 
 
 def async_cluster_client(options: ConnectionOptions, **extra: Any) -> redis.asyncio.RedisCluster:
     """:func:`cluster_client` for asyncio (used by :mod:`redisguard.streams`)."""
-    from redis.asyncio.retry import Retry as AsyncRetry
-
-    kwargs = options.cluster_kwargs()
-    kwargs.update(extra)
-    retry = AsyncRetry(ExponentialBackoff(cap=1.0, base=0.05), options.retries, supported_errors=RETRYABLE)
-    return redis.asyncio.RedisCluster(retry=retry, **kwargs)
+    return redis.asyncio.RedisCluster(retry=_async_retry(options), **{**options.cluster_kwargs(), **extra})
 
 
 def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
@@ -100,18 +94,23 @@ def refused_setup_command(exc: rex.ResponseError) -> str | None:
     return None
 
 
-def _is_primary(client: redis.Redis) -> bool:
-    """ROLE, else INFO replication; when the user may run neither, assume so (a replica refuses writes
-    with READONLY anyway, which the command then reports)."""
+def current_role(client: redis.Redis) -> Literal["primary", "replica"] | None:
+    """The node's role now (ROLE, else INFO replication), or None when the user may run neither."""
     try:
         role = client.execute_command("ROLE")
         first = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
     except rex.ResponseError:
         try:
-            first = str(client.info("replication").get("role", "master"))
+            first = str(client.info("replication").get("role", ""))
         except rex.ResponseError:
-            return True
-    return first == "master"
+            return None
+    return "primary" if first == "master" else "replica" if first == "slave" else None
+
+
+def _is_primary(client: redis.Redis) -> bool:
+    """Not known to be a replica: when the user may run neither ROLE nor INFO, assume a primary (a replica
+    refuses writes with READONLY anyway, which the command then reports)."""
+    return current_role(client) != "replica"
 
 
 def open_client(options: ConnectionOptions, *, need_primary: bool = False, **extra: Any) -> redis.Redis:

@@ -11,7 +11,7 @@ import redis
 import redis.exceptions as rex
 
 from redisguard._wire.decode import text
-from redisguard.connect.client import open_client, reason_for_refusal
+from redisguard.connect.client import current_role, open_client, reason_for_refusal
 from redisguard.connect.errors import ConnectError
 from redisguard.connect.options import ConnectionOptions
 
@@ -152,19 +152,6 @@ def discover(options: ConnectionOptions) -> Topology:
             gaps.append(("INFO replication", f"{reason_for_refusal(exc)}: role and replicas not visible, "
                                              "diagnosed as a primary (grant: +info)"))
             return Topology("standalone", (Node(options.display, "primary", options),), tuple(gaps))
-
-
-def current_role(client: redis.Redis) -> Literal["primary", "replica"] | None:
-    """The node's role now (ROLE, else INFO replication), or None when the user may run neither."""
-    try:
-        role = client.execute_command("ROLE")
-        first = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
-    except rex.ResponseError:
-        try:
-            first = str(client.info("replication").get("role", ""))
-        except rex.ResponseError:
-            return None
-    return "primary" if first == "master" else "replica" if first == "slave" else None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import time
 import redis
 import redis.exceptions as rex
 
-from redisguard.collect.probe import reason_for
+from redisguard.collect.gaps import reason_for
 from redisguard.collect.sets import NodeSample
 
 __all__ = ["StreamList"]

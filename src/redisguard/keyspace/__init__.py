@@ -5,14 +5,14 @@ Used by ``redisguard keys``, by the doctor's key analysis (:func:`sample_for_doc
 
 from __future__ import annotations
 
-from redisguard.keyspace.aggregate import TTL_BUCKETS, Aggregator
-from redisguard.keyspace.cluster import pick_nodes, scan_deployment
-from redisguard.keyspace.doctor import doctor_key_sampler, sample_for_doctor
-from redisguard.keyspace.patterns import DEFAULT_CAP, PatternGrouper
-from redisguard.keyspace.report import SORT_KEYS, BigKeyRow, KeyspaceReport, NodeSummary, PatternRow, build_report
-from redisguard.keyspace.sampling import Estimate, Stratum, estimate
-from redisguard.keyspace.scan import NodeScan, ScanSettings, scan_client
-from redisguard.keyspace.throttle import Throttle
+from redisguard.keyspace._aggregate import TTL_BUCKETS, Aggregator
+from redisguard.keyspace._cluster import pick_nodes, scan_deployment
+from redisguard.keyspace._doctor import doctor_key_sampler, sample_for_doctor
+from redisguard.keyspace._patterns import DEFAULT_CAP, PatternGrouper
+from redisguard.keyspace._report import SORT_KEYS, BigKeyRow, KeyspaceReport, NodeSummary, PatternRow, build_report
+from redisguard.keyspace._sampling import Estimate, Stratum, estimate
+from redisguard.keyspace._scan import NodeScan, ScanSettings, scan_client
+from redisguard.keyspace._throttle import Throttle
 
 __all__ = [
     "DEFAULT_CAP",

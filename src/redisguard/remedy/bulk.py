@@ -1,7 +1,7 @@
 """Bulk key work (EXPIRE, UNLINK, measuring a pattern) in throttled batches over raw pipelined RESP.
 
 SCAN MATCH finds the keys; each batch of per-key commands is one write on a raw connection, paced by
-the keys engine's :class:`~redisguard.keyspace.throttle.Throttle` (``--max-impact``): one batch in flight,
+the keys engine's :class:`~redisguard.keyspace.Throttle` (``--max-impact``): one batch in flight,
 a PING behind it on a second connection measures what other clients wait, the batch shrinks when that
 nears the budget. Never KEYS; no server-side Lua over many keys (it blocks other clients for
 milliseconds per call).
@@ -18,7 +18,7 @@ import redis
 
 from redisguard._wire.pipe import RawPipe
 from redisguard._wire.resp import command
-from redisguard.keyspace.throttle import Throttle
+from redisguard.keyspace import Throttle
 from redisguard.remedy.stop import StopFlag
 
 __all__ = ["BatchRunner", "as_error"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from redisguard.remedy.guard import register_script
-from redisguard.streams.safety import TRIM_SCRIPT
+from redisguard.streams._safety import TRIM_SCRIPT
 
 __all__ = ["DELCONSUMER_SCRIPT", "DELCONSUMER_SHA", "TRIM_SCRIPT", "TRIM_SHA"]
 

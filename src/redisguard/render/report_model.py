@@ -21,8 +21,8 @@ from redisguard.rules.commands import CommandContext, shell_line
 from redisguard.rules.finding import Finding, Fix, FixKind
 from redisguard.rules.report import DoctorReport
 from redisguard.snapshot import NodeSnapshot, Snapshot
-from redisguard.streams.ids import format_id
-from redisguard.streams.safety import safe_point_of_groups
+from redisguard.streams import safe_point_of_groups
+from redisguard.streams._ids import format_id
 
 __all__ = [
     "BigKeyView",

@@ -15,8 +15,7 @@ from rich.table import Table
 
 from redisguard.keynames import for_terminal, quote_cli, visible, with_b64
 from redisguard.snapshot import NotVisible, StreamConsumer
-from redisguard.streams.health import EntryCount, StreamHealth, StreamScan
-from redisguard.streams.plan import TrimOutcome, TrimPlan
+from redisguard.streams import EntryCount, StreamHealth, StreamScan, TrimOutcome, TrimPlan
 from redisguard.units import fmt_bytes, fmt_duration_ms
 
 __all__ = ["print_outcome", "print_streams", "print_trim", "streams_json", "trim_json"]

@@ -4,10 +4,10 @@ and trimming as plan → apply, for the ``streams``/``trim`` commands, ``fix`` a
 
 from __future__ import annotations
 
-from redisguard.streams.capabilities import ServerVersion, acked_trim_works, server_of, xackdel_safe
-from redisguard.streams.consumer import Consumer, ConsumerMetrics, Entry
-from redisguard.streams.errors import EventsNotStoredError, NotAStreamError
-from redisguard.streams.health import (
+from redisguard.streams._capabilities import ServerVersion, acked_trim_works, server_of, xackdel_safe
+from redisguard.streams._consumer import Consumer, ConsumerMetrics, Entry
+from redisguard.streams._errors import EventsNotStoredError, NotAStreamError
+from redisguard.streams._health import (
     EntryCount,
     StreamHealth,
     StreamScan,
@@ -15,11 +15,12 @@ from redisguard.streams.health import (
     scan_stream_health,
     stream_health,
 )
-from redisguard.streams.plan import GroupLoss, TrimOutcome, TrimPlan, apply_trim, plan_trim
-from redisguard.streams.producer import Producer, SyncProducer
-from redisguard.streams.safety import SafePoint, safe_point_of_groups, safe_trim_point
-from redisguard.streams.trim import TrimResult, atrim_safe, trim_safe
-from redisguard.streams.trimmer import Trimmer
+from redisguard.streams._metrics import ProducerMetrics, export_prometheus
+from redisguard.streams._plan import GroupLoss, TrimOutcome, TrimPlan, apply_trim, plan_trim
+from redisguard.streams._producer import Producer, SyncProducer
+from redisguard.streams._safety import SafePoint, safe_point_of_groups, safe_trim_point
+from redisguard.streams._trim import TrimResult, atrim_safe, trim_safe
+from redisguard.streams._trimmer import Trimmer
 
 __all__ = [
     "Consumer",
@@ -30,6 +31,7 @@ __all__ = [
     "GroupLoss",
     "NotAStreamError",
     "Producer",
+    "ProducerMetrics",
     "SafePoint",
     "ServerVersion",
     "StreamHealth",
@@ -43,6 +45,7 @@ __all__ = [
     "apply_trim",
     "atrim_safe",
     "count_before",
+    "export_prometheus",
     "plan_trim",
     "safe_point_of_groups",
     "safe_trim_point",

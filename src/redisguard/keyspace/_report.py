@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from redisguard._wire.decode import text
 from redisguard.keynames import to_text
-from redisguard.keyspace.aggregate import TTL_BUCKETS, Aggregator
-from redisguard.keyspace.patterns import cut
-from redisguard.keyspace.sampling import Stratum, estimate
-from redisguard.keyspace.scan import NodeScan
+from redisguard.keyspace._aggregate import TTL_BUCKETS, Aggregator
+from redisguard.keyspace._patterns import cut
+from redisguard.keyspace._sampling import Stratum, estimate
+from redisguard.keyspace._scan import NodeScan
 from redisguard.snapshot.keyspace import (
     SORT_KEYS,
     BigKeyRow,

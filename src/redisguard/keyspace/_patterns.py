@@ -164,7 +164,7 @@ class PatternGrouper:
     """Maps key names to patterns, caching token decisions. Not thread-safe: one per scanning thread.
 
     The grouper itself holds no per-key state; the cap is applied by whoever counts patterns (see
-    :class:`redisguard.keyspace.aggregate.Aggregator`) through :meth:`fold_depth` and :func:`cut`.
+    :class:`redisguard.keyspace._aggregate.Aggregator`) through :meth:`fold_depth` and :func:`cut`.
 
     :meth:`raw` works on the key's bytes, mostly in C, with two bounded caches in front of
     :func:`raw_pattern` (which gives the same answer for every key; a property test checks it):

@@ -21,7 +21,7 @@ import hiredis
 import redis.exceptions as rex
 
 from redisguard._wire.errors import as_redis_error
-from redisguard.keyspace.patterns import DEFAULT_CAP, UNLIMITED_DEPTH, PatternGrouper, cut
+from redisguard.keyspace._patterns import DEFAULT_CAP, UNLIMITED_DEPTH, PatternGrouper, cut
 
 __all__ = ["TTL_BUCKETS", "Aggregator", "HeapEntry", "ttl_bucket"]
 

@@ -40,10 +40,10 @@ import redis.asyncio
 import redis.exceptions as rex
 
 from redisguard._wire.streams import packable
-from redisguard.streams.batchwrite import RETRYABLE, BatchInterrupted, transient, write_batch
-from redisguard.streams.clients import AsyncClient, resolve_client
-from redisguard.streams.errors import EventsNotStoredError
-from redisguard.streams.metrics import ProducerMetrics
+from redisguard.streams._batchwrite import RETRYABLE, BatchInterrupted, transient, write_batch
+from redisguard.streams._clients import AsyncClient, resolve_client
+from redisguard.streams._errors import EventsNotStoredError
+from redisguard.streams._metrics import ProducerMetrics
 
 __all__ = ["Producer", "SyncProducer"]
 

@@ -15,8 +15,8 @@ import redis.exceptions as rex
 
 from redisguard._wire.decode import text
 from redisguard.snapshot import StreamGroup
-from redisguard.streams.clients import AsyncClient, resolve_client
-from redisguard.streams.ids import StreamId, format_id, next_id, parse_id
+from redisguard.streams._clients import AsyncClient, resolve_client
+from redisguard.streams._ids import StreamId, format_id, next_id, parse_id
 
 __all__ = ["TRIM_SCRIPT", "GroupPosition", "SafePoint", "safe_point_of_groups", "safe_trim_point"]
 

@@ -20,7 +20,7 @@ SCAN (so the server meets each key again right after SCAN touched it: MEMORY USA
 replies through its SCAN reply (hiredis parses; no aggregation yet), sends the next write at once, and
 only then aggregates, so the server works on one write while the client aggregates the previous one.
 With ``--max-impact`` the engine instead keeps one small batch in flight and lets
-:class:`~redisguard.keyspace.throttle.Throttle` size and pace it. A full scan also times a PING on a
+:class:`~redisguard.keyspace._throttle.Throttle` size and pace it. A full scan also times a PING on a
 second connection behind a batch about once a second, so its report says how long other clients waited
 behind it.
 
@@ -47,10 +47,10 @@ from redisguard._wire.errors import as_redis_error, refused_command
 from redisguard._wire.info import parse_info_text
 from redisguard._wire.pipe import RawPipe
 from redisguard._wire.resp import bulk, command
-from redisguard.keyspace.aggregate import Aggregator
-from redisguard.keyspace.bigkeys import MIN_ELEMENTS, MIN_STRING_BYTES, BigKeyPass, find_big_keys, keysizes_counts
-from redisguard.keyspace.patterns import DEFAULT_CAP
-from redisguard.keyspace.throttle import ServerLoad, Throttle
+from redisguard.keyspace._aggregate import Aggregator
+from redisguard.keyspace._bigkeys import MIN_ELEMENTS, MIN_STRING_BYTES, BigKeyPass, find_big_keys, keysizes_counts
+from redisguard.keyspace._patterns import DEFAULT_CAP
+from redisguard.keyspace._throttle import ServerLoad, Throttle
 
 __all__ = ["LENGTH_COMMANDS", "NodeScan", "ScanCancelled", "ScanSettings", "Visibility", "scan_client"]
 
@@ -160,7 +160,7 @@ class _ScanSource:
 
 
 class _RandomSource:
-    """Independent uniform draws with replacement: see :mod:`redisguard.keyspace.sampling` for why."""
+    """Independent uniform draws with replacement: see :mod:`redisguard.keyspace._sampling` for why."""
 
     def __init__(self, draws: int, deadline: float | None) -> None:
         self.left = draws

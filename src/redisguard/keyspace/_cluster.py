@@ -16,8 +16,8 @@ import redis.exceptions as rex
 
 from redisguard.connect import ConnectionOptions, Node, Topology, discover, open_client
 from redisguard.connect.topology import node_states, role_changes
-from redisguard.keyspace.report import KeyspaceReport, build_report
-from redisguard.keyspace.scan import NodeScan, ScanSettings, scan_client
+from redisguard.keyspace._report import KeyspaceReport, build_report
+from redisguard.keyspace._scan import NodeScan, ScanSettings, scan_client
 
 __all__ = ["pick_nodes", "scan_deployment"]
 
@@ -84,7 +84,7 @@ def scan_deployment(options: ConnectionOptions, settings: ScanSettings, *, repli
     """Discover the deployment, scan (or sample) every shard in parallel, and merge the results.
 
     With ``settings.sample`` on several shards the draws are split in proportion to each shard's
-    ``DBSIZE`` (a stratified sample: see :mod:`redisguard.keyspace.sampling`). ``on_total`` is told the
+    ``DBSIZE`` (a stratified sample: see :mod:`redisguard.keyspace._sampling`). ``on_total`` is told the
     number of keys (or draws) expected, for a progress bar's ETA.
     """
     began = time.monotonic()

@@ -29,7 +29,7 @@ import hiredis
 from redisguard._wire.errors import as_redis_error
 from redisguard._wire.pipe import RawPipe
 from redisguard._wire.resp import bulk, command
-from redisguard.keyspace.aggregate import Aggregator
+from redisguard.keyspace._aggregate import Aggregator
 
 __all__ = ["MIN_ELEMENTS", "MIN_STRING_BYTES", "BigKeyPass", "find_big_keys", "keysizes_counts"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import redis
 import redis.asyncio
 
-from redisguard.streams.safety import TRIM_SCRIPT
+from redisguard.streams._safety import TRIM_SCRIPT
 
 __all__ = ["TrimResult", "atrim_safe", "trim_safe"]
 

@@ -12,7 +12,7 @@ import redis.exceptions as rex
 from redisguard._wire.errors import DENIED, UNAVAILABLE, refusal_kind
 from redisguard.snapshot import NotVisible
 
-__all__ = ["GRANTS", "Probe", "grant_for", "reason_for"]
+__all__ = ["GRANTS", "Gaps", "grant_for", "reason_for"]
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ def reason_for(exc: rex.RedisError, what: str | None = None) -> str:
 
 
 @dataclass
-class Probe:
+class Gaps:
     """Collects the "not visible" list for one node while commands run through :meth:`run`."""
 
     node: str

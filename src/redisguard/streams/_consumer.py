@@ -43,8 +43,8 @@ import redis.exceptions as rex
 from redisguard._wire.decode import text
 from redisguard._wire.resp import bulk, command
 from redisguard._wire.streams import packable
-from redisguard.streams.batchwrite import RETRYABLE, BatchInterrupted, transient, write_batch
-from redisguard.streams.clients import AsyncClient, resolve_client
+from redisguard.streams._batchwrite import RETRYABLE, BatchInterrupted, transient, write_batch
+from redisguard.streams._clients import AsyncClient, resolve_client
 
 __all__ = ["Consumer", "ConsumerMetrics", "Entry"]
 

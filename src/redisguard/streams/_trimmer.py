@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from redisguard.streams.batchwrite import RETRYABLE, transient
-from redisguard.streams.clients import AsyncClient, resolve_client
-from redisguard.streams.trim import atrim_safe
+from redisguard.streams._batchwrite import RETRYABLE, transient
+from redisguard.streams._clients import AsyncClient, resolve_client
+from redisguard.streams._trim import atrim_safe
 
 __all__ = ["Trimmer"]
 

@@ -1,10 +1,10 @@
 """Trimming as plan → apply: :func:`plan_trim` says what a trim would remove (and, for an emergency trim
 past the safe point, how many unprocessed entries each group loses), :func:`apply_trim` does it.
 
-A safe trim is applied by the atomic safe-point script (:data:`redisguard.streams.safety.TRIM_SCRIPT`),
+A safe trim is applied by the atomic safe-point script (:data:`redisguard.streams._safety.TRIM_SCRIPT`),
 which recomputes the point from the groups' state at that moment (they may have moved since the plan:
 it can only free more, never an entry a group still needs). On a Redis whose ``XTRIM ... ACKED`` works
-(see :mod:`redisguard.streams.capabilities`) the server trims what every group acknowledged itself, in a
+(see :mod:`redisguard.streams._capabilities`) the server trims what every group acknowledged itself, in a
 script that first checks the stream has groups (an ACKED trim of a stream without groups deletes
 everything). Every mistake is a one-line :class:`~redisguard.errors.RedisguardError`: a key that is not a
 stream, a bad id or option, a key outside the user's ACL key patterns (exit 2), a command the user may
@@ -20,16 +20,16 @@ from typing import Any, Literal
 import redis
 import redis.exceptions as rex
 
-from redisguard.collect.probe import Probe
+from redisguard.collect.gaps import Gaps
 from redisguard.collect.streams import describe_stream, server_time_ms
 from redisguard.errors import RefusedError, UsageError
 from redisguard.keynames import quote_cli, to_bytes, to_text
 from redisguard.snapshot import StreamInfo
-from redisguard.streams.capabilities import ServerVersion, acked_trim_works, server_of
-from redisguard.streams.errors import NotAStreamError
-from redisguard.streams.health import EntryCount, StreamHealth, count_before, stream_health
-from redisguard.streams.ids import StreamId, format_id, next_id, parse_id
-from redisguard.streams.trim import trim_safe
+from redisguard.streams._capabilities import ServerVersion, acked_trim_works, server_of
+from redisguard.streams._errors import NotAStreamError
+from redisguard.streams._health import EntryCount, StreamHealth, count_before, stream_health
+from redisguard.streams._ids import StreamId, format_id, next_id, parse_id
+from redisguard.streams._trim import trim_safe
 
 __all__ = ["ACKED_TRIM_SCRIPT", "GroupLoss", "TrimOutcome", "TrimPlan", "apply_trim", "plan_trim"]
 
@@ -159,7 +159,7 @@ def plan_trim(client: SyncClient, stream: str | bytes, *, node: str = "", exact:
         _parse(minid, "--minid")  # a bad id is refused before anything is read
     try:
         server = _server(client, key)
-        info = describe_stream(client, key, _now_ms(client), Probe(node))  # type: ignore[arg-type]
+        info = describe_stream(client, key, _now_ms(client), Gaps(node))  # type: ignore[arg-type]
         if info is None:
             raise NotAStreamError(f"no stream named {quote_cli(name)} (or it is not a stream)", kind="missing")
         health = stream_health(client, info, node)

@@ -1,7 +1,7 @@
 """The doctor's key analysis: the keys engine's report, cut to what the rules need.
 
 A bounded sample (or, when it fits, a full scan) of one node, with the big-key pass of a sampled run:
-every aggregate of at least :data:`~redisguard.keyspace.bigkeys.MIN_ELEMENTS` elements and every
+every aggregate of at least :data:`~redisguard.keyspace._bigkeys.MIN_ELEMENTS` elements and every
 string of at least a megabyte is measured exactly, so the big-key and backlog rules see them whatever
 the sample drew. The caller (``cli/doctor``) hands :func:`doctor_key_sampler` to the collectors, which
 know nothing of this engine.
@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import redis
 
-from redisguard.keyspace.report import build_report
-from redisguard.keyspace.scan import ScanSettings, scan_client
+from redisguard.keyspace._report import build_report
+from redisguard.keyspace._scan import ScanSettings, scan_client
 from redisguard.snapshot.keyspace import KeyspaceReport
 
 __all__ = ["DOCTOR_PASS_BUDGET_S", "doctor_key_sampler", "sample_for_doctor"]

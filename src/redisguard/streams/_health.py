@@ -15,13 +15,13 @@ from typing import Any, Literal
 import redis
 import redis.exceptions as rex
 
-from redisguard.collect.probe import Probe, reason_for
+from redisguard.collect.gaps import Gaps, reason_for
 from redisguard.collect.streams import MAX_STREAMS, describe_stream, scan_streams, server_time_ms
 from redisguard.keynames import to_bytes, to_text
 from redisguard.snapshot import NotVisible, StreamInfo
 from redisguard.snapshot.server import ServerVersion
-from redisguard.streams.ids import StreamId, format_id, parse_id
-from redisguard.streams.safety import SafePoint, safe_point_of_groups
+from redisguard.streams._ids import StreamId, format_id, parse_id
+from redisguard.streams._safety import SafePoint, safe_point_of_groups
 
 __all__ = ["WALK_CAP", "EntryCount", "StreamHealth", "StreamScan", "count_before", "scan_stream_health",
            "stream_health"]
@@ -132,27 +132,27 @@ class StreamScan:
 
 def scan_stream_health(client: Any, node: str = "", limit: int = MAX_STREAMS) -> StreamScan:
     """Every stream of one node (``SCAN TYPE stream``, at most ``limit``) and its health."""
-    probe = Probe(node)
-    info = probe.run("INFO server", lambda: client.info("server"))
+    gaps = Gaps(node)
+    info = gaps.run("INFO server", lambda: client.info("server"))
     server = None if info is None else ServerVersion.from_info({str(k): str(v) for k, v in info.items()}).title
-    found = probe.run("SCAN TYPE stream", lambda: scan_streams(client, limit))
+    found = gaps.run("SCAN TYPE stream", lambda: scan_streams(client, limit))
     if found is None:
-        return StreamScan(node, [], looked=False, truncated=False, unreadable=[], not_visible=probe.missing,
+        return StreamScan(node, [], looked=False, truncated=False, unreadable=[], not_visible=gaps.missing,
                           server=server)
     keys, truncated = found
-    now_ms = probe.run("TIME", lambda: server_time_ms(client))
+    now_ms = gaps.run("TIME", lambda: server_time_ms(client))
     if now_ms is None:
         now_ms = int(time.time() * 1000)
     healths: list[StreamHealth] = []
     unreadable: list[tuple[str, str]] = []
     for key in keys:
         try:
-            info = describe_stream(client, key, now_ms, probe)
+            info = describe_stream(client, key, now_ms, gaps)
             if info is not None:
                 healths.append(stream_health(client, info, node))
         except rex.ResponseError as exc:  # XINFO/XPENDING/XRANGE denied or renamed (not a lost connection)
             reason = reason_for(exc)
-            probe.note("XINFO/XPENDING/XRANGE on streams", reason)
+            gaps.note("XINFO/XPENDING/XRANGE on streams", reason)
             unreadable.append((to_text(key), reason))
     return StreamScan(node, healths, looked=True, truncated=truncated, unreadable=unreadable,
-                      not_visible=probe.missing, server=server)
+                      not_visible=gaps.missing, server=server)
