@@ -27,7 +27,7 @@ from redisguard.remedy.facts import FixOptions
 from redisguard.remedy.gather import gather
 from redisguard.remedy.infer import infer_workload
 from redisguard.remedy.plan import Action, Plan, Seen, changes_that_matter
-from redisguard.remedy.planner import _ORDER, expire_patterns_for, findings_for, make_plan
+from redisguard.remedy.planner import action_rank, expire_patterns_for, findings_for, make_plan
 from redisguard.remedy.recheck import seen_now
 from redisguard.remedy.recommend import Workload
 from redisguard.snapshot import NodeSnapshot
@@ -178,10 +178,10 @@ def plan_cluster(topology: Topology, options: FixOptions, key_sample: int, max_i
         if source and memory_note not in notes and any(a.id == "maxmemory" for a in plan.actions):
             notes.append(memory_note)
         nodes[node.address] = plan.seen
-    actions.sort(key=lambda action: _ORDER.get(action.kind, 8))  # stable: node order within each kind
+    actions.sort(key=action_rank)  # stable: node order within each kind
     notes += _merged_notes(per_node_notes)
     mirrored = _replica_actions(topology, actions, nodes, notes)
-    actions = sorted(actions + mirrored, key=lambda action: _ORDER.get(action.kind, 8))
+    actions = sorted(actions + mirrored, key=action_rank)
     notes += [f"{what}: {why}" for what, why in topology.not_visible]
     first = nodes[primaries[0].address] if primaries else Seen("", "primary", "", 0, 0, {}, {})
     return Plan(server=server, created_at=time.time(), workload=workload, workload_reason=reason,
