@@ -8,6 +8,7 @@ six-node cluster of their own, once, on the newest Redis.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -352,3 +353,34 @@ def test_delete_pattern_unlinks_exactly_the_matching_keys_on_every_primary(clust
         assert all(rc.exists(f"{prefix}:keep:{index}") for index in range(200))
     finally:
         _drop(cluster, prefix)
+
+
+def test_idle_clients_are_killed_on_the_node_they_are_connected_to(cluster: LocalCluster, tmp_path: Path) -> None:
+    node = cluster.primary_nodes[1]
+    leaked = []
+    for index in range(2):
+        sock = socket.create_connection(("127.0.0.1", node.port))
+        name = f"fixcl-leak{index}"
+        sock.sendall(f"*3\r\n$6\r\nCLIENT\r\n$7\r\nSETNAME\r\n${len(name)}\r\n{name}\r\n".encode())
+        sock.recv(100)
+        leaked.append(sock)
+    try:
+        with node.client() as client:
+            ids = {int(c["id"]) for c in client.client_list() if c.get("name", "").startswith("fixcl-leak")}
+        assert len(ids) == 2
+        time.sleep(1.5)
+        args = ("--threshold", "idle_client_s=1", "--threshold", "idle_clients_count=1", "--key-sample", "0",
+                "--workload", "cache")
+        code, plan = run_json("fix", cluster.url, *args, "--only", "kill")
+        assert code == 0, plan
+        on_node = [a for a in plan["actions"] if a["kind"] == "kill" and a["node"] == _address(node)]
+        assert on_node and ids <= set(on_node[0]["params"]["ids"])
+        assert not any(ids & set(a["params"]["ids"]) for a in plan["actions"] if a["node"] != _address(node))
+        code, out = run_json("fix", cluster.url, *args, "--only", f"kill:idle@{_address(node)}", "--apply", "--yes",
+                             "--audit", str(tmp_path / "audit.jsonl"))
+        assert code == 0 and [r["node"] for r in out["results"]] == [_address(node)], out
+        with node.client() as client:
+            assert not {c.get("name") for c in client.client_list()} & {"fixcl-leak0", "fixcl-leak1"}
+    finally:
+        for sock in leaked:
+            sock.close()
