@@ -266,7 +266,9 @@ def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path:
     if outcome.interrupted:
         return 130
     if outcome.lost_connection:
-        _echo(f"redisguard: {conn.display}: lost the server during the run (killed, stopped or unreachable): "
+        lost = next((r.node for r in outcome.results if r.status == "failed" and r.node), None)
+        where = f"{conn.display} (cluster node {lost})" if lost else conn.display
+        _echo(f"redisguard: {where}: lost the server during the run (killed, stopped or unreachable): "
               f"the audit log {shlex.quote(str(path))} records what was done", err=True)
         return 3
     return 2 if outcome.failed else 0
