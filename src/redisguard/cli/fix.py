@@ -14,22 +14,22 @@ import redis
 import redis.exceptions as rex
 
 from redisguard.cli.doctor import _thresholds
+from redisguard.cli.fix_cluster import cluster_plan, read_plan, undo_cluster
 from redisguard.cli.options import connection_options, fail, is_terminal
 from redisguard.cli.output import Output
-from redisguard.connect import ConnectionOptions, Topology, discover, open_client
+from redisguard.connect import ConnectionOptions, discover, open_client
 from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
-from redisguard.remedy.cluster import open_node_clients, plan_cluster, saved_plan_changes
-from redisguard.remedy.engine import ActionResult, apply_plan, check_plan_commands
+from redisguard.remedy.cluster import open_node_clients
+from redisguard.remedy.engine import ActionResult, apply_plan
 from redisguard.remedy.facts import DEFAULT_BIG, FixOptions
 from redisguard.remedy.gather import collect, gather, role_of
-from redisguard.remedy.guard import GuardError
-from redisguard.remedy.plan import Action, Plan, PlanFormatError, changes_that_matter
+from redisguard.remedy.plan import Action, Plan, changes_that_matter
 from redisguard.remedy.planner import expire_patterns_for, findings_for, make_plan
 from redisguard.remedy.recheck import seen_now
 from redisguard.remedy.recommend import WORKLOADS, Workload
 from redisguard.remedy.render import render_action, render_outcome, render_plan
 from redisguard.remedy.stop import StopFlag
-from redisguard.remedy.undo import UndoPlan, undo_plan
+from redisguard.remedy.undo import undo_plan
 from redisguard.remedy.version import ServerVersion
 from redisguard.units import parse_bytes
 
@@ -165,7 +165,7 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
                     key_sample: int) -> None:
     topology = discover(conn)
     if topology.mode == "cluster":
-        plan = _cluster_plan(client, conn, topology, options, plan_in, max_impact, key_sample)
+        plan = cluster_plan(client, conn, topology, options, plan_in, max_impact, key_sample)
     elif plan_in is not None:
         _refuse_replica(client, conn)
         plan = _load_plan(plan_in, client)
@@ -193,37 +193,8 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
             node_client.close()
 
 
-def _cluster_plan(client: redis.Redis, conn: ConnectionOptions, topology: Topology, options: FixOptions,
-                  plan_in: Path | None, max_impact: float, key_sample: int) -> Plan:
-    """A Redis Cluster: one plan over every primary (whichever node the URL names, a replica included)."""
-    if role_of(client)[0] != "master":
-        _echo(f"note: {conn.display} is a replica; in a cluster fix plans for every primary, so it goes on with "
-              "them and never writes to a replica", err=True)
-    if plan_in is None:
-        return plan_cluster(topology, options, key_sample, max_impact, conn.display)
-    plan = _read_plan(plan_in)
-    if not plan.is_cluster:
-        fail(f"--plan {plan_in} was made for a standalone server and this is a Redis Cluster node: make a new plan",
-             2)
-    reasons = saved_plan_changes(plan, topology, client)
-    if reasons:
-        fail(f"--plan {plan_in} refused: the cluster changed since the plan was made: " + "; ".join(reasons)
-             + " (make a new plan)", 2)
-    return plan
-
-
-def _read_plan(path: Path) -> Plan:
-    try:
-        plan = Plan.load(path)
-        check_plan_commands(plan)
-    except (PlanFormatError, GuardError) as exc:
-        fail(f"--plan {path}: {exc}", 2)
-        raise
-    return plan
-
-
 def _load_plan(path: Path, client: redis.Redis) -> Plan:
-    plan = _read_plan(path)
+    plan = read_plan(path)
     if plan.is_cluster:
         fail(f"--plan {path} was made for a Redis Cluster and this is a standalone server: make a new plan", 2)
     reasons = changes_that_matter(plan.seen, seen_now(client, plan.seen))
@@ -285,7 +256,7 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
         fail(f"--undo {path}: not an audit log of redisguard fix (no start record): nothing undone", 2)
         return 2
     if undo.is_cluster:
-        return _undo_cluster(conn, path, undo, audit_path, as_json)
+        return undo_cluster(conn, path, undo, audit_path, as_json)
     client = open_client(conn)
     try:
         _refuse_replica(client, conn)
@@ -319,64 +290,6 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
         for name in restored:
             _echo(f"restored {name} to {undo.restore[name]!r}")
         if not undo.restore:
-            _echo("no configuration change to undo in that run")
-        if failed:
-            _echo(f"stopped: {failed}")
-        for what in undo.irreversible:
-            _echo(f"cannot be undone: {what}")
-        _echo(f"audit log of the undo: {log.path}")
-    return 2 if failed else 0
-
-
-def _undo_cluster(conn: ConnectionOptions, path: Path, undo: UndoPlan, audit_path: Path | None, as_json: bool) -> int:
-    """Restore each node's configuration on that node (CONFIG SET is per node), checking it is the same
-    server (run_id) first; a node that became a replica since still gets its own values back."""
-    from redisguard.remedy.executor import ActionFailed, Executor
-
-    changed = sorted(set(undo.by_node) | set(undo.rewrote_nodes))
-    for address in changed:
-        if address not in undo.run_ids:
-            fail(f"--undo {path}: node {address} is not in the run's start record: nothing was changed", 2)
-    clients: dict[str, redis.Redis] = {}
-    try:
-        for address in changed:
-            host, _, port = address.rpartition(":")
-            clients[address] = open_client(conn.for_node(host.strip("[]"), int(port)))
-            now = str(clients[address].info("server").get("run_id", ""))
-            if now != undo.run_ids[address]:
-                fail(f"--undo {path}: node {address} restarted (or is another server) since that run: its "
-                     "configuration now comes from its config file; nothing was changed on any node", 2)
-        log = AuditLog(audit_path or default_audit_path(), conn.display)
-        restored: list[tuple[str, str]] = []
-        failed = None
-        log.event("start", undo_of=str(path), run_ids={a: undo.run_ids[a] for a in changed}, actions=["undo"])
-        try:
-            for address in changed:
-                log.node = address
-                ex = Executor(clients[address], log, StopFlag(), None)
-                values = undo.by_node.get(address, {})
-                for name, value in reversed(list(values.items())):
-                    ex.call("undo", "CONFIG", "SET", name, value)
-                    restored.append((address, name))
-                if address in undo.rewrote_nodes and values:
-                    ex.call("undo", "CONFIG", "REWRITE")
-        except ActionFailed as exc:
-            failed = f"{log.node}: {exc}"
-        finally:
-            log.node = None
-            log.event("end", failed=failed is not None, done=[f"{a} {n}" for a, n in restored])
-            log.close()
-    finally:
-        for client in clients.values():
-            client.close()
-    if as_json:
-        _echo(json.dumps({"restored": {a: {n: undo.by_node[a][n] for aa, n in restored if aa == a}
-                                       for a in dict.fromkeys(a for a, _ in restored)},
-                          "failed": failed, "cannot_undo": undo.irreversible, "audit": str(log.path)}, indent=2))
-    else:
-        for address, name in restored:
-            _echo(f"restored {name} to {undo.by_node[address][name]!r} on {address}")
-        if not restored and not failed:
             _echo("no configuration change to undo in that run")
         if failed:
             _echo(f"stopped: {failed}")
