@@ -384,3 +384,29 @@ def test_idle_clients_are_killed_on_the_node_they_are_connected_to(cluster: Loca
     finally:
         for sock in leaked:
             sock.close()
+
+
+def test_config_rewrite_runs_on_every_primary_with_its_own_config_file(redis_binary, tmp_path: Path) -> None:
+    if redis_binary != BINARIES[0]:
+        pytest.skip("a cluster of its own: run once, on the newest Redis")
+    confs = tmp_path / "confs"
+    confs.mkdir()
+    wrapper = tmp_path / "redis-server-with-conf"  # each node starts with a config file of its own
+    wrapper.write_text(f'#!/bin/sh\nconf=$(mktemp -p "{confs}" node-XXXXXX.conf)\n'
+                       f'echo "# the operator\'s file" > "$conf"\nexec "{redis_binary.path}" "$conf" "$@"\n')
+    wrapper.chmod(0o755)
+    with LocalCluster(type(redis_binary)(redis_binary.version, str(wrapper)), primaries=3) as local:
+        files = {}
+        for node in local.primary_nodes:
+            with node.client() as client:
+                files[_address(node)] = Path(client.info("server")["config_file"])
+        assert len(set(files.values())) == 3
+        code, out = run_json("fix", local.url, "--workload", "cache", "--only", "maxmemory-policy", "--only",
+                             "config-rewrite", "--key-sample", "0", "--apply", "--yes",
+                             "--audit", str(tmp_path / "audit.jsonl"))
+        assert code == 0, out
+        rewrites = [r for r in out["results"] if r["id"] == "config-rewrite"]
+        assert sorted(r["node"] for r in rewrites) == sorted(files) and all(r["status"] == "done" for r in rewrites)
+        for path in files.values():
+            text = path.read_text()
+            assert "maxmemory-policy allkeys-lru" in text and "# the operator's file" in text
