@@ -115,6 +115,7 @@ def test_plan_covers_every_primary_and_a_dry_run_changes_no_node(cluster: LocalC
         assert text.returncode == 0, text.stderr
         assert all(f"node:   {address}" in text.stdout for address in primaries)
         assert f"Redis Cluster: {len(primaries)} primaries" in text.stdout
+        assert all(f"  {address}: 1 action(s), about " in text.stdout for address in primaries)  # per node
         assert _digests(cluster) == before
     finally:
         _drop(cluster, prefix)
