@@ -23,14 +23,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.alerts_data import alerting_server
 
 from redisguard.alerting import AlertThresholds, build_alerts, metrics_used
-from redisguard.cli import cli
 from redisguard.cli import run as cli_run
 from redisguard.localserver import LocalServer, free_port
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 pytestmark = [
-    pytest.mark.skipif("exporter" not in cli.commands,
-                       reason="`redisguard exporter` is not in this tree yet (it comes from the exporter branch)"),
     pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="promtool not installed (./dev.sh setup installs it)"),
 ]
 

@@ -37,10 +37,12 @@ def _keys(*args: str) -> tuple[int, str, str]:
     ("-pttl", "ttl", "no TTL"), ("-object", "encoding", "encodings"), ("-dbsize", "dbsize", None),
     ("-strlen", "length", None),
 ])
+@pytest.mark.parametrize("mode", [[], ["--max-impact", "5"]], ids=["full", "impact"])
 def test_a_denied_per_key_command_drops_its_column_only(make_server: object, rule: str, column: str,
-                                                        header: str | None) -> None:
+                                                        header: str | None, mode: list[str]) -> None:
+    """Both loops: the full scan's overlapped writes and --max-impact's batches built one ahead."""
     url = _server(make_server, rule)
-    code, out, err = _keys(url, "--json")
+    code, out, err = _keys(url, "--json", *mode)
     assert code == 0, err
     report = json.loads(out)
     assert any(item.startswith(f"{column}: denied by ACL") for item in report["not_visible"]), report["not_visible"]

@@ -136,7 +136,7 @@ def test_keys_that_vanish_mid_scan_are_counted(server: LocalServer) -> None:
                 admin.flushall()
 
         with open_client(options(server)) as client:
-            # --max-impact keeps one small batch in flight, so one SCAN reply spans many batches
+            # --max-impact holds the keys of a SCAN ahead of the batch being sent: they vanish before their turn
             scan = scan_client(client, ScanSettings(count=1000, max_impact_ms=50), progress=delete_all)
     agg = scan.aggregator
     assert deleted.is_set()

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 
+from redisguard._wire.pipe import RawPipe
 from redisguard.connect import ConnectionOptions
 from redisguard.keyspace import ScanSettings, scan_deployment
 from redisguard.keyspace._throttle import Throttle
@@ -97,3 +98,29 @@ def test_scan_reads_the_servers_load_and_backs_off(server: LocalServer) -> None:
     assert busy.others_ops_per_s > 10 * max(idle.others_ops_per_s, 100)
     assert busy.server_ops_per_s is not None and busy.server_ops_per_s > busy.others_ops_per_s / 10
     assert busy.min_duty < idle.min_duty  # the scan took a smaller share of a busy server's time
+
+
+def test_the_keys_scan_probes_every_batch_until_the_servers_cost_is_known_then_every_20_ms(server: LocalServer) -> None:
+    """``probe_due`` (the keys scan's loop) on a fake clock; the batches in between are sized by the server's
+    own cost per command alone (``observe_untimed``)."""
+    now = [100.0]
+    throttle = Throttle(max_impact_ms=1.0, max_batch=1000, clock=lambda: now[0])
+    with server.client() as client, RawPipe(client) as probe:
+        assert not throttle.probe_due()  # no probe connection: nothing to time with
+        throttle.attach_probe(probe)
+        assert throttle.probe_due() and throttle.probe_due()  # the cost is not known yet: every batch
+        throttle.observe_untimed(100)
+        assert throttle.probes == []  # nothing to size an untimed batch by yet
+        throttle.set_server_cost(2e-6)
+        assert throttle.probe_due()
+        assert not throttle.probe_due()  # the same instant
+        now[0] += 0.019
+        assert not throttle.probe_due()
+        now[0] += 0.002
+        assert throttle.probe_due()
+        first = throttle.batch
+        throttle.observe_untimed(100)  # 0.2 ms of server time: under a quarter of the budget, so it grows
+        assert abs(throttle.probes[-1] - 0.2) < 1e-9 and throttle.batch > first
+        grown = throttle.batch
+        throttle.observe_untimed(300)  # 0.6 ms: over 0.4 of the budget, so it shrinks
+        assert abs(throttle.probes[-1] - 0.6) < 1e-9 and throttle.batch < grown

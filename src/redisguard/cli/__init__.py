@@ -33,7 +33,19 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 class RedisguardGroup(click.Group):
     """A click group whose standalone ``main`` (the console script, ``python -m``, click's CliRunner) ends
-    every failure through :func:`run`: one line, the right exit code."""
+    every failure through :func:`run`: one line, the right exit code.
+
+    A subcommand's module is imported when the subcommand is looked up, not at start: ``redisguard keys``
+    started in 0.43-0.65 s against 0.59-0.81 s importing all thirteen (``--version``, alternating, load 3.4
+    on 2 cores); ``--help`` and completion still list every command (:meth:`list_commands`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            self.add_command(importlib.import_module(f"redisguard.cli.{cmd_name}").command)
+        return self.commands.get(cmd_name)
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
@@ -49,8 +61,6 @@ def cli() -> None:
     """Keep Redis out of out-of-memory trouble: diagnose, find the keys, make streams memory-safe."""
 
 
-for _name in COMMAND_MODULES:
-    cli.add_command(importlib.import_module(f"redisguard.cli.{_name}").command)
 
 
 def _say(message: str) -> None:

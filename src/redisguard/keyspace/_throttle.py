@@ -7,7 +7,11 @@ chunk ahead of it, not the scanner's throughput. So ``--max-impact`` measures ex
 batch in flight at a time, the scanner sends a PING on a second connection right behind each batch
 and times it against the PING latency measured while idle before the scan. Added latency over the
 budget shrinks the batch; comfortably under it, the batch grows by a tenth. See
-:meth:`Throttle.observe` for the two measures used.
+:meth:`Throttle.observe` for the two measures used. The keys scan probes every batch only until INFO
+commandstats has given the server's own cost per command (after 0.1 s); then every 20 ms, and sizes the
+batches in between by that cost (:meth:`Throttle.observe_untimed`), so the client aggregates one batch
+while the server runs the next instead of waiting on a PING each time (``fix``'s bulk work probes every
+batch, as before).
 
 The batch bounds how long one wait behind the scanner can be; how *often* others wait depends on how
 busy the server is. So once a second the probe connection also reads ``INFO stats``: the server's
@@ -38,10 +42,15 @@ _SCAN_COMMANDS = frozenset({"memory|usage", "memory", "pttl", "object|encoding",
                             "scard", "zcard", "xlen", "type", "scan", "randomkey"})
 _MIN_BATCH = 5
 _LOAD_INTERVAL_S = 1.0  # how often INFO stats is read (its instantaneous ops are a ~1.6 s average)
+# The second reading comes this soon: until two readings give the server's own cost per command, each
+# batch is sized by its round trip, which a busy machine inflates (measured: batches of 11-55 keys for
+# the first second, 75-115 after).
+_FIRST_INTERVAL_S = 0.1
 _TARGET_BUSY = 0.7  # the server's busy share, others' and the scanner's together, to stay under
 _MIN_DUTY = 0.05  # the scan always gets at least this share of the server's time...
 _MAX_DUTY = 0.5  # ...and never more than this
 _MAX_PAUSE_S = 0.25
+_PROBE_INTERVAL_S = 0.02  # the keys scan: once the server's own cost is known, a probe PING this often
 
 
 @dataclass
@@ -78,6 +87,7 @@ class Throttle:
     _load_visible: bool = True
     _started: float | None = None
     _sent: int = 0
+    _next_probe: float = 0.0
     _probe: RawPipe | None = None
 
     def __post_init__(self) -> None:
@@ -153,6 +163,33 @@ class Throttle:
         else:
             self._modeled_s = 0.0
             added = max(probe_added_ms, busy_ms)
+        self._resize(added)
+
+    def probe_due(self) -> bool:
+        """Whether the next batch should be timed with a probe PING (:meth:`probe_in_flight`): every batch
+        until INFO commandstats has given the server's own cost per command, then every 20 ms. A batch
+        without one is sized by that cost alone (:meth:`observe_untimed`), and the client does its own
+        work while the server runs it instead of waiting for the PING."""
+        if self._probe is None or self.max_impact_ms is None:
+            return False
+        if self._server_cost_s is None:
+            return True
+        now = self.clock()
+        if now < self._next_probe:
+            return False
+        self._next_probe = now + _PROBE_INTERVAL_S
+        return True
+
+    def observe_untimed(self, commands: int) -> None:
+        """Adapt the batch after one sent without a probe: its server time is its commands times the
+        server's own cost per command (nothing is learnt before that cost is known)."""
+        if self.max_impact_ms is None or self._server_cost_s is None or commands <= 0:
+            return
+        self._modeled_s = commands * self._server_cost_s
+        self._resize(self._modeled_s * 1000.0)
+
+    def _resize(self, added: float) -> None:
+        assert self.max_impact_ms is not None
         self.probes.append(added)
         if len(self.probes) > 10_000:
             del self.probes[:5_000]
@@ -172,7 +209,8 @@ class Throttle:
         if self._probe is None or self.max_impact_ms is None or not self._load_visible:
             return
         now = self.clock()
-        if self._last_stats is not None and now - self._last_stats[0] < _LOAD_INTERVAL_S:
+        interval = _LOAD_INTERVAL_S if self.load.readings >= 2 else _FIRST_INTERVAL_S
+        if self._last_stats is not None and now - self._last_stats[0] < interval:
             return
         self._pings += 1
         self._probe.send(_INFO_STATS, 1)
