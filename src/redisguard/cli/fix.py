@@ -14,16 +14,17 @@ import redis
 import redis.exceptions as rex
 
 from redisguard.cli.doctor import _thresholds
+from redisguard.cli.fix_cluster import cluster_plan, read_plan, undo_cluster
 from redisguard.cli.options import connection_options, fail, is_terminal
 from redisguard.cli.output import Output
-from redisguard.connect import ConnectionOptions, open_client
+from redisguard.connect import ConnectionOptions, discover, open_client
 from redisguard.remedy.access import missing_line, user_of
 from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
-from redisguard.remedy.engine import ActionResult, apply_plan, check_plan_commands
+from redisguard.remedy.cluster import open_node_clients
+from redisguard.remedy.engine import ActionResult, apply_plan
 from redisguard.remedy.facts import DEFAULT_BIG, FixOptions
 from redisguard.remedy.gather import collect, gather, role_of
-from redisguard.remedy.guard import GuardError
-from redisguard.remedy.plan import Action, Plan, PlanFormatError, changes_that_matter
+from redisguard.remedy.plan import Action, Plan, changes_that_matter
 from redisguard.remedy.planner import expire_patterns_for, findings_for, make_plan
 from redisguard.remedy.recheck import seen_now
 from redisguard.remedy.recommend import WORKLOADS, Workload
@@ -94,7 +95,8 @@ def _confirm(assume_yes: bool) -> Callable[[Action], bool]:
 @connection_options
 @click.option("--apply", "do_apply", is_flag=True, help="Carry the plan out (default: dry run, nothing written).")
 @click.option("--yes", "assume_yes", is_flag=True, help="With --apply: do not ask before each action.")
-@click.option("--only", multiple=True, metavar="ACTION_OR_RULE", help="Only these actions (id, kind, or finding id).")
+@click.option("--only", multiple=True, metavar="ACTION_OR_RULE",
+              help="Only these actions (id, kind, or finding id; on a cluster also a node ADDRESS or ID@ADDRESS).")
 @click.option("--skip", multiple=True, metavar="ACTION_OR_RULE", help="Leave these actions out.")
 @click.option("--plan-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the plan (JSON) to review and apply later with --apply --plan.")
@@ -138,6 +140,8 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
             key_sample: int, threshold_pairs: tuple[str, ...], as_json: bool) -> None:
     """Plan the remedies for what doctor finds, and (with --apply) carry them out, audited and undoable.
 
+    On a Redis Cluster (any node's URL) the plan covers every primary, each action on the node it names.
+
     Dry run by default. Exit code: 0 done (or nothing to do), 2 refused or an action failed, 3 could not
     connect, lost the server mid-apply, or the server is a replica, 130 interrupted.
     """
@@ -171,10 +175,14 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
                     plan_out: Path | None, only: tuple[str, ...], skip: tuple[str, ...], do_apply: bool,
                     audit_path: Path | None, max_impact: float, assume_yes: bool, as_json: bool,
                     key_sample: int) -> None:
-    unknown_role = _refuse_replica(client, conn, writing=do_apply)
-    if plan_in is not None:
+    topology = discover(conn)
+    if topology.mode == "cluster":
+        plan = cluster_plan(client, conn, topology, options, plan_in, max_impact, key_sample)
+    elif plan_in is not None:
+        _refuse_replica(client, conn)
         plan = _load_plan(plan_in, client)
     else:
+        unknown_role = _refuse_replica(client, conn, writing=do_apply)
         node = collect(conn, key_sample)
         findings = findings_for(node, options.thresholds)
         facts = gather(client, node, options, expire_patterns_for(findings, options), max_impact)
@@ -191,16 +199,20 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
         return
     if not as_json:
         _echo(render_plan(plan, dry_run=False))
-    raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json))
+    if not plan.is_cluster:
+        raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json))
+    node_clients = open_node_clients(topology, plan)
+    try:
+        raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json, node_clients))
+    finally:
+        for node_client in node_clients.values():
+            node_client.close()
 
 
 def _load_plan(path: Path, client: redis.Redis) -> Plan:
-    try:
-        plan = Plan.load(path)
-        check_plan_commands(plan)
-    except (PlanFormatError, GuardError) as exc:
-        fail(f"--plan {path}: {exc}", 2)
-        raise
+    plan = read_plan(path)
+    if plan.is_cluster:
+        fail(f"--plan {path} was made for a Redis Cluster and this is a standalone server: make a new plan", 2)
     reasons = changes_that_matter(plan.seen, seen_now(client, plan.seen))
     if reasons:
         fail(f"--plan {path} refused: " + "; ".join(reasons) + " (make a new plan)", 2)
@@ -208,7 +220,7 @@ def _load_plan(path: Path, client: redis.Redis) -> Plan:
 
 
 def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path: Path | None, max_impact: float,
-           assume_yes: bool, as_json: bool) -> int:
+           assume_yes: bool, as_json: bool, node_clients: dict[str, redis.Redis] | None = None) -> int:
     version = ServerVersion.from_info({str(k): str(v) for k, v in client.info("server").items()})
     path = audit_path or default_audit_path()
     audit = AuditLog(path, conn.display)
@@ -216,13 +228,14 @@ def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path:
 
     def report(action: Action, result: ActionResult) -> None:
         if not as_json:
-            _echo(f"{result.status}: {action.id}: {result.detail}", err=True)
+            where = f" on {action.node}" if action.node else ""
+            _echo(f"{result.status}: {action.id}{where}: {result.detail}", err=True)
 
     try:
         with stop.on_sigint():
             outcome = apply_plan(plan, client, audit, stop=stop, max_impact_ms=max_impact,
                                  confirm=_confirm(assume_yes), nx=version.redis_compatible >= (7, 0),
-                                 report=report)
+                                 report=report, node_clients=node_clients)
     finally:
         audit.close()
     rewrite_failed = any(r.id == "config-rewrite" and r.status == "failed" for r in outcome.results)
@@ -240,7 +253,9 @@ def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path:
     if outcome.interrupted:
         return 130
     if outcome.lost_connection:
-        _echo(f"redisguard: {conn.display}: lost the server during the run (killed, stopped or unreachable): "
+        lost = next((r.node for r in outcome.results if r.status == "failed" and r.node), None)
+        where = f"{conn.display} (cluster node {lost})" if lost else conn.display
+        _echo(f"redisguard: {where}: lost the server during the run (killed, stopped or unreachable): "
               f"the audit log {shlex.quote(str(path))} records what was done", err=True)
         return 3
     return 2 if outcome.failed else 0
@@ -256,6 +271,8 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
     if undo.run_id is None:  # no start record: not an audit log (a typo, the plan file, a truncated copy)
         fail(f"--undo {path}: not an audit log of redisguard fix (no start record): nothing undone", 2)
         return 2
+    if undo.is_cluster:
+        return undo_cluster(conn, path, undo, audit_path, as_json)
     client = open_client(conn)
     try:
         _refuse_replica(client, conn)

@@ -1,6 +1,7 @@
 """The audit log: one JSON line per command, written (and flushed) BEFORE it runs, its result after.
 
-Records: ``{"seq", "time", "server", "phase": "before"|"after"|"event", "action", "command": [...],
+Records: ``{"seq", "time", "server", "node" (Redis Cluster only),
+"phase": "before"|"after"|"event", "action", "command": [...],
 "keys": [...], "result"|"error", "previous": {...}, "used_memory"}``. Commands are masked (passwords
 never written); key names are kept exactly, in the lossless text form of :mod:`redisguard.keynames`.
 """
@@ -60,12 +61,13 @@ class AuditLog:
         self.path = path
         self.server = server
         self._seq = 0
+        self.node: str | None = None  # Redis Cluster: the node the records that follow are about
         self._file: IO[str] = path.open("a", encoding="utf-8")
 
     def _write(self, record: dict[str, Any]) -> int:
         self._seq += 1
         line = {"seq": self._seq, "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "server": self.server, **record}
+                "server": self.server, **({"node": self.node} if self.node else {}), **record}
         self._file.write(json.dumps(_jsonable(line), ensure_ascii=True) + "\n")
         self._file.flush()
         return self._seq

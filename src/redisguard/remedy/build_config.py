@@ -43,13 +43,14 @@ def _maxmemory(facts: Facts, workload: Workload, notes: list[str]) -> Action | N
                "host for fork copy-on-write and buffers")
     else:
         return None
+    default_source = ("--memory" if facts.host_memory != node.info_int("total_system_memory") else
+                      "INFO total_system_memory (give --memory for a container limit)")
     return _config("maxmemory", f"set maxmemory to {fmt_bytes(target)} ({share})",
                    f"{why}; {fmt_bytes(target)} leaves the rest for fork copy-on-write, buffers and the OS",
                    {"maxmemory": str(target)},
                    f"room for {fmt_bytes(target - used)} more data before the policy acts",
                    "too high and the host can run out of RAM in a fork; the host size used is "
-                   + ("--memory" if facts.host_memory != node.info_int("total_system_memory") else
-                      "INFO total_system_memory (give --memory for a container limit)"),
+                   + (facts.memory_source or default_source),
                    rule="memory.maxmemory-unset" if current == 0 else "memory.used-critical")
 
 

@@ -3,7 +3,7 @@ every command audited; reports what was done and what was not."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import redis
@@ -11,12 +11,14 @@ import redis.exceptions as rex
 
 from redisguard.remedy.auditlog import AuditLog
 from redisguard.remedy.executor import ActionFailed, ActionSkipped, Executor
+from redisguard.remedy.gather import role_of
 from redisguard.remedy.guard import GuardError, check_command
 from redisguard.remedy.ops_keys import apply_delete, apply_expire
 from redisguard.remedy.ops_server import apply_config, apply_kill, apply_purge, apply_rewrite
 from redisguard.remedy.ops_streams import apply_claim, apply_delconsumers, apply_trim
 from redisguard.remedy.plan import Action, Plan
 from redisguard.remedy.stop import Interrupted, StopFlag
+from redisguard.remedy.version import ServerVersion
 
 __all__ = ["ActionResult", "Outcome", "apply_plan", "check_plan_commands"]
 
@@ -28,6 +30,7 @@ class ActionResult:
     detail: str = ""
     used_before: int | None = None
     used_after: int | None = None
+    node: str | None = None  # Redis Cluster: the node it ran on
 
     @property
     def freed(self) -> int | None:
@@ -75,29 +78,69 @@ def _run(ex: Executor, action: Action, nx: bool) -> str:
     raise ActionFailed(f"unknown action kind {action.kind!r}")
 
 
+# Configuration is per node and every node of a cluster carries the same: these run on replicas too
+# (CONFIG SET and CONFIG REWRITE change no data). Every other kind writes data: primaries only.
+_ANY_ROLE = frozenset({"config", "rewrite"})
+
+
+class _Executors:
+    """The executor of each action: the one client of a standalone server, or (Redis Cluster) the client of
+    the node the action names, whose role is checked before every action (a failover since: not written)."""
+
+    def __init__(self, client: redis.Redis, node_clients: Mapping[str, redis.Redis] | None, audit: AuditLog,
+                 stop: StopFlag, max_impact_ms: float | None, nx: bool) -> None:
+        self.default = Executor(client, audit, stop, max_impact_ms)
+        self.node_clients = node_clients or {}
+        self.audit, self.stop, self.max_impact_ms, self.nx = audit, stop, max_impact_ms, nx
+        self.by_node: dict[str, tuple[Executor, bool]] = {}
+
+    def for_action(self, action: Action) -> tuple[Executor, bool]:
+        self.audit.node = action.node
+        if action.node is None:
+            return self.default, self.nx
+        client = self.node_clients.get(action.node)
+        if client is None:
+            raise ActionFailed(f"no connection to node {action.node} (not a primary of the cluster now)")
+        if action.kind not in _ANY_ROLE and role_of(client)[0] != "master":
+            raise ActionFailed(f"node {action.node} is a replica now (a failover since the plan was made): "
+                               "fix never writes to a replica; make a new plan")
+        if action.node not in self.by_node:
+            version = ServerVersion.from_info({str(k): str(v) for k, v in client.info("server").items()})
+            self.by_node[action.node] = (Executor(client, self.audit, self.stop, self.max_impact_ms),
+                                         version.redis_compatible >= (7, 0))
+        return self.by_node[action.node]
+
+
 def apply_plan(plan: Plan, client: redis.Redis, audit: AuditLog, *, stop: StopFlag, max_impact_ms: float | None,
                confirm: Callable[[Action], bool], nx: bool,
-               report: Callable[[Action, ActionResult], None] | None = None) -> Outcome:
-    ex = Executor(client, audit, stop, max_impact_ms)
+               report: Callable[[Action, ActionResult], None] | None = None,
+               node_clients: Mapping[str, redis.Redis] | None = None) -> Outcome:
+    """Run the plan's actions in order. A Redis Cluster plan names each action's node: ``node_clients``
+    holds a client per primary address, and each action runs on its own node, with the same throttle."""
+    executors = _Executors(client, node_clients, audit, stop, max_impact_ms, nx)
     outcome = Outcome()
-    audit.event("start", workload=plan.workload, actions=[a.id for a in plan.actions], run_id=plan.seen.run_id)
+    audit.event("start", workload=plan.workload, actions=[a.id for a in plan.actions], run_id=plan.seen.run_id,
+                **({"run_ids": {addr: seen.run_id for addr, seen in plan.nodes.items()}} if plan.nodes else {}))
     for index, action in enumerate(plan.actions):
+        audit.node = None
         if outcome.failed or outcome.interrupted:
-            outcome.results.append(ActionResult(action.id, "not run"))
+            outcome.results.append(ActionResult(action.id, "not run", node=action.node))
             continue
         if stop.stopped:
             outcome.interrupted = True
-            outcome.results.append(ActionResult(action.id, "not run"))
+            outcome.results.append(ActionResult(action.id, "not run", node=action.node))
             continue
         if not confirm(action):
             audit.event("skipped", action=action.id, reason="not confirmed")
-            outcome.results.append(ActionResult(action.id, "skipped", "not confirmed"))
+            outcome.results.append(ActionResult(action.id, "skipped", "not confirmed", node=action.node))
             continue
-        result = ActionResult(action.id, "done", used_before=ex.used_memory())
-        audit.event("action-start", action=action.id, number=index + 1, kind=action.kind,
-                    used_memory=result.used_before)
+        result = ActionResult(action.id, "done", node=action.node)
         try:
-            result.detail = _run(ex, action, nx)
+            ex, node_nx = executors.for_action(action)
+            result.used_before = ex.used_memory()
+            audit.event("action-start", action=action.id, number=index + 1, kind=action.kind,
+                        used_memory=result.used_before)
+            result.detail = _run(ex, action, node_nx)
         except ActionSkipped as exc:
             result.status, result.detail = "skipped", str(exc)
         except Interrupted:
@@ -114,7 +157,7 @@ def apply_plan(plan: Plan, client: redis.Redis, audit: AuditLog, *, stop: StopFl
             result.status, result.detail = "failed", f"internal error: {type(exc).__name__}: {exc}"
             outcome.failed = True
         try:
-            result.used_after = ex.used_memory()
+            result.used_after = ex.used_memory() if result.used_before is not None else None
         except rex.RedisError:
             result.used_after = None
         audit.event("action-end", action=action.id, status=result.status, detail=result.detail,
@@ -122,6 +165,7 @@ def apply_plan(plan: Plan, client: redis.Redis, audit: AuditLog, *, stop: StopFl
         outcome.results.append(result)
         if report is not None:
             report(action, result)
+    audit.node = None
     audit.event("end", interrupted=outcome.interrupted, failed=outcome.failed,
                 done=[r.id for r in outcome.results if r.status == "done"],
                 not_done=[r.id for r in outcome.results if r.status != "done"])

@@ -18,6 +18,7 @@ DEFAULT_BIG = 10 * 1024 * 1024
 class FixOptions:
     workload: Workload | None = None
     memory: int | None = None  # the host's memory for Redis; None: INFO total_system_memory
+    memory_source: str | None = None  # how ``memory`` was chosen, when not simply --memory (a cluster's share)
     expire_patterns: tuple[str, ...] = ()
     ttl_s: int = 86_400
     jitter: float = 0.1  # TTLs spread over [ttl, ttl * (1 + jitter)]
@@ -71,5 +72,6 @@ class Facts:
     streams: dict[str, StreamFacts]
     patterns: dict[str, PatternFacts]
     lengths: dict[str, int] = field(default_factory=dict)
+    memory_source: str | None = None  # FixOptions.memory_source
     # Commands the user may not run (ACL names, "info", "config|get", ...): what depends on them is not planned.
     not_visible: list[str] = field(default_factory=list)

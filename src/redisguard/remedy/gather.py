@@ -138,7 +138,8 @@ def gather(client: redis.Redis, node: NodeSnapshot, options: FixOptions, expire_
                  host_memory=options.memory or int(memory.get("total_system_memory", 0) or 0),
                  config=config, config_file=server.get("config_file", ""),
                  allocator=str(memory.get("mem_allocator", "")), run_id=server.get("run_id", ""),
-                 self_id=own, clients=clients, streams=streams, patterns=patterns, not_visible=denied)
+                 self_id=own, clients=clients, streams=streams, patterns=patterns,
+                 memory_source=options.memory_source, not_visible=denied)
 
 
 def role_of(client: redis.Redis) -> tuple[str, str | None]:

@@ -37,9 +37,17 @@ class Action:
     undoable: bool
     rule: str | None = None  # the finding it answers, if any
     params: dict[str, Any] = field(default_factory=dict)  # what the engine needs (JSON-able)
+    node: str | None = None  # Redis Cluster: the node (address) it runs on; None: the server connected to
 
     def matches(self, selector: str) -> bool:
-        """--only/--skip: an action id, its kind, a finding id, or a prefix of any (``trim``, ``streams``)."""
+        """--only/--skip: an action id, its kind, a finding id, or a prefix of any (``trim``, ``streams``);
+        on a Redis Cluster also the node's address (every action on it) or ``ID@ADDRESS`` (one action there)."""
+        if self.node is not None:
+            if selector == self.node:
+                return True
+            name, at, node = selector.rpartition("@")
+            if at and node == self.node:
+                return self.matches(name)
         names = [self.id, self.kind, *([self.rule] if self.rule else [])]
         return any(name == selector or name.startswith(selector + ":") or name.startswith(selector + ".")
                    for name in names)
@@ -68,6 +76,14 @@ class Plan:
     actions: list[Action]
     notes: list[str] = field(default_factory=list)
     version: int = PLAN_VERSION
+    # Redis Cluster only (empty for a standalone server): what each primary looked like, by address, and
+    # the layout (address -> "node-id slot-ranges") a saved plan must still find before it is applied.
+    nodes: dict[str, Seen] = field(default_factory=dict)
+    layout: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_cluster(self) -> bool:
+        return bool(self.layout or self.nodes)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -84,8 +100,10 @@ class Plan:
             return cls(server=str(data["server"]), created_at=float(data["created_at"]),
                        workload=str(data["workload"]), workload_reason=str(data["workload_reason"]),
                        seen=Seen(**data["seen"]), actions=[Action(**raw) for raw in data["actions"]],
-                       notes=list(data.get("notes", [])))
-        except (KeyError, TypeError, ValueError) as exc:
+                       notes=list(data.get("notes", [])),
+                       nodes={str(k): Seen(**v) for k, v in dict(data.get("nodes", {})).items()},
+                       layout={str(k): str(v) for k, v in dict(data.get("layout", {})).items()})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFormatError(f"not a redisguard plan ({type(exc).__name__}: {exc})") from None
 
     @classmethod

@@ -13,7 +13,7 @@ from redisguard.remedy.plan import Action, Plan, Seen
 from redisguard.rules import RULES, Finding, Thresholds
 from redisguard.snapshot import NodeSnapshot
 
-__all__ = ["expire_patterns_for", "findings_for", "make_plan", "seen_of"]
+__all__ = ["action_rank", "expire_patterns_for", "findings_for", "make_plan", "seen_of"]
 
 # Memory is freed first (in an OOM incident the rest may need room), configuration next, then TTLs.
 _ORDER = {"trim": 0, "claim": 1, "delconsumers": 2, "delete": 3, "kill": 4, "purge": 5, "config": 6,
@@ -25,6 +25,11 @@ _EXPLAINED = {"streams.group-never-read", "streams.pending", "streams.dead-consu
 _HINTS = {"keys.big-keys": ": deleting data is never inferred; name it with --delete-pattern KEY_OR_PATTERN",
           "streams.backlog": ": nothing is safe to trim yet (see the notes); --drop-unprocessed --maxlen N "
                              "trims past the safe point after showing what each group loses"}
+
+
+def action_rank(action: Action) -> int:
+    """Where an action goes in a plan (memory freed first, then configuration, TTLs, CONFIG REWRITE last)."""
+    return _ORDER.get(action.kind, 8)
 
 
 def findings_for(node: NodeSnapshot, thresholds: Thresholds) -> list[Finding]:
@@ -66,7 +71,7 @@ def make_plan(facts: Facts, findings: list[Finding], options: FixOptions, server
         *(client_actions(facts, findings, options) if not {"client|list", "client|id"} & set(hidden) else []),
         *(config_actions(facts, findings, workload, notes) if "info" not in hidden else []),
     ]
-    actions.sort(key=lambda action: _ORDER.get(action.kind, 8))
+    actions.sort(key=action_rank)
     rewrite = rewrite_action(facts, actions, notes) if "info" not in hidden else None
     if rewrite is not None:
         actions.append(rewrite)

@@ -19,6 +19,7 @@ def command_line(argv: list[str]) -> str:
 
 def render_action(number: int, action: Action) -> list[str]:
     lines = [f"{number}. [{visible(bounded(action.id))}] {visible(action.title)}",
+             *([f"   node:   {visible(action.node)}"] if action.node else []),
              f"   what:   {visible(action.what)}"]
     shown = action.commands[:5]
     for argv in shown:
@@ -38,6 +39,15 @@ def render_plan(plan: Plan, dry_run: bool) -> str:
         lines.append("Nothing to do: no finding here has an automatic remedy.")
     else:
         lines.append(f"{len(plan.actions)} action(s), expected to free about {fmt_bytes(total)} now.")
+    if plan.is_cluster:
+        primaries = sum(1 for seen in plan.nodes.values() if seen.role == "primary")
+        replicas = f" and {len(plan.nodes) - primaries} replicas (configuration only)" \
+            if len(plan.nodes) > primaries else ""
+        lines.append(f"Redis Cluster: {primaries} primaries{replicas}, each action runs on the node it names.")
+        for address in plan.nodes:
+            mine = [a for a in plan.actions if a.node == address]
+            freed = sum(a.bytes_freed or 0 for a in mine)
+            lines.append(f"  {visible(address)}: {len(mine)} action(s), about {fmt_bytes(freed)} freed now")
     lines.append("")
     for number, action in enumerate(plan.actions, 1):
         lines += [*render_action(number, action), ""]
@@ -52,7 +62,8 @@ def render_plan(plan: Plan, dry_run: bool) -> str:
 def _result_line(result: ActionResult) -> str:
     freed = "" if result.freed is None else f" (used memory {fmt_bytes(result.used_before)} -> " \
                                             f"{fmt_bytes(result.used_after)})"
-    return f"  {result.status:<11} {visible(bounded(result.id))}: {visible(result.detail)}{freed}".rstrip()
+    where = f" on {visible(result.node)}" if result.node else ""
+    return f"  {result.status:<11} {visible(bounded(result.id))}{where}: {visible(result.detail)}{freed}".rstrip()
 
 
 def render_outcome(outcome: Outcome, audit_path: str) -> str:

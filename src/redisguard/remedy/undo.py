@@ -19,13 +19,22 @@ class UndoPlan:
     restore: dict[str, str] = field(default_factory=dict)  # parameter -> the value before the run
     rewrote: bool = False  # the run persisted its changes with CONFIG REWRITE
     irreversible: list[str] = field(default_factory=list)
+    # Redis Cluster: per node address, the values to restore, whether it was rewritten, its run_id then
+    by_node: dict[str, dict[str, str]] = field(default_factory=dict)
+    rewrote_nodes: list[str] = field(default_factory=list)
+    run_ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_cluster(self) -> bool:
+        return bool(self.by_node or self.run_ids)
 
 
 def undo_plan(records: list[dict[str, Any]]) -> UndoPlan:
     """What undoing the run in ``records`` means. Only commands that succeeded count."""
     befores = {r["seq"]: r for r in records if r.get("phase") == "before"}
     start = next((r for r in records if r.get("event") == "start"), None)
-    plan = UndoPlan(run_id=start.get("run_id") if start else None)
+    plan = UndoPlan(run_id=start.get("run_id") if start else None,
+                    run_ids=dict(start.get("run_ids") or {}) if start else {})
     kinds: dict[str, str] = {}
     for record in records:
         if record.get("event") == "action-start":
@@ -38,12 +47,17 @@ def undo_plan(records: list[dict[str, Any]]) -> UndoPlan:
         if before is None:
             continue
         command = [str(part).upper() for part in before.get("command", [])[:2]]
+        node = before.get("node")
         if command == ["CONFIG", "SET"] and before.get("previous"):
+            restore = plan.restore if node is None else plan.by_node.setdefault(str(node), {})
             for name, value in before["previous"].items():
                 if value is not None:
-                    plan.restore.setdefault(name, value)  # the earliest previous value is the original
+                    restore.setdefault(name, value)  # the earliest previous value is the original
         elif command == ["CONFIG", "REWRITE"]:
-            plan.rewrote = True
+            if node is None:
+                plan.rewrote = True
+            elif str(node) not in plan.rewrote_nodes:
+                plan.rewrote_nodes.append(str(node))
         kind = kinds.get(str(before.get("action")), "")
         if kind in _IRREVERSIBLE and kind not in done_kinds:
             done_kinds.append(kind)
