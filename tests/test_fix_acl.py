@@ -118,3 +118,19 @@ def test_config_check_without_config_get_compares_what_info_shows_and_lists_the_
     text = run_cli("config", "--check", _url(server, "diag"), "--workload", "cache")
     assert "cannot check " in text.stdout and "needs CONFIG GET" in text.stdout
     assert "user diag may not run CONFIG GET" in text.stderr
+
+
+def test_the_user_named_in_the_query_string_is_the_one_the_grant_is_for(server) -> None:
+    # redis-py reads ?username=...&password=... too: the message and its ACL SETUSER must name that user, not
+    # "default" (granting default would leave the problem and widen the wrong user).
+    admin = _users(server)
+    url = f"redis://127.0.0.1:{server.port}/0?username=reader&password=pw"
+    result = run_cli("fix", url, "--delete-pattern", "tmp:*", "--key-sample", "0", "--apply", "--yes")
+    assert result.returncode == 3, result.stderr
+    assert "user reader may not run" in result.stderr and "ACL SETUSER reader +" in result.stderr, result.stderr
+    assert "default" not in result.stderr and "pw&" not in result.stderr and "password=pw" not in result.stderr
+    _grant(admin, result.stderr)  # what --apply needed (ROLE, INFO) is now granted to reader itself
+    plan = run_cli("fix", url, "--delete-pattern", "tmp:*", "--key-sample", "0", "--json")
+    assert plan.returncode == 0 and "user reader may not run" in plan.stderr, plan.stderr
+    missing = plan.stderr.split("may not run", 1)[1].split(":", 1)[0]
+    assert "ROLE" not in missing and "INFO" not in missing, plan.stderr

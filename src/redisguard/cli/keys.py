@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 import click
 import redis.exceptions as rex
@@ -138,7 +137,7 @@ def _required(exc: rex.RedisError, conn: ConnectionOptions) -> RedisguardError:
                        if f"'{name}" in lowered or lowered.startswith(f"{name} ")), None)
         rule = _RULES.get(needed or "", "+scan +memory|usage")
         what = "MEMORY USAGE" if needed == "memory" else (needed or "scan and memory usage").upper()
-        user = quote_cli(conn.username or urlsplit(conn.url).username or "default")
+        user = quote_cli(conn.acl_user or "default")
         return RefusedError(f"{conn.display}: the keys scan needs {what}, which this user may not run; "
                             f"grant it with: ACL SETUSER {user} {rule}", kind="noperm")
     if isinstance(exc, rex.ResponseError) and "unknown" in text.lower():

@@ -123,6 +123,13 @@ class ConnectionOptions:
         return tuple(sorted(value for value in found if value and len(value) >= 3))
 
     @property
+    def acl_user(self) -> str | None:
+        """The ACL user this connects as: ``--user``, else the URL's (userinfo or ``?username=``, as redis-py reads
+        it, unix sockets too); None means ``default``."""
+        name = self.redis_kwargs().get("username")
+        return str(name) if name else None
+
+    @property
     def display(self) -> str:
         """The URL with any password replaced by ``***``: the only form ever printed."""
         return redact_url(self.url)
@@ -203,5 +210,5 @@ class ConnectionOptions:
         scheme = "rediss" if self.is_tls else "redis"
         bracketed = f"[{host}]" if ":" in host else host
         return replace(self, url=f"{scheme}://{bracketed}:{port}/0", password=self.password or self.url_password(),
-                       username=self.username or (urlsplit(self.url).username if not self.is_unix else None))
+                       username=self.acl_user)
 

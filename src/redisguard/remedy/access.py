@@ -8,8 +8,6 @@ exact permissions and the ``ACL SETUSER`` rules that would let the run see every
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
-
 from redisguard.connect import ConnectionOptions
 from redisguard.connect.acl import PROFILES
 from redisguard.keynames import quote_cli
@@ -39,10 +37,7 @@ HIDDEN_RULES: dict[str, tuple[str, ...]] = {
 
 def user_of(conn: ConnectionOptions) -> str | None:
     """The ACL user the run connects as (``--user``, or the URL's), None for ``default``."""
-    if conn.username:
-        return conn.username
-    name = None if conn.is_unix else urlsplit(conn.url).username
-    return unquote(name) if name else None
+    return conn.acl_user
 
 
 def rules_of(commands: list[str]) -> str:
