@@ -9,7 +9,7 @@ import redis
 import redis.exceptions as rex
 
 from redisguard.cli.options import connection_options, fail
-from redisguard.cli.output import Output
+from redisguard.cli.output import echo
 from redisguard.connect import ConnectionOptions, open_client
 from redisguard.remedy.access import missing_line, user_of
 from redisguard.remedy.config_audit import audit
@@ -21,13 +21,6 @@ from redisguard.units import fmt_bytes, parse_bytes
 __all__ = ["command"]
 
 
-def _echo(text: str, *, nl: bool = True, err: bool = False) -> None:
-    """Everything this command prints goes through the shared :class:`Output` (stdout, or stderr for notes)."""
-    out = Output.from_env()
-    if err:
-        out.note(text)
-    else:
-        out.echo(text, nl=nl)
 
 
 def _size(text: str | None) -> int | None:
@@ -100,27 +93,27 @@ def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_j
     unchecked = [s.name for s in settings if s.name not in current] if "config|get" in denied else []
     differences = [d for d in audit(current, settings) if d.name not in unchecked]
     if denied:
-        _echo(f"redisguard: {conn.display}: {missing_line(user, denied, 'diagnosis')}; "
+        echo(f"redisguard: {conn.display}: {missing_line(user, denied, 'diagnosis')}; "
               f"{len(unchecked)} setting(s) not checked", err=True)
     memory_note = f"{fmt_bytes(size)} " + ("(--memory)" if memory else "(the host's RAM, from INFO)")
     if as_json:
-        _echo(json.dumps({
+        echo(json.dumps({
             "server": conn.display, "version": version.text, "workload": workload, "memory_bytes": size,
             "differences": [{"name": d.name, "current": d.current, "recommended": d.recommended,
                              "reason": d.reason, "command": d.command, "argv": d.argv} for d in differences],
             "not_checked": unchecked, "not_visible": denied,
         }, indent=2))
     elif not differences and not unchecked:
-        _echo(f"{conn.display} ({version.text}) matches the {workload} recommendation for {memory_note}.")
+        echo(f"{conn.display} ({version.text}) matches the {workload} recommendation for {memory_note}.")
     else:
-        _echo(f"{conn.display} ({version.text}): {len(differences)} difference(s) from the {workload} "
+        echo(f"{conn.display} ({version.text}): {len(differences)} difference(s) from the {workload} "
                    f"recommendation for {memory_note}. Read-only: `redisguard fix` applies them.")
         for diff in differences:
             shown = "not visible / not supported" if diff.current is None else repr(diff.current)
-            _echo(f"- {diff.name}: {shown}, recommended {diff.recommended!r}: {diff.reason}")
-            _echo(f"    redis-cli {diff.command}")
+            echo(f"- {diff.name}: {shown}, recommended {diff.recommended!r}: {diff.reason}")
+            echo(f"    redis-cli {diff.command}")
         if unchecked:
-            _echo(f"cannot check {', '.join(unchecked)}: needs CONFIG GET, which this user may not run")
+            echo(f"cannot check {', '.join(unchecked)}: needs CONFIG GET, which this user may not run")
     return 1 if differences or unchecked else 0
 
 
@@ -162,8 +155,8 @@ def command(conn: ConnectionOptions, workload: Workload, memory_text: str | None
         return
     settings = recommend(workload, memory, version)
     if as_json:
-        _echo(json.dumps({"workload": workload, "memory_bytes": memory, "version": version.text,
+        echo(json.dumps({"workload": workload, "memory_bytes": memory, "version": version.text,
                                "settings": [{"name": s.name, "value": s.value, "reason": s.reason,
                                              "lines": s.conf_lines()} for s in settings]}, indent=2))
         return
-    _echo(render_conf(workload, memory, version, settings), nl=False)
+    echo(render_conf(workload, memory, version, settings), nl=False)

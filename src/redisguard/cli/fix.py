@@ -14,9 +14,9 @@ import redis
 import redis.exceptions as rex
 
 from redisguard.cli.doctor import _thresholds
-from redisguard.cli.fix_cluster import cluster_plan, read_plan, undo_cluster
+from redisguard.cli.fix_cluster import cluster_plan, read_plan, undo_cluster, undo_tail
 from redisguard.cli.options import connection_options, fail, is_terminal
-from redisguard.cli.output import Output
+from redisguard.cli.output import echo
 from redisguard.connect import ConnectionOptions, discover, open_client
 from redisguard.remedy.access import missing_line, user_of
 from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
@@ -37,13 +37,6 @@ from redisguard.units import parse_bytes
 __all__ = ["command"]
 
 
-def _echo(text: str, *, nl: bool = True, err: bool = False) -> None:
-    """Everything this command prints goes through the shared :class:`Output` (stdout, or stderr for notes)."""
-    out = Output.from_env()
-    if err:
-        out.note(text)
-    else:
-        out.echo(text, nl=nl)
 
 
 def _size(text: str, option: str) -> int:
@@ -86,7 +79,7 @@ def _confirm(assume_yes: bool) -> Callable[[Action], bool]:
     def ask(action: Action) -> bool:
         if assume_yes:
             return True
-        _echo("\n".join(render_action(0, action)).replace("0. ", "", 1), err=True)
+        echo("\n".join(render_action(0, action)).replace("0. ", "", 1), err=True)
         return click.confirm("Apply this action?", default=False, err=True)
     return ask
 
@@ -189,16 +182,16 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
         facts.not_visible += unknown_role
         plan = make_plan(facts, findings, options, conn.display)
         if facts.not_visible:
-            _echo(f"redisguard: {conn.display}: {missing_line(user_of(conn), facts.not_visible, 'fix')}; the plan "
+            echo(f"redisguard: {conn.display}: {missing_line(user_of(conn), facts.not_visible, 'fix')}; the plan "
                   "leaves out what needs them (its notes say what)", err=True)
     _select(plan, only, skip)
     if plan_out is not None:
         plan.save(plan_out)
     if not do_apply:
-        _echo(plan.to_json() if as_json else render_plan(plan, dry_run=True), nl=not as_json)
+        echo(plan.to_json() if as_json else render_plan(plan, dry_run=True), nl=not as_json)
         return
     if not as_json:
-        _echo(render_plan(plan, dry_run=False))
+        echo(render_plan(plan, dry_run=False))
     if not plan.is_cluster:
         raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json))
     node_clients = open_node_clients(topology, plan)
@@ -229,7 +222,7 @@ def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path:
     def report(action: Action, result: ActionResult) -> None:
         if not as_json:
             where = f" on {action.node}" if action.node else ""
-            _echo(f"{result.status}: {action.id}{where}: {result.detail}", err=True)
+            echo(f"{result.status}: {action.id}{where}: {result.detail}", err=True)
 
     try:
         with stop.on_sigint():
@@ -240,22 +233,22 @@ def _apply(plan: Plan, client: redis.Redis, conn: ConnectionOptions, audit_path:
         audit.close()
     rewrite_failed = any(r.id == "config-rewrite" and r.status == "failed" for r in outcome.results)
     if as_json:
-        _echo(json.dumps({"plan": json.loads(plan.to_json()), "audit": str(path),
+        echo(json.dumps({"plan": json.loads(plan.to_json()), "audit": str(path),
                                "results": [{**asdict(r), "freed": r.freed} for r in outcome.results],
                                "interrupted": outcome.interrupted, "failed": outcome.failed}, indent=2))
     else:
-        _echo(render_outcome(outcome, str(path)), nl=False)
+        echo(render_outcome(outcome, str(path)), nl=False)
         rewrite = next((a for a in plan.actions if a.kind == "rewrite"), None)
         if rewrite_failed and rewrite is not None:
-            _echo("CONFIG REWRITE failed: add these lines to the server's redis.conf so a restart keeps them:")
+            echo("CONFIG REWRITE failed: add these lines to the server's redis.conf so a restart keeps them:")
             for line in rewrite.params["lines"]:
-                _echo(f"  {line}")
+                echo(f"  {line}")
     if outcome.interrupted:
         return 130
     if outcome.lost_connection:
         lost = next((r.node for r in outcome.results if r.status == "failed" and r.node), None)
         where = f"{conn.display} (cluster node {lost})" if lost else conn.display
-        _echo(f"redisguard: {where}: lost the server during the run (killed, stopped or unreachable): "
+        echo(f"redisguard: {where}: lost the server during the run (killed, stopped or unreachable): "
               f"the audit log {shlex.quote(str(path))} records what was done", err=True)
         return 3
     return 2 if outcome.failed else 0
@@ -300,16 +293,12 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
     finally:
         client.close()
     if as_json:
-        _echo(json.dumps({"restored": {n: undo.restore[n] for n in restored}, "failed": failed,
+        echo(json.dumps({"restored": {n: undo.restore[n] for n in restored}, "failed": failed,
                                "cannot_undo": undo.irreversible, "audit": str(log.path)}, indent=2))
     else:
         for name in restored:
-            _echo(f"restored {name} to {undo.restore[name]!r}")
+            echo(f"restored {name} to {undo.restore[name]!r}")
         if not undo.restore:
-            _echo("no configuration change to undo in that run")
-        if failed:
-            _echo(f"stopped: {failed}")
-        for what in undo.irreversible:
-            _echo(f"cannot be undone: {what}")
-        _echo(f"audit log of the undo: {log.path}")
+            echo("no configuration change to undo in that run")
+        undo_tail(failed, undo.irreversible, log.path)
     return 2 if failed else 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import redis
 
 from redisguard.cli.options import fail
-from redisguard.cli.output import Output
+from redisguard.cli.output import echo
 from redisguard.connect import ConnectionOptions, Topology, open_client
 from redisguard.remedy.auditlog import AuditLog, default_audit_path
 from redisguard.remedy.cluster import plan_cluster, saved_plan_changes
@@ -22,15 +22,18 @@ from redisguard.remedy.plan import Plan, PlanFormatError
 from redisguard.remedy.stop import StopFlag
 from redisguard.remedy.undo import UndoPlan
 
-__all__ = ["cluster_plan", "read_plan", "undo_cluster"]
+__all__ = ["cluster_plan", "read_plan", "undo_cluster", "undo_tail"]
 
 
-def _echo(text: str, *, err: bool = False) -> None:
-    out = Output.from_env()
-    if err:
-        out.note(text)
-    else:
-        out.echo(text)
+def undo_tail(failed: str | None, irreversible: list[str], audit: Path) -> None:
+    """The end of an undo's text report, standalone or cluster: what stopped it, what no undo can restore."""
+    if failed:
+        echo(f"stopped: {failed}")
+    for what in irreversible:
+        echo(f"cannot be undone: {what}")
+    echo(f"audit log of the undo: {audit}")
+
+
 
 
 def read_plan(path: Path) -> Plan:
@@ -48,7 +51,7 @@ def cluster_plan(client: redis.Redis, conn: ConnectionOptions, topology: Topolog
                  plan_in: Path | None, max_impact: float, key_sample: int) -> Plan:
     """A Redis Cluster: one plan over every primary (whichever node the URL names, a replica included)."""
     if role_of(client)[0] != "master":
-        _echo(f"note: {conn.display} is a replica; in a cluster fix plans for every primary, so it goes on with "
+        echo(f"note: {conn.display} is a replica; in a cluster fix plans for every primary, so it goes on with "
               "them and never writes to a replica", err=True)
     if plan_in is None:
         return plan_cluster(topology, options, key_sample, max_impact, conn.display)
@@ -103,17 +106,13 @@ def undo_cluster(conn: ConnectionOptions, path: Path, undo: UndoPlan, audit_path
         for client in clients.values():
             client.close()
     if as_json:
-        _echo(json.dumps({"restored": {a: {n: undo.by_node[a][n] for aa, n in restored if aa == a}
+        echo(json.dumps({"restored": {a: {n: undo.by_node[a][n] for aa, n in restored if aa == a}
                                        for a in dict.fromkeys(a for a, _ in restored)},
                           "failed": failed, "cannot_undo": undo.irreversible, "audit": str(log.path)}, indent=2))
     else:
         for address, name in restored:
-            _echo(f"restored {name} to {undo.by_node[address][name]!r} on {address}")
+            echo(f"restored {name} to {undo.by_node[address][name]!r} on {address}")
         if not restored and not failed:
-            _echo("no configuration change to undo in that run")
-        if failed:
-            _echo(f"stopped: {failed}")
-        for what in undo.irreversible:
-            _echo(f"cannot be undone: {what}")
-        _echo(f"audit log of the undo: {log.path}")
+            echo("no configuration change to undo in that run")
+        undo_tail(failed, undo.irreversible, log.path)
     return 2 if failed else 0

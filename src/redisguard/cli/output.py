@@ -31,7 +31,7 @@ from rich.console import Console
 
 from redisguard.render.json import dumps
 
-__all__ = ["FORMATS", "Output", "output_options"]
+__all__ = ["FORMATS", "Output", "echo", "output_options"]
 
 R = TypeVar("R")
 
@@ -88,6 +88,16 @@ class Output:
     def note(self, text: str) -> None:
         """One line for the person on stderr (never mixed into a report on stdout)."""
         self.stderr.write(text + "\n")
+
+
+def echo(text: str, *, nl: bool = True, err: bool = False) -> None:
+    """One line through :class:`Output` from the environment: stdout, or stderr (a note) with ``err``; for commands
+    that print as they go (fix, config) rather than render one model."""
+    out = Output.from_env()
+    if err:
+        out.note(text)
+    else:
+        out.echo(text, nl=nl)
 
 
 def output_options(*formats: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
