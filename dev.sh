@@ -88,11 +88,11 @@ case "$cmd" in
         # In parallel (pytest-xdist; --dist loadgroup from pyproject keeps each shared cluster on one
         # worker). REDISGUARD_TEST_WORKERS=0 runs in this process; arguments after `test` go to pytest.
         # Two workers per core (at most 8): the tests mostly wait on servers, sleeps and subprocesses, and
-        # one worker per core left the two cores here 60-80 % idle (a worker used 17-18 % of a core).
-
+        # one worker per core left the two cores here 60-80 % idle (a worker used 17-18 % of a core). The 20
+        # slowest tests are listed at the end, so a CI log shows where the time goes.
         cores=$(nproc 2>/dev/null || echo 2)
         workers=$(( cores * 2 > 8 ? 8 : cores * 2 ))
-        log "pytest"; exec "$VENV/bin/python" -m pytest -n "${REDISGUARD_TEST_WORKERS:-$workers}" "$@"
+        log "pytest"; exec "$VENV/bin/python" -m pytest -n "${REDISGUARD_TEST_WORKERS:-$workers}" --durations=20 "$@"
         ;;
     *) echo "usage: ./dev.sh demo | ./dev.sh test [pytest args] | ./dev.sh setup" >&2; exit 64 ;;
 esac
