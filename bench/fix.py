@@ -29,16 +29,16 @@ import argparse
 import json
 import os
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from common import LatencyProbe, fill_strings  # bench/common.py, beside this script
 
 from redisguard.localserver import LocalServer, RedisBinary, find_redis_binaries
 
@@ -48,41 +48,6 @@ RUN_TIMEOUT_S = 1800
 IDLE_S = 2.0
 _BUSY = "import time\nend = time.perf_counter() + 3\nwhile time.perf_counter() < end:\n    pass\n"
 
-
-class LatencyProbe:
-    """Another client: one PING every 2 ms on its own connection, timing each round trip."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with socket.create_connection(("127.0.0.1", self.port)) as sock:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            deadline = time.monotonic() + RUN_TIMEOUT_S
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                start = time.perf_counter()
-                sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-                got = b""
-                while not got.endswith(b"\r\n"):
-                    got += sock.recv(64)
-                self.samples.append((time.perf_counter() - start) * 1000)
-                time.sleep(0.002)
-
-    def __enter__(self) -> LatencyProbe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def p99(self) -> float:
-        if len(self.samples) < 2:
-            return float("nan")
-        return statistics.quantiles(self.samples, n=100)[98]
 
 
 @dataclass
@@ -104,15 +69,11 @@ class Run:
 
 def _fill(server: LocalServer, count: int, prefix: str) -> None:
     with server.client() as client:
-        for start in range(0, count, 20_000):
-            pipe = client.pipeline(transaction=False)
-            for index in range(start, min(count, start + 20_000)):
-                pipe.set(f"{prefix}{index}", "v")
-            pipe.execute()
+        fill_strings(client, count, prefix)
 
 
 def _idle_p99(port: int) -> float:
-    with LatencyProbe(port) as probe:
+    with LatencyProbe(port, RUN_TIMEOUT_S) as probe:
         time.sleep(IDLE_S)
     return probe.p99()
 
@@ -134,7 +95,7 @@ def _timed(server: LocalServer, argv: list[str], via_sh: bool = False) -> tuple[
     idle = _idle_p99(server.port)
     with server.client() as client:
         client.config_resetstat()  # our own throwaway server: per-run latencystats
-    with LatencyProbe(server.port) as probe:
+    with LatencyProbe(server.port, RUN_TIMEOUT_S) as probe:
         time.sleep(0.2)
         began = time.monotonic()
         proc = subprocess.run(argv if not via_sh else ["sh", "-c", argv[0]], capture_output=True, text=True,

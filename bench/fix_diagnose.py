@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
+from common import fill_strings  # bench/common.py, beside this script
 
 from redisguard._wire.resp import command
 from redisguard.localserver import LocalServer, find_redis_binaries
@@ -60,14 +61,6 @@ def _probe(port: int) -> None:
             samples.append((time.perf_counter() - start) * 1000)
             time.sleep(0.002)
     json.dump(samples, sys.stdout)
-
-
-def _fill(client: redis.Redis, count: int, prefix: str) -> None:
-    for start in range(0, count, 20_000):
-        pipe = client.pipeline(transaction=False)
-        for index in range(start, min(count, start + 20_000)):
-            pipe.set(f"{prefix}{index}", "v")
-        pipe.execute()
 
 
 def _pct(samples: list[float]) -> dict[str, float]:
@@ -128,8 +121,8 @@ def main() -> None:
         mode, _, option = spec.partition(":")
         config = {"activerehashing": "no"} if option == "rehash=no" else {}
         with LocalServer(binary, config=config) as server, server.client() as client:
-            _fill(client, keys, "session:")
-            _fill(client, 100_000, "user:")
+            fill_strings(client, keys, "session:")
+            fill_strings(client, 100_000, "user:")
             idle, _ = _probed(server.port, lambda: _busy("IDLE"))
             client.config_resetstat()  # our own throwaway server
             load = os.getloadavg()[0]

@@ -20,17 +20,16 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import keyspaces  # bench/keyspaces.py, beside this script
+from common import LatencyProbe  # bench/common.py
 
 from redisguard.localserver import LocalServer, RedisBinary, find_redis_binaries
 
@@ -75,42 +74,6 @@ def dataset_server(total: int, keyspace: str = "mixed") -> Iterator[LocalServer]
         server.close()
 
 
-class LatencyProbe:
-    """Another client: one PING every 2 ms on its own connection, timing each round trip."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with socket.create_connection(("127.0.0.1", self.port)) as sock:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            deadline = time.monotonic() + RUN_TIMEOUT_S
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                start = time.perf_counter()
-                sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-                got = b""
-                while not got.endswith(b"\r\n"):
-                    got += sock.recv(64)
-                self.samples.append((time.perf_counter() - start) * 1000)
-                time.sleep(0.002)
-
-    def __enter__(self) -> LatencyProbe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def percentiles(self) -> tuple[float, float]:
-        if len(self.samples) < 2:
-            return float("nan"), float("nan")
-        cuts = statistics.quantiles(self.samples, n=100)
-        return cuts[49], cuts[98]
-
 
 def _peak_rss(pid: int) -> int:
     """The process's peak RSS so far (VmHWM), in bytes; 0 once it is gone."""
@@ -131,7 +94,7 @@ def run_tool(args: list[str], port: int) -> tuple[float, int, tuple[float, float
     ru_maxrss would also count the bench process's pages the child had between fork and exec.
     """
     peak = 0
-    with LatencyProbe(port) as probe:
+    with LatencyProbe(port, RUN_TIMEOUT_S) as probe:
         time.sleep(0.2)
         began = time.monotonic()
         out_path = DATA / "last-output"
@@ -154,7 +117,7 @@ def run_tool(args: list[str], port: int) -> tuple[float, int, tuple[float, float
 
 
 def idle_latency(port: int, seconds: float = 3.0) -> tuple[float, float]:
-    with LatencyProbe(port) as probe:
+    with LatencyProbe(port, RUN_TIMEOUT_S) as probe:
         time.sleep(seconds)
     return probe.percentiles()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +21,17 @@ def get(url: str, timeout: float = 30.0) -> str:
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback URL we built
         body: bytes = response.read()
     return body.decode()
+
+
+def first_metrics(port: int, proc: subprocess.Popen[str], timeout: float = 20.0) -> str:
+    """/metrics of an exporter process on ``port`` once it answers; fails if it exits or ``timeout`` passes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return get(f"http://127.0.0.1:{port}/metrics")
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
 
 
 def parse(text: str) -> Series:

@@ -35,6 +35,15 @@ def dataset_digest(client: redis.Redis) -> dict[bytes, str]:
     return out
 
 
+def fill_strings(client: redis.Redis, prefix: str, count: int) -> None:
+    """``count`` keys ``<prefix>0`` … each holding ``"v"``, in pipelines of 20,000 (the bulk tests' keyspace)."""
+    for start in range(0, count, 20_000):
+        pipe = client.pipeline(transaction=False)
+        for index in range(start, min(count, start + 20_000)):
+            pipe.set(f"{prefix}{index}", "v")
+        pipe.execute()
+
+
 def fill_incident(client: redis.Redis) -> None:
     """Seed 000: noeviction, two streams filled until XADD is refused with OOM; on the live stream the
     indexers read 80 % and acknowledged 60 %, an audit group read half and acknowledged 45 %; on the

@@ -13,7 +13,7 @@ import time
 import urllib.request
 
 import pytest
-from tests.exporter_helpers import find, get, parse, running, settle
+from tests.exporter_helpers import find, first_metrics, get, parse, running, settle
 
 from redisguard.connect.acl import acl_setuser_line
 from redisguard.localserver import free_port
@@ -115,14 +115,7 @@ def test_status_json_and_no_password_anywhere(make_server) -> None:
          f"127.0.0.1:{port}", "--keys-interval", "1s"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                metrics = get(f"http://127.0.0.1:{port}/metrics")
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.1)
+        first_metrics(port, proc)  # it answers
         time.sleep(1.5)  # the background keyspace analysis has run once
         metrics = get(f"http://127.0.0.1:{port}/metrics")
         status = json.loads(get(f"http://127.0.0.1:{port}/status"))
@@ -288,14 +281,7 @@ def test_unreachable_or_refused_target_is_redis_up_0_and_no_password_in_logs(mak
          "--listen", f"127.0.0.1:{port}", "--keys-interval", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                metrics = get(f"http://127.0.0.1:{port}/metrics")
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None
-                time.sleep(0.1)
+        metrics = first_metrics(port, proc)
         status = get(f"http://127.0.0.1:{port}/status")
         gone = get(f"http://127.0.0.1:{port}/scrape?target=127.0.0.1:1")
     finally:

@@ -10,20 +10,12 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import BINARIES
-from tests.fix_data import run_json
+from tests.fix_data import fill_strings, run_json
 
 from redisguard.localserver import LocalServer
 
 MATCHING = 1_000_000
 OTHERS = 100_000
-
-
-def _fill(client, prefix: str, count: int) -> None:
-    for start in range(0, count, 20_000):
-        pipe = client.pipeline(transaction=False)
-        for index in range(start, min(count, start + 20_000)):
-            pipe.set(f"{prefix}{index}", "v")
-        pipe.execute()
 
 
 def _pttls(client, pattern: str) -> list[int]:
@@ -44,8 +36,8 @@ def test_bulk_expire_and_unlink_over_a_million_keys(make_server, redis_binary, t
         pytest.skip("the 1M-key run is done once, on the newest server under test")
     srv: LocalServer = make_server()
     with srv.client() as client:
-        _fill(client, "session:", MATCHING)
-        _fill(client, "user:", OTHERS)
+        fill_strings(client, "session:", MATCHING)
+        fill_strings(client, "user:", OTHERS)
         client.set("session:kept", "v", ex=500_000)
         began = time.monotonic()
         code, out = run_json("fix", srv.url, "--only", "expire", "--expire-pattern", "session:*", "--ttl", "7200",

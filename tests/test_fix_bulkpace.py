@@ -11,19 +11,12 @@ from __future__ import annotations
 import time
 
 import redis
+from tests.fix_data import fill_strings
 
 from redisguard._wire.resp import command
 from redisguard.localserver import LocalServer
 from redisguard.remedy.bulk import BatchRunner
 from redisguard.remedy.bulkpace import FIRST_BATCH, FIRST_SCAN_COUNT, SHARE, BulkPace, command_name, key_args
-
-
-def _fill(client: redis.Redis, prefix: str, count: int) -> None:
-    for start in range(0, count, 10_000):
-        pipe = client.pipeline(transaction=False)
-        for index in range(start, min(count, start + 10_000)):
-            pipe.set(f"{prefix}{index}", "v")
-        pipe.execute()
 
 
 def _unlink_all(runner: BatchRunner, pattern: bytes) -> int:
@@ -57,8 +50,8 @@ def test_caps_follow_the_cost_per_unit() -> None:
 
 def test_unlink_costs_learnt_from_commandstats_and_scan_capped_by_them(server: LocalServer) -> None:
     with server.client() as client:
-        _fill(client, "tmp:", 40_000)
-        _fill(client, "keep:", 5_000)
+        fill_strings(client, "tmp:", 40_000)
+        fill_strings(client, "keep:", 5_000)
         client.config_resetstat()
         with BatchRunner(client, max_impact_ms=1.0) as runner:
             deleted = _unlink_all(runner, b"tmp:*")
@@ -79,7 +72,7 @@ def test_unlink_costs_learnt_from_commandstats_and_scan_capped_by_them(server: L
 def test_memory_usage_cost_learnt_under_either_commandstats_name(server: LocalServer) -> None:
     """6.2 names it cmdstat_memory, 7.0+ cmdstat_memory|usage: both are found."""
     with server.client() as client:
-        _fill(client, "m:", 20_000)
+        fill_strings(client, "m:", 20_000)
         with BatchRunner(client, max_impact_ms=1.0) as runner:
             sizes = 0
             for keys in runner.keys(b"m:*"):
@@ -98,7 +91,7 @@ def test_big_values_unlinked_in_the_background_hold_the_next_batch(make_server) 
         for name in ("big:a", "big:b"):
             for start in range(0, 400_000, 2_000):
                 client.hset(name, mapping={f"f{i}": "v" for i in range(start, start + 2_000)})
-        _fill(client, "small:", 100)
+        fill_strings(client, "small:", 100)
         freed_before = client.info("memory").get("lazyfreed_objects")
         with BatchRunner(client, max_impact_ms=1.0) as runner:
             client.unlink("big:a", "big:b")  # handed to the lazyfree thread
@@ -117,7 +110,7 @@ def test_big_values_unlinked_in_the_background_hold_the_next_batch(make_server) 
 
 def test_without_info_the_runner_still_works_with_the_first_sizes(server: LocalServer) -> None:
     with server.client() as admin:
-        _fill(admin, "tmp:", 3_000)
+        fill_strings(admin, "tmp:", 3_000)
         admin.acl_setuser("noinfo", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-info"])
     with (redis.Redis(host="127.0.0.1", port=server.port, username="noinfo", password="pw") as client,
           BatchRunner(client, max_impact_ms=1.0) as runner):
