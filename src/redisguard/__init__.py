@@ -13,15 +13,10 @@ does not load the asyncio stream machinery it does not need.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__: str = version("redisguard")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
-    __version__ = "0+unknown"
-
 if TYPE_CHECKING:
+    __version__: str
     from redisguard.collect import collect_snapshot
     from redisguard.connect import ConnectionOptions
     from redisguard.errors import (
@@ -125,7 +120,20 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    # importlib.metadata costs 50-65 ms of every command's start: read it when the version is asked for.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("redisguard")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = found = _version()
+        return found
     try:
         module, attribute = _EXPORTS[name]
     except KeyError:

@@ -17,7 +17,6 @@ from typing import Any
 import click
 import redis.exceptions as rex
 
-from redisguard import __version__
 from redisguard.cli.options import current_target, scrub
 from redisguard.errors import EXIT_CANCELLED, EXIT_CANNOT_CONNECT, EXIT_INTERNAL, RedisguardError, from_redis
 from redisguard.keynames import visible
@@ -56,7 +55,7 @@ class RedisguardGroup(click.Group):
 
 @click.group(cls=RedisguardGroup,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="redisguard")
+@click.version_option(package_name="redisguard", prog_name="redisguard")  # looked up only for --version
 def cli() -> None:
     """Keep Redis out of out-of-memory trouble: diagnose, find the keys, make streams memory-safe."""
 

@@ -11,14 +11,16 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
 from redisguard.connect import ConnectionOptions
 from redisguard.connect.options import PASSWORD_ENV, redact_url
-from redisguard.rules.commands import CommandContext
 from redisguard.units import parse_duration
+
+if TYPE_CHECKING:  # the rules package costs 60-90 ms to import: commands that print no fix never load it
+    from redisguard.rules.commands import CommandContext
 
 __all__ = ["Duration", "command_context", "connection_options", "current_target", "fail", "is_terminal", "json_option",
            "scrub"]
@@ -77,6 +79,8 @@ def remember(target: str, secrets: tuple[str, ...]) -> None:
 
 def command_context(conn: ConnectionOptions) -> CommandContext:
     """What a printed fix command needs to reach the same deployment the same way (never the password)."""
+    from redisguard.rules.commands import CommandContext
+
     kwargs = conn.redis_kwargs()
     return CommandContext(username=kwargs.get("username"), tls=conn.is_tls, tls_ca=conn.tls_ca, tls_cert=conn.tls_cert,
                           tls_key=conn.tls_key, tls_insecure=conn.tls_insecure, db=int(kwargs.get("db", 0) or 0),

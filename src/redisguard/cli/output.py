@@ -24,10 +24,12 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
-from rich.console import Console
+
+if TYPE_CHECKING:  # rich costs ~50 ms to import: --json and --csv never load it
+    from rich.console import Console
 
 from redisguard.render.json import dumps
 
@@ -74,6 +76,8 @@ class Output:
 
     def console(self, *, stderr: bool = False, width: int | None = None) -> Console:
         """A rich console over stdout (or stderr): plain, fixed width and no colour unless a person is watching."""
+        from rich.console import Console
+
         terminal = self.stderr_is_terminal if stderr else self.stdout_is_terminal
         return Console(file=self.stderr if stderr else self.stdout, highlight=False,
                        force_terminal=terminal, no_color=not (self.colour and terminal),

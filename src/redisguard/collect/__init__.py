@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from redisguard import __version__
+import redisguard
 from redisguard.collect.node import KeySampler, collect_node
 from redisguard.connect import ConnectError, ConnectionOptions, Node, discover
 from redisguard.snapshot import SNAPSHOT_VERSION, NodeSnapshot, NotVisible, Snapshot
@@ -52,7 +52,7 @@ def collect_snapshot(
         taken_at=taken_at,
         target=options.display,
         mode=topology.mode,
-        redisguard_version=__version__,
+        redisguard_version=redisguard.__version__,
         nodes=[node for node, _ in results],
         not_visible=[NotVisible(what=what, node=options.display, reason=reason)
                      for what, reason in topology.not_visible]

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redisguard.keynames import with_b64
-from redisguard.rules.commands import shell_line
-from redisguard.rules.finding import Finding, Fix
-from redisguard.rules.report import DoctorReport
+
+if TYPE_CHECKING:  # the rules package is imported when a doctor report is formatted, not for dumps()
+    from redisguard.rules.finding import Finding, Fix
+    from redisguard.rules.report import DoctorReport
 
 __all__ = ["doctor_to_dict", "dumps", "finding_to_dict", "fix_to_dict"]
 
 
 def fix_to_dict(fix: Fix, report: DoctorReport | None = None) -> dict[str, Any]:
+    from redisguard.rules.commands import shell_line
+
     return {
         "kind": fix.kind.value, "text": fix.text, "command": fix.text, "argv": list(fix.argv), "node": fix.node,
         "risk": fix.risk, "placeholders": list(fix.placeholders),

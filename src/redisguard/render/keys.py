@@ -5,14 +5,15 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from redisguard.keynames import for_csv, for_terminal, quote_cli, with_b64
 from redisguard.render.json import dumps
 from redisguard.snapshot.keyspace import KeyspaceReport
 from redisguard.units import fmt_bytes
+
+if TYPE_CHECKING:  # rich is imported by the terminal renderer only: JSON and CSV output start faster
+    from rich.console import Console
 
 __all__ = ["keys_csv", "keys_json", "render_keys_terminal"]
 
@@ -65,6 +66,8 @@ def render_keys_terminal(report: KeyspaceReport, console: Console, top: int) -> 
     lengths = not any(item.startswith("length:") for item in report.not_visible)
     title = (f"{for_terminal(report.target)}: {report.keyspace_size:,} keys, "
              + (f"{report.seen:,} sampled draws (estimates with 95 % CI)" if sampled else "full scan (exact)"))
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("pattern", overflow="fold")
     table.add_column("keys", justify="right")
@@ -127,6 +130,8 @@ def _big_keys(report: KeyspaceReport, console: Console, ttl: bool) -> None:
     title = "biggest keys per type"
     if sampled:
         title += " (measured exactly by the big-key pass, or among the sampled keys: marked ~)"
+    from rich.table import Table
+
     big = Table(title=title, title_justify="left")
     columns = [("type", "left"), ("key", "left"), ("bytes", "right"), ("length", "right"), ("encoding", "left")]
     if ttl:
