@@ -10,7 +10,8 @@ waits for the client). Three streams, per key:
 * ``sizes only``: SCAN COUNT 150 and ``MEMORY USAGE`` (the least any tool with exact sizes must ask);
 * ``memkeys' questions``: SCAN COUNT 10, ``TYPE`` and ``MEMORY USAGE`` (what ``redis-cli --memkeys`` asks);
 * ``redisguard's questions``: SCAN COUNT 150, ``MEMORY USAGE``, the type's length command, ``OBJECT
-  ENCODING`` and ``PTTL`` (exact size, type, length, encoding and TTL).
+  ENCODING`` and ``PTTL`` (exact size, type, length, encoding and TTL); in a database where no key has a
+  TTL, ``INFO keyspace`` behind each batch instead of ``PTTL`` (what ``redisguard keys`` then sends).
 
 Each round runs the real ``redis-cli --memkeys``, the real ``redisguard keys --json`` and the three
 replays, in a rotating order; the table gives wall and server CPU (``/proc/PID/stat``) min/median/max and
@@ -72,14 +73,15 @@ def _types(client: object, batches: list[tuple[bytes, list[bytes]]]) -> dict[byt
 
 
 def _write_stream(path: Path, batches: list[tuple[bytes, list[bytes]]], count: int,
-                  per_key: Callable[[bytes], list[bytes]]) -> int:
-    """Write SCAN + each key's commands as RESP; the number of commands written."""
+                  per_key: Callable[[bytes], list[bytes]], after: list[bytes] | None = None) -> int:
+    """Write SCAN + each key's commands (+ ``after`` behind each batch) as RESP; the number of commands."""
     written = 0
     with path.open("wb") as out:
         for cursor, batch in batches:
             parts = [command(b"SCAN", cursor, b"COUNT", str(count).encode())]
             for key in batch:
                 parts += per_key(key)
+            parts += after or []
             written += len(parts)
             out.write(b"".join(parts))
     return written
@@ -113,7 +115,11 @@ def bench(total: int, keyspace: str, rounds: int) -> None:
             wide = _scan_batches(admin, 150)
             narrow = _scan_batches(admin, 10)
             types = _types(admin, wide)
+            ttl_free = admin.info("keyspace").get("db0", {}).get("expires", 0) == 0
         work = Path(tmp)
+        # With no TTL in the database, redisguard asks INFO keyspace behind each batch instead of PTTL per key.
+        ttl_question = [] if ttl_free else [b"PTTL"]
+        guard = [command(b"INFO", b"keyspace")] if ttl_free else []
         streams = {
             "replay: sizes only": _write_stream(work / "sizes.resp", wide, 150,
                                                 lambda k: [command(b"MEMORY", b"USAGE", k)]),
@@ -123,7 +129,8 @@ def bench(total: int, keyspace: str, rounds: int) -> None:
             "replay: redisguard's questions": _write_stream(
                 work / "redisguard.resp", wide, 150,
                 lambda k: [command(b"MEMORY", b"USAGE", k), command(_LENGTH.get(types[k], b"STRLEN"), k),
-                           command(b"OBJECT", b"ENCODING", k), command(b"PTTL", k)]),
+                           command(b"OBJECT", b"ENCODING", k), *(command(name, k) for name in ttl_question)],
+                after=guard),
         }
         files = dict(zip(streams, ("sizes.resp", "memkeys.resp", "redisguard.resp"), strict=True))
         cli = ["redis-cli", "-h", "127.0.0.1", "-p", str(server.port)]
@@ -144,9 +151,10 @@ def bench(total: int, keyspace: str, rounds: int) -> None:
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     header = ("run", "commands/key", "wall s min/med/max", "server CPU s min/med/max", "ratio to memkeys per round")
     rows = [header]
-    per_key = {"redis-cli --memkeys": "2 + SCAN/10", "redisguard keys --json": "4 + SCAN/150",
+    ours = "3 + (SCAN+INFO)/150" if ttl_free else "4 + SCAN/150"
+    per_key = {"redis-cli --memkeys": "2 + SCAN/10", "redisguard keys --json": ours,
                "replay: sizes only": "1 + SCAN/150", "replay: memkeys' questions": "2 + SCAN/10",
-               "replay: redisguard's questions": "4 + SCAN/150"}
+               "replay: redisguard's questions": ours}
     for name, runs in results.items():
         walls = [wall for wall, _ in runs]
         ratios = [wall / peer for wall, peer in zip(walls, memkeys, strict=True)]

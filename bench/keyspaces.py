@@ -5,6 +5,7 @@
 * ``prod``: production-like names whose variable parts are not plain numbers (UUIDs, SKU-like and hex
   tokens, IPs, dates, mixed-case base64 tokens), mixed types and TTLs, and three big aggregates: a
   1M-element list, a 200k-member zset and a 500k-entry stream.
+* ``store``: ``prod``'s keys and values with no TTL at all (Redis as a store).
 
 TTLs are a month or more so a cached RDB still holds every key when it is reused.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-__all__ = ["BIG_KEYS", "KEYSPACES", "commands", "mixed", "prod"]
+__all__ = ["BIG_KEYS", "KEYSPACES", "commands", "mixed", "prod", "store"]
 
 # The big aggregates of the ``prod`` keyspace: (key, type, elements).
 BIG_KEYS: tuple[tuple[bytes, str, int], ...] = (
@@ -78,11 +79,16 @@ def mixed(total: int, seed: int = 20240101) -> Iterator[bytes]:
 _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
-def prod(total: int, seed: int = 20240202, big: tuple[int, int, int] | None = None) -> Iterator[bytes]:
+def prod(total: int, seed: int = 20240202, big: tuple[int, int, int] | None = None, *,
+         ttl: bool = True) -> Iterator[bytes]:
     """Production-like names and types, plus the three :data:`BIG_KEYS` (``big``: other element counts for
-    them, as (list, zset, stream), for tests)."""
+    them, as (list, zset, stream), for tests). ``ttl=False``: the same keys and values, none with a TTL."""
     rng = random.Random(seed)
     month = 30 * 86400
+
+    def ex(seconds: int) -> tuple[bytes, ...]:  # drawn either way, so both variants hold the same keys
+        return (b"EX", b"%d" % seconds) if ttl else ()
+
     for n in range(total):
         roll = n % 25
         if roll < 6:  # session:<uuid>: hash with a TTL
@@ -91,17 +97,19 @@ def prod(total: int, seed: int = 20240202, big: tuple[int, int, int] | None = No
             for f in (b"user", b"ip", b"ua", b"csrf", b"seen")[: rng.randint(2, 5)]:
                 fields += [f, b"v" * rng.randint(8, 60)]
             yield _cmd(b"HSET", key, *fields)
-            yield _cmd(b"EXPIRE", key, b"%d" % rng.randint(month, 2 * month))
+            seconds = rng.randint(month, 2 * month)
+            if ttl:
+                yield _cmd(b"EXPIRE", key, b"%d" % seconds)
         elif roll < 11:  # product:SKU00953584:json: a JSON string, no TTL
             key = b"product:SKU%08d:json" % rng.randint(0, 99_999_999)
             yield _cmd(b"SET", key, b'{"name":"%b","price":%d}' % (b"p" * rng.randint(20, 300), rng.randint(1, 9999)))
         elif roll < 15:  # ratelimit:10.1.2.3:<n>: a counter with a TTL
             key = b"ratelimit:10.%d.%d.%d:%d" % (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255),
                                                  rng.randint(0, 99_999))
-            yield _cmd(b"SET", key, b"%d" % rng.randint(1, 500), b"EX", b"%d" % rng.randint(month, 2 * month))
+            yield _cmd(b"SET", key, b"%d" % rng.randint(1, 500), *ex(rng.randint(month, 2 * month)))
         elif roll < 18:  # cache:api:v2:<sha1 hex>: strings with a TTL
             key = b"cache:api:v2:%040x" % rng.getrandbits(160)
-            yield _cmd(b"SET", key, b"c" * rng.randint(50, 2000), b"EX", b"%d" % rng.randint(month, 3 * month))
+            yield _cmd(b"SET", key, b"c" * rng.randint(50, 2000), *ex(rng.randint(month, 3 * month)))
         elif roll < 20:  # cart:<user id>: a set of SKUs
             key = b"cart:u%07d" % rng.randint(0, 9_999_999)
             yield _cmd(b"SADD", key, *(b"SKU%08d" % rng.randint(0, 99_999_999) for _ in range(rng.randint(1, 12))))
@@ -114,7 +122,7 @@ def prod(total: int, seed: int = 20240202, big: tuple[int, int, int] | None = No
             yield _cmd(b"ZADD", key, *args)
         elif roll < 23:  # token:<mixed-case base64>: a string with a TTL
             key = b"token:" + bytes(rng.choice(_B64) for _ in range(24))
-            yield _cmd(b"SET", key, b"t" * 32, b"EX", b"%d" % rng.randint(month, 2 * month))
+            yield _cmd(b"SET", key, b"t" * 32, *ex(rng.randint(month, 2 * month)))
         elif roll < 24:  # inbox:<uuid>: a short list
             key = b"inbox:" + _uuid(rng)
             yield _cmd(b"RPUSH", key, *(b"msg-%d" % i for i in range(rng.randint(1, 15))))
@@ -135,7 +143,13 @@ def prod(total: int, seed: int = 20240202, big: tuple[int, int, int] | None = No
         yield _cmd(b"XADD", stream_key, b"*", b"kind", b"click", b"n", b"%d" % j)
 
 
-KEYSPACES = {"mixed": mixed, "prod": prod}
+def store(total: int) -> Iterator[bytes]:
+    """``prod`` without a single TTL: Redis as a store (no key expires), where ``redisguard keys`` knows every
+    key's TTL from INFO keyspace and does not send PTTL."""
+    return prod(total, ttl=False)
+
+
+KEYSPACES = {"mixed": mixed, "prod": prod, "store": store}
 
 
 def commands(keyspace: str, total: int) -> Iterator[bytes]:

@@ -63,8 +63,9 @@ def command(conn: ConnectionOptions, fmt: str, match: str | None, sample: int | 
             top: int, big: int, cap: int, count: int, memory_samples: int | None) -> None:
     """Which keys use the memory: per key pattern, bytes, counts, TTL coverage, and the biggest keys.
 
-    Read-only (SCAN, MEMORY USAGE, OBJECT ENCODING, PTTL, the type's length command, TYPE, RANDOMKEY).
-    A sampled run (--sample, --budget) first walks the keyspace once to measure every big key exactly.
+    Read-only (SCAN, MEMORY USAGE, OBJECT ENCODING, PTTL, the type's length command, TYPE, RANDOMKEY,
+    INFO). PTTL is not sent while INFO keyspace, read behind every batch, shows no key with a TTL in the
+    database. A sampled run (--sample, --budget) first walks the keyspace once to measure every big key exactly.
     Only SCAN and MEMORY USAGE are required: a denied PTTL, OBJECT or DBSIZE drops its column.
     Exit code: 0 done, 2 bad usage, 3 could not connect (or lost the connection, or refused).
     """

@@ -177,6 +177,11 @@ def build_report(scans: list[NodeScan], *, target: str, topology: Literal["stand
         pattern_depth=None if depth >= 1 << 30 else depth, patterns=sort_rows(rows, sort), big_keys=big,
         nodes=nodes, sort=sort, db=db, not_visible=not_visible,
     )
+    for scan in scans:
+        if scan.ttl_from_info:
+            report.notes.append(
+                f"{scan.address or 'the node'}: no key had a TTL (INFO keyspace, read behind each batch, showed "
+                f"expires=0), so PTTL was not sent for {scan.ttl_from_info:,} key(s)")
     if not exact:
         report.coverage = _coverage(scans, report)
     return report
@@ -190,7 +195,7 @@ def _summary(scan: NodeScan) -> NodeSummary:
         max_added_latency_ms=round(max(added), 3) if added else None,
         median_added_latency_ms=round(statistics.median(added), 3) if added else None,
         used_memory_dataset=scan.used_memory_dataset, hidden=scan.aggregator.hidden, retried=scan.retried,
-        **_load_fields(scan))
+        ttl_from_info=scan.ttl_from_info, **_load_fields(scan))
 
 
 def _coverage(scans: list[NodeScan], report: KeyspaceReport) -> Coverage:

@@ -33,6 +33,7 @@ MEMORY USAGE are required.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import deque
@@ -136,6 +137,7 @@ class NodeScan:
     retried: int = 0  # keys whose expected type was wrong (asked again)
     big_pass: BigKeyPass | None = None  # sampled runs: every big key, measured exactly
     keysizes: dict[str, dict[int, int]] | None = None  # Redis 8: INFO keysizes of the scanned database
+    ttl_from_info: int = 0  # keys counted without a TTL because INFO keyspace said none had one (no PTTL sent)
 
 
 class _ScanSource:
@@ -192,7 +194,7 @@ _TYPE_HEAD = b"*2\r\n$4\r\nTYPE\r\n"
 class _Builder:
     """Per-key commands as RESP, one ``%`` format per key; ``width`` replies per key."""
 
-    def __init__(self, samples: int | None, seen: Visibility) -> None:
+    def __init__(self, samples: int | None, seen: Visibility, *, ttl_known: bool = False) -> None:
         if samples is None:
             usage = b"*3\r\n$6\r\nMEMORY\r\n$5\r\nUSAGE\r\n%b"
         else:
@@ -202,7 +204,10 @@ class _Builder:
         if seen.encoding:
             tail += b"*3\r\n$6\r\nOBJECT\r\n$8\r\nENCODING\r\n%b"
             slots += 1
-        if seen.ttl:
+        # ttl_known: no key of the database has a TTL (INFO keyspace), checked again behind every batch.
+        self.ttl_known = ttl_known
+        self.asks_ttl = seen.ttl and not ttl_known
+        if self.asks_ttl:
             tail += b"*2\r\n$4\r\nPTTL\r\n%b"
             slots += 1
         self.seen = replace(seen)  # what this builder's batches hold, whatever is dropped later
@@ -241,7 +246,17 @@ def _retry_commands(key: bytes, encoding: Any, seen: Visibility) -> tuple[bytes,
 _denial = refused_command  # why a per-key command was refused as a command, or None
 
 
-_SCAN, _META, _RETRY = 0, 1, 2
+_SCAN, _META, _RETRY, _GUARD = 0, 1, 2, 3
+_INFO_KEYSPACE = b"*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n"
+
+
+def no_ttl_in_db(reply: Any, db: int) -> bool:
+    """Whether an ``INFO keyspace`` reply says no key of database ``db`` has a TTL (``expires=0``, or no
+    line for the database: it holds no key)."""
+    if reply.__class__ is not bytes:
+        return False  # an error (INFO denied or renamed): nothing is known
+    found = re.search(rb"^db%d:keys=\d+,expires=(\d+)" % db, reply, re.MULTILINE)
+    return found is None or found.group(1) == b"0"
 # A batch's per-key commands built ahead: (payload, replies, (keys, patterns, expected types, builder)).
 _Prepared = tuple[bytes, int, tuple[list[bytes], list[str], list[bytes], "_Builder"]]
 
@@ -255,10 +270,14 @@ class _Flow:
 
     def __init__(self, pipe: RawPipe, source: _ScanSource | _RandomSource, agg: Aggregator,
                  samples: int | None, seen: Visibility, progress: Progress | None,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None, *, ttl_known: bool = False, db: int = 0) -> None:
         self.pipe, self.source, self.agg, self.progress = pipe, source, agg, progress
         self.samples, self.seen = samples, seen
-        self.builder = _Builder(samples, seen)
+        self.db = db
+        self.builder = _Builder(samples, seen, ttl_known=ttl_known)
+        self.ttl_known = ttl_known
+        self.ttl_from_info = 0  # keys whose TTL was INFO keyspace's "none in this database", not a PTTL
+        self._held: tuple[Any, list[Any]] | None = None  # a batch whose INFO keyspace check is still to come
         self.cancel = cancel
         self.groups: deque[tuple[int, int, int, Any]] = deque()  # (write number, kind, replies, batch)
         self.writes = 0
@@ -290,6 +309,8 @@ class _Flow:
 
     def queue_prepared(self, prepared: _Prepared) -> None:
         self._queue(_META, *prepared)
+        if prepared[2][3].ttl_known:  # right behind the batch: does the database still hold no TTL?
+            self._queue(_GUARD, _INFO_KEYSPACE, 1, None)
 
     def queue_retries(self) -> None:
         for keys, patterns, mems, encs, pttls in self._retries:
@@ -383,9 +404,31 @@ class _Flow:
         if self.cancel is not None and self.cancel.is_set():
             raise ScanCancelled  # the pipe is closed with replies unread: its connection is dropped
         if kind == _META:
-            self._meta(batch, answers)
+            if batch[3].ttl_known:
+                self._held = (batch, answers)  # its TTLs are known once the INFO behind it says so
+            else:
+                self._meta(batch, answers)
+        elif kind == _GUARD:
+            self._guard(answers[0])
         else:
             self._retried(batch, answers)
+
+    def _guard(self, reply: Any) -> None:
+        """The INFO keyspace read right behind a batch sent without PTTL: with still no TTL in the database,
+        every key of the batch had none at that moment; otherwise PTTL is asked from now on, and the
+        batch's keys are asked again in full."""
+        assert self._held is not None
+        held = self._held
+        keys: list[bytes] = held[0][0]
+        self._held = None
+        if no_ttl_in_db(reply, self.db):
+            self.ttl_from_info += len(keys)
+            self._meta(*held)
+            return
+        if self.ttl_known:
+            self.ttl_known = False
+            self.builder = _Builder(self.samples, self.seen)
+        self.keys = keys + self.keys
 
     def denied(self, column: str, reply: Any) -> bool:
         """Drop a per-key command for the rest of the scan when ``reply`` refuses it as a command."""
@@ -395,7 +438,7 @@ class _Flow:
         if getattr(self.seen, column):
             setattr(self.seen, column, False)
             self.seen.reasons.setdefault(column, reason)
-            self.builder = _Builder(self.samples, self.seen)
+            self.builder = _Builder(self.samples, self.seen, ttl_known=self.ttl_known)
         return True
 
     def _meta(self, batch: tuple[list[bytes], list[str], list[bytes], _Builder], answers: list[Any]) -> None:
@@ -420,7 +463,7 @@ class _Flow:
             encs = answers[at::width]
             at += 1
         pttls: list[Any] | Iterable[Any] = repeat(-1)
-        if seen.ttl:
+        if built.asks_ttl:
             pttls = answers[at::width]
         retry = self.agg.add(keys, patterns, types, mems, lengths, encs, pttls, denied=self.denied)
         if retry:
@@ -593,6 +636,16 @@ def _keysizes(pipe: RawPipe, db: int) -> dict[str, dict[int, int]] | None:
     return keysizes_counts(parse_info_text(reply.decode("utf-8", "replace")).get("keysizes", {}), db)
 
 
+def _no_ttl_yet(pipe: RawPipe, db: int) -> bool:
+    """Whether INFO keyspace says no key of ``db`` has a TTL: then PTTL is not sent (it is a fifth of the
+    server's time per key: measured on Redis 7.0, 0.36 µs in the command plus ~0.7 µs reading and replying
+    to it, against 2.4 µs for one INFO keyspace behind each batch of up to 150 keys)."""
+    try:
+        return no_ttl_in_db(pipe.call(b"INFO", b"keyspace"), db)
+    except rex.ResponseError:
+        return False
+
+
 def _dbsize(pipe: RawPipe, seen: Visibility) -> int:
     try:
         return int(pipe.call(b"DBSIZE"))
@@ -652,7 +705,9 @@ def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "
             source = _RandomSource(wanted, deadline)
         else:
             source = _ScanSource(settings.count, settings.match)
-        flow = _Flow(pipe, source, agg, settings.samples, seen, progress, cancel)
+        db = settings.db if settings.db is not None else _pool_db(client)
+        flow = _Flow(pipe, source, agg, settings.samples, seen, progress, cancel,
+                     ttl_known=_no_ttl_yet(pipe, db), db=db)
         try:
             if throttle.serial:
                 probe = RawPipe(client)
@@ -672,4 +727,4 @@ def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "
                     used_memory=used_memory, elapsed_s=time.monotonic() - began,
                     added_latency_ms=added, load=throttle.load if throttle.serial else None,
                     visibility=replace(seen), used_memory_dataset=dataset, commands=flow.commands,
-                    retried=flow.retried, big_pass=big, keysizes=keysizes)
+                    retried=flow.retried, big_pass=big, keysizes=keysizes, ttl_from_info=flow.ttl_from_info)

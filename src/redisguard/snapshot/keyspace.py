@@ -74,6 +74,9 @@ class NodeSummary:
     used_memory_dataset: int | None = None
     hidden: int = 0  # keys SCAN listed but the ACL's key patterns hid from MEMORY USAGE
     retried: int = 0  # keys asked again because their expected type was wrong
+    # keys counted without a TTL because INFO keyspace, read behind each of their batches, said no key of the
+    # database had one (PTTL was not sent for them)
+    ttl_from_info: int = 0
     server: str | None = None  # "Redis 8.2.3", "Valkey 8.1.8" (None: INFO server not visible)
 
 
