@@ -21,13 +21,19 @@ from redisguard.localserver import LocalServer
 
 
 def fill_without_ttl(client: redis.Redis, per_pattern: int) -> dict[str, set[bytes]]:
+    made = fill_without_ttl_no_info(client, per_pattern)
+    assert client.info("keyspace")["db0"]["expires"] == 0
+    return made
+
+
+def fill_without_ttl_no_info(client: redis.Redis, per_pattern: int) -> dict[str, set[bytes]]:
+    """fill_known's keys, every TTL removed (checked by the caller where INFO is there to check it)."""
     made = fill_known(client, per_pattern=per_pattern)
     pipe = client.pipeline(transaction=False)
     for keys in made.values():
         for key in keys:
             pipe.persist(key)
     pipe.execute()
-    assert client.info("keyspace")["db0"]["expires"] == 0
     return made
 
 
@@ -137,3 +143,17 @@ def test_info_keyspace_reading() -> None:
     assert not no_ttl_in_db(b"# Keyspace\r\ndb10:keys=1,expires=1,avg_ttl=5\r\n", 10)
     assert no_ttl_in_db(b"# Keyspace\r\ndb10:keys=1,expires=1,avg_ttl=5\r\n", 1)  # db1 is not db10
     assert not no_ttl_in_db(Exception("NOPERM"), 0)
+
+
+def test_a_renamed_info_leaves_pttl_on_and_the_scan_exact(make_server: object) -> None:
+    """Managed services rename INFO away: nothing vouches for the TTLs, so every key is asked PTTL."""
+    server: LocalServer = make_server(rename_command=["INFO", ""])  # type: ignore[operator]
+    with server.client() as admin:
+        made = fill_without_ttl_no_info(admin, per_pattern=20)
+        expected = truth(admin, made)
+    report = scan_deployment(options(server), ScanSettings(count=30))
+    assert report.nodes[0].ttl_from_info == 0
+    assert report.seen == sum(len(keys) for keys in made.values())
+    for row in report.patterns:
+        assert (row.keys, row.bytes, row.no_ttl) == (expected[row.pattern]["keys"], expected[row.pattern]["bytes"],
+                                                     row.keys)
