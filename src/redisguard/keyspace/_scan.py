@@ -14,6 +14,12 @@ Why, measured on Redis 7.0 (``INFO commandstats``, µs per call, 300k-key produc
 cold again) against about 0.4 right behind the other three. Dropping TYPE and the separate length round
 takes about 40 % of the server's work per key away.
 
+Answers already known are not asked: where ``INFO keyspace`` shows no key of the database with a TTL
+(``expires=0``: Redis as a store or a queue), PTTL is left out and an ``INFO keyspace`` rides right behind
+each batch instead (2.4 µs per batch against ~1.1 µs per key for PTTL, measured on Redis 7.0). With still
+no TTL in the database, no key of the batch had one at that moment; when one appears, PTTL is asked from
+then on and the batch is asked again in full (:meth:`_Flow._guard`).
+
 Overlap: each write carries the next SCAN first, then the per-key commands of the keys the last SCAN
 returned. The SCAN's reply is the first of the write's replies, so the client reads it, builds the next
 write and sends it while the server is still on this write's per-key commands, and only then reads and
