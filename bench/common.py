@@ -1,15 +1,26 @@
-"""What several bench scripts share: another client timing PINGs, and a plain string keyspace to act on."""
+"""What several bench scripts share: another client timing PINGs, a process's CPU time, and a plain string
+keyspace to act on."""
 
 from __future__ import annotations
 
+import os
 import socket
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import redis
 
-__all__ = ["LatencyProbe", "fill_strings"]
+__all__ = ["LatencyProbe", "cpu_seconds", "fill_strings"]
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time process ``pid`` has used so far (user + system, from ``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
 
 
 class LatencyProbe:

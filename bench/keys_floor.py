@@ -35,17 +35,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keys  # bench/keys.py, beside this script
+from common import cpu_seconds  # bench/common.py
 
 from redisguard._wire.resp import command
-
-_TICK = os.sysconf("SC_CLK_TCK")
-_LENGTH = {b"string": b"STRLEN", b"list": b"LLEN", b"set": b"SCARD", b"zset": b"ZCARD", b"hash": b"HLEN",
-           b"stream": b"XLEN"}
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+from redisguard.keyspace._scan import LENGTH_COMMANDS  # the scan's own table: the replay asks what it asks
 
 
 def _scan_batches(client: object, count: int) -> list[tuple[bytes, list[bytes]]]:
@@ -89,7 +82,7 @@ def _write_stream(path: Path, batches: list[tuple[bytes, list[bytes]]], count: i
 
 def _timed(args: list[str], pid: int, stdin_path: Path | None = None) -> tuple[float, float]:
     """(wall s, server CPU s) of one run of ``args``."""
-    cpu = _cpu_s(pid)
+    cpu = cpu_seconds(pid)
     began = time.monotonic()
     with (stdin_path.open("rb") if stdin_path else open(os.devnull, "rb")) as stdin:
         proc = subprocess.run(args, stdin=stdin, capture_output=True, timeout=keys.RUN_TIMEOUT_S, check=False)
@@ -98,11 +91,7 @@ def _timed(args: list[str], pid: int, stdin_path: Path | None = None) -> tuple[f
         sys.exit(f"{args[0]} failed ({proc.returncode}): {proc.stderr.decode()[-300:]}")
     if stdin_path is not None and b"errors: 0" not in proc.stdout + proc.stderr:
         sys.exit(f"the replay of {stdin_path.name} had errors: {(proc.stdout + proc.stderr).decode()[-300:]}")
-    return wall, _cpu_s(pid) - cpu
-
-
-def _spread(values: list[float]) -> str:
-    return "/".join(f"{v:.2f}" for v in (min(values), statistics.median(values), max(values)))
+    return wall, cpu_seconds(pid) - cpu
 
 
 def bench(total: int, keyspace: str, rounds: int) -> None:
@@ -128,7 +117,7 @@ def bench(total: int, keyspace: str, rounds: int) -> None:
                                                                    command(b"MEMORY", b"USAGE", k)]),
             "replay: redisguard's questions": _write_stream(
                 work / "redisguard.resp", wide, 150,
-                lambda k: [command(b"MEMORY", b"USAGE", k), command(_LENGTH.get(types[k], b"STRLEN"), k),
+                lambda k: [command(b"MEMORY", b"USAGE", k), command(LENGTH_COMMANDS.get(types[k], b"STRLEN"), k),
                            command(b"OBJECT", b"ENCODING", k), *(command(name, k) for name in ttl_question)],
                 after=guard),
         }
@@ -158,7 +147,8 @@ def bench(total: int, keyspace: str, rounds: int) -> None:
     for name, runs in results.items():
         walls = [wall for wall, _ in runs]
         ratios = [wall / peer for wall, peer in zip(walls, memkeys, strict=True)]
-        rows.append((name, per_key[name], _spread(walls), _spread([cpu for _, cpu in runs]),
+        cpus = [cpu for _, cpu in runs]
+        rows.append((name, per_key[name], keys._spread(walls, "{:.2f}"), keys._spread(cpus, "{:.2f}"),
                      "" if name == "redis-cli --memkeys" else
                      ", ".join(f"{r:.2f}" for r in ratios) + f" (median {statistics.median(ratios):.2f})"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

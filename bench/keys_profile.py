@@ -16,16 +16,9 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import keys  # bench/keys.py, beside this script
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+from common import cpu_seconds  # bench/common.py
 
 
 def profile(total: int, keyspace: str, memkeys: bool, extra: list[str]) -> None:
@@ -40,12 +33,12 @@ def profile(total: int, keyspace: str, memkeys: bool, extra: list[str]) -> None:
             else:
                 args = [keys.REDISGUARD, "keys", server.url, "--json", *extra]
             load = os.getloadavg()
-            cpu_before = _cpu_s(pid)
+            cpu_before = cpu_seconds(pid)
             began = time.monotonic()
             proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             _, status, usage = os.wait4(proc.pid, 0)
             wall = time.monotonic() - began
-            server_cpu = _cpu_s(pid) - cpu_before
+            server_cpu = cpu_seconds(pid) - cpu_before
             err = proc.stderr.read().decode() if proc.stderr else ""
             if status != 0:
                 sys.exit(f"{args[0]} failed ({status}): {err[-300:]}")
