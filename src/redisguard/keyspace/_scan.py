@@ -280,8 +280,7 @@ class _Flow:
         self.pipe, self.source, self.agg, self.progress = pipe, source, agg, progress
         self.samples, self.seen = samples, seen
         self.db = db
-        self.builder = _Builder(samples, seen, ttl_known=ttl_known)
-        self.ttl_known = ttl_known
+        self.builder = _Builder(samples, seen, ttl_known=ttl_known)  # builder.ttl_known: PTTL still left out
         self.ttl_from_info = 0  # keys whose TTL was INFO keyspace's "none in this database", not a PTTL
         self._held: tuple[Any, list[Any]] | None = None  # a batch whose INFO keyspace check is still to come
         self.cancel = cancel
@@ -431,8 +430,7 @@ class _Flow:
             self.ttl_from_info += len(keys)
             self._meta(*held)
             return
-        if self.ttl_known:
-            self.ttl_known = False
+        if self.builder.ttl_known:
             self.builder = _Builder(self.samples, self.seen)
         self.keys = keys + self.keys
 
@@ -444,7 +442,7 @@ class _Flow:
         if getattr(self.seen, column):
             setattr(self.seen, column, False)
             self.seen.reasons.setdefault(column, reason)
-            self.builder = _Builder(self.samples, self.seen, ttl_known=self.ttl_known)
+            self.builder = _Builder(self.samples, self.seen, ttl_known=self.builder.ttl_known)
         return True
 
     def _meta(self, batch: tuple[list[bytes], list[str], list[bytes], _Builder], answers: list[Any]) -> None:
