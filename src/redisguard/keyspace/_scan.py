@@ -685,6 +685,7 @@ def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "
         if settings.db is not None:
             pipe.call(b"SELECT", str(settings.db).encode())
             pipe.discard = True  # a different database than the pool's: never hand this one back
+        db = settings.db if settings.db is not None else _pool_db(client)
         dbsize = _dbsize(pipe, seen)
         used_memory, dataset = _info_memory(client)
         if (wanted is None and settings.budget_s is not None and seen.dbsize
@@ -697,7 +698,6 @@ def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "
         if wanted is not None and seen.dbsize and wanted < dbsize:
             mode = "sample"
             deadline = began + settings.budget_s if settings.budget_s is not None else None
-            db = settings.db if settings.db is not None else _pool_db(client)
             keysizes = _keysizes(pipe, db)
             if settings.big_pass:
                 big = find_big_keys(pipe, min_elements=settings.min_elements,
@@ -709,7 +709,6 @@ def scan_client(client: redis.Redis, settings: ScanSettings, *, address: str = "
             source = _RandomSource(wanted, deadline)
         else:
             source = _ScanSource(settings.count, settings.match)
-        db = settings.db if settings.db is not None else _pool_db(client)
         flow = _Flow(pipe, source, agg, settings.samples, seen, progress, cancel,
                      ttl_known=_no_ttl_yet(pipe, db), db=db)
         try:
