@@ -101,3 +101,37 @@ def test_cache_keys_without_ttl_and_big_keys(make_server) -> None:
     assert "hash catalog:all" in big.evidence
     assert big.bytes_at_stake == size
     assert big.fixes[0].command == "UNLINK catalog:all"
+
+
+def test_few_big_events_are_a_backlog_by_memory(make_server) -> None:
+    """Seed 001's 4 KB events: 1,500 entries are far below every count threshold, yet they hold most of an
+    8 MB maxmemory; with a group behind and a consumer holding 500 of them, the default thresholds see the
+    backlog (by its share of maxmemory) and the pending entries (about a third of it)."""
+    srv: LocalServer = make_server(maxmemory="8mb", maxmemory_policy="noeviction")
+    with srv.client() as client:
+        _stream(client, "firehose", 1500, size=4000)
+        client.xgroup_create("firehose", "indexers", id="0")
+        client.xreadgroup("indexers", "indexer-2", {"firehose": ">"}, count=500)
+        _stream(client, "small", 50)
+        client.xgroup_create("small", "readers", id="0")  # a group behind on a small stream: no finding
+    findings = diagnose(srv)
+    backlog = only(findings, "streams.backlog")
+    assert backlog.evidence["stream"] == "firehose" and backlog.evidence["length"] == 1500
+    assert float(backlog.evidence["share_of_maxmemory"] or 0) >= 0.25 and "of maxmemory" in backlog.title
+    pending = only(findings, "streams.pending")
+    assert pending.evidence["pending"] == 500
+    estimate = int(pending.evidence["pending_bytes_estimate"] or 0)
+    assert 500 * 4000 <= estimate <= 500 * 5000  # the 500 entries at the stream's mean size (~4.5 KB each)
+    held = only(findings, "eviction.noeviction-backlog")
+    assert "stream firehose" in held.evidence and "stream small" not in held.evidence
+    # the same stream with every entry read and acknowledged is not a backlog (it is untrimmed: another rule)
+    with srv.client() as client:
+        for _, entries in client.xreadgroup("indexers", "indexer-1", {"firehose": ">"}) or []:
+            client.xack("firehose", "indexers", *[entry_id for entry_id, _ in entries])
+        client.xack("firehose", "indexers", *[entry_id for _, entries in
+                                              client.xreadgroup("indexers", "indexer-2", {"firehose": "0"})
+                                              for entry_id, _ in entries])
+        client.delete("small")
+    after = ids(diagnose(srv))
+    assert "streams.backlog" not in after and "streams.pending" not in after
+    assert "eviction.noeviction-backlog" not in after

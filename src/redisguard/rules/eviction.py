@@ -6,30 +6,20 @@ from collections.abc import Iterator
 
 from redisguard.rules.finding import Finding, Fix, Severity
 from redisguard.rules.registry import rule
+from redisguard.rules.streams import is_backlog
 from redisguard.rules.thresholds import Thresholds
-from redisguard.snapshot import NodeSnapshot, StreamInfo
+from redisguard.snapshot import NodeSnapshot
 from redisguard.units import fmt_bytes
 
 __all__ = ["evicting_a_store", "noeviction_with_backlog", "volatile_policy_without_ttls"]
-
-
-def _slowest_lag(stream: StreamInfo) -> int | None:
-    lags = [group.lag for group in stream.groups if group.lag is not None]
-    return max(lags) if lags else None
-
-
-def _is_backlog(stream: StreamInfo, t: Thresholds) -> bool:
-    lag = _slowest_lag(stream)
-    pending = sum(group.pending for group in stream.groups)
-    return (stream.length >= t.backlog_entries or (lag is not None and lag >= t.backlog_entries)
-            or pending >= t.pending_entries)
 
 
 @rule
 def noeviction_with_backlog(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
     if node.policy != "noeviction":
         return
-    streams = sorted((s for s in node.streams if _is_backlog(s, t)),
+    streams = sorted((s for s in node.streams
+                      if is_backlog(node, s, t) or sum(g.pending for g in s.groups) >= t.pending_entries),
                      key=lambda s: s.memory_bytes or 0, reverse=True)
     lists = [key for key in (node.key_sample.biggest() if node.key_sample else [])
              if key.type == "list" and (key.length or 0) >= t.list_backlog_entries]

@@ -8,27 +8,71 @@ from redisguard.keynames import quote_cli
 from redisguard.rules.finding import Finding, Fix, Severity
 from redisguard.rules.registry import rule
 from redisguard.rules.thresholds import Thresholds
-from redisguard.snapshot import NodeSnapshot
+from redisguard.snapshot import NodeSnapshot, StreamGroup, StreamInfo
 from redisguard.units import fmt_bytes, fmt_duration_ms
 
-__all__ = ["dead_consumers", "groups_never_read", "stream_backlog", "stream_pending", "untrimmed_streams"]
+__all__ = ["dead_consumers", "groups_never_read", "is_backlog", "pending_bytes", "share_of_maxmemory", "slowest_lag",
+           "stream_backlog", "stream_pending", "untrimmed_streams"]
 
 _DAY_MS = 86_400_000
+
+
+def slowest_lag(stream: StreamInfo) -> int | None:
+    lags = [group.lag for group in stream.groups if group.lag is not None]
+    return max(lags) if lags else None
+
+
+def share_of_maxmemory(node: NodeSnapshot, size: float | None) -> float | None:
+    """``size`` bytes as a share of the node's maxmemory; None without a limit or a size. Capped at the
+    node's used memory: MEMORY USAGE of a stream of 4 KB entries comes out above it (69 MiB of 64)."""
+    if not node.maxmemory or size is None:
+        return None
+    return (min(size, node.used_memory) if node.used_memory else size) / node.maxmemory
+
+
+def _unfinished(stream: StreamInfo) -> bool:
+    """Some group has entries it has not read or has not acknowledged. Where Redis gives no lag (before 7.0,
+    after deletions), a group that was delivered the stream's last entry has read everything."""
+    def unread(group: StreamGroup) -> bool:
+        if group.lag is not None:
+            return group.lag > 0
+        return group.last_delivered_id != stream.last_generated_id
+
+    return any(unread(group) or group.pending > 0 for group in stream.groups)
+
+
+def is_backlog(node: NodeSnapshot, stream: StreamInfo, t: Thresholds) -> bool:
+    """A backlog by count (length or the slowest group's lag) or by memory: a stream some group has not
+    finished with, holding ``backlog_memory_share`` of maxmemory (4 KB events fill a limit in few entries)."""
+    lag = slowest_lag(stream)
+    if stream.length >= t.backlog_entries or (lag is not None and lag >= t.backlog_entries):
+        return True
+    share = share_of_maxmemory(node, stream.memory_bytes)
+    return share is not None and share >= t.backlog_memory_share and _unfinished(stream)
+
+
+def pending_bytes(stream: StreamInfo, group: StreamGroup) -> int | None:
+    """An estimate of what a group's pending entries hold: their count at the stream's mean entry size."""
+    if stream.memory_bytes is None or stream.length <= 0:
+        return None
+    return min(stream.memory_bytes, round(stream.memory_bytes * group.pending / stream.length))
 
 
 @rule
 def stream_backlog(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
     for stream in node.streams:
         lags = {g.name: g.lag for g in stream.groups}
-        known = [lag for lag in lags.values() if lag is not None]
-        slowest = max(known) if known else None
-        if stream.length < t.backlog_entries and (slowest is None or slowest < t.backlog_entries):
+        slowest = slowest_lag(stream)
+        if not is_backlog(node, stream, t):
             continue
+        share = share_of_maxmemory(node, stream.memory_bytes)
         yield Finding(
             id="streams.backlog", severity=Severity.WARNING, node=node.address,
-            title=f"stream {stream.key} holds {stream.length} entries ({fmt_bytes(stream.memory_bytes)})"
+            title=f"stream {stream.key} holds {stream.length} entries ({fmt_bytes(stream.memory_bytes)}"
+                  + (f", {share:.0%} of maxmemory" if share is not None else "") + ")"
                   + (f", slowest group {slowest} behind" if slowest is not None else ""),
             evidence={"stream": stream.key, "length": stream.length, "memory_bytes": stream.memory_bytes,
+                      "share_of_maxmemory": None if share is None else round(share, 3),
                       "oldest_entry_age": fmt_duration_ms(stream.first_entry_age_ms),
                       **{f"lag {name}": "unknown" if lag is None else lag for name, lag in lags.items()}},
             bytes_at_stake=stream.memory_bytes,
@@ -45,15 +89,20 @@ def stream_pending(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
     for stream in node.streams:
         for group in stream.groups:
             old = group.oldest_pending_age_ms is not None and group.oldest_pending_age_ms >= t.pending_age_ms
-            if group.pending < t.pending_entries and not old:
+            held = pending_bytes(stream, group) if group.pending else None
+            share = share_of_maxmemory(node, held)
+            heavy = share is not None and share >= t.pending_memory_share
+            if group.pending < t.pending_entries and not old and not heavy:
                 continue
             yield Finding(
                 id="streams.pending", severity=Severity.WARNING, node=node.address,
                 title=f"group {group.name} on {stream.key} has {group.pending} delivered but unacknowledged "
-                      f"entries, the oldest {fmt_duration_ms(group.oldest_pending_age_ms)} old",
+                      f"entries, the oldest {fmt_duration_ms(group.oldest_pending_age_ms)} old"
+                      + (f", about {fmt_bytes(held)} ({share:.0%} of maxmemory)" if share is not None else ""),
                 evidence={"stream": stream.key, "group": group.name, "pending": group.pending,
                           "oldest_pending_id": group.oldest_pending_id,
-                          "oldest_pending_age_ms": group.oldest_pending_age_ms},
+                          "oldest_pending_age_ms": group.oldest_pending_age_ms,
+                          "pending_bytes_estimate": held},
                 bytes_at_stake=group.pending * 84,  # measured: ~84 B per pending entry per group
                 fixes=[Fix.redis("XAUTOCLAIM", stream.key, group.name, "<live-consumer>", str(t.pending_age_ms),
                                  "0-0", "COUNT", "100", node=node.address, placeholders=("<live-consumer>",),

@@ -13,7 +13,10 @@ class Thresholds:
     memory_critical: float = 0.90
     backlog_entries: int = 100_000        # stream length or group lag that counts as a backlog
     list_backlog_entries: int = 100_000
+    backlog_memory_share: float = 0.25   # ... or a stream with unread or unacknowledged entries holding this
+                                         # share of maxmemory (few entries, big events: seed 001's 4 KB)
     pending_entries: int = 10_000
+    pending_memory_share: float = 0.10   # ... or a group's pending entries holding this share of maxmemory
     pending_age_ms: int = 3_600_000       # oldest pending entry older than an hour
     dead_consumer_idle_ms: int = 1_800_000
     untrimmed_stream_entries: int = 10_000
