@@ -117,9 +117,11 @@ class _Narrator:
     def __init__(self, console: Console) -> None:
         self.console = console
         self.started = time.monotonic()
+        self.steps: dict[str, float] = {}  # when each step started, in seconds since the demo did
 
     def step(self, letter: str, title: str) -> None:
-        self.console.print(f"\n[bold cyan]── {letter}) {title}[/] [dim](t={time.monotonic() - self.started:.0f} s)[/]")
+        self.steps[letter] = round(time.monotonic() - self.started, 1)
+        self.console.print(f"\n[bold cyan]── {letter}) {title}[/] [dim](t={self.steps[letter]:.0f} s)[/]")
 
     def say(self, text: str) -> None:
         self.console.print(text)
@@ -201,7 +203,7 @@ async def _story(server: LocalServer, say: _Narrator, console: Console, report_p
     url = server.url
     limit = 64 * 1024 * 1024
     say.step("a", f"the incident: a naive producer floods stream {STREAM!r} while group {GROUP!r} lags")
-    say.say("  upstream 25,000 events/s → unbounded buffer → XADD; indexer-1 acknowledges 4,000/s, indexer-2 "
+    say.say("  upstream 2,500 events/s of 4 KB → unbounded buffer → XADD; indexer-1 acknowledges 400/s, indexer-2 "
             "reads as much and died before acknowledging (its entries stay pending)")
     incident = await naive_incident(url, say.tick)
     _incident(say, incident)
@@ -225,7 +227,8 @@ async def _story(server: LocalServer, say: _Narrator, console: Console, report_p
     return {"server": {"url": url, "pid": server.process.pid if server.process else None,
                        "version": server.binary.version_text, "maxmemory": limit},
             "incident": dataclasses.asdict(incident), "doctor": doctor, "fix": fixed,
-            "guarded": dataclasses.asdict(guarded), "report": str(report_path.resolve())}
+            "guarded": dataclasses.asdict(guarded), "report": str(report_path.resolve()),
+            "steps_started_s": say.steps, "elapsed_s": round(time.monotonic() - say.started, 1)}
 
 
 @click.command("demo")

@@ -31,9 +31,10 @@ __all__ = ["GROUP", "STREAM", "DrainResult", "GuardedResult", "IncidentResult", 
 
 STREAM = "firehose"
 GROUP = "indexers"
-RATE = 25_000  # events/s offered by the upstream: the firehose of seed 001, sped up
-PAYLOAD = "e" * 400  # ~4 KB events in seed 001; smaller here so 64 MB fills in seconds
-BATCH = 500
+RATE = 2_500  # events/s offered by the upstream: the firehose of seed 001, sped up (10 MB/s fills 64 MB in seconds)
+PAYLOAD = "e" * 4000  # the ~4 KB events of seed 001: few events per MB, so the demo's time is not the CPU's
+BATCH = 100
+INDEXER_BATCH = 20  # per indexer every 50 ms: 400 entries/s, a sixth of the upstream
 
 Report = Callable[["Tick"], None]
 
@@ -119,11 +120,11 @@ async def _ticker(client: aredis.Redis, started: float, sink: list[Tick], report
 
 
 async def _lagging_indexers(client: aredis.Redis, stop: asyncio.Event) -> None:
-    """indexer-1 reads 200 entries every 50 ms and acknowledges them; indexer-2 reads as much and died
+    """indexer-1 reads INDEXER_BATCH entries every 50 ms and acknowledges them; indexer-2 reads as much and died
     before acknowledging any: its entries stay pending (seed 000: 2.9M pending)."""
     while not stop.is_set():
         for consumer in ("indexer-1", "indexer-2"):
-            reply: Any = await client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=200)
+            reply: Any = await client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=INDEXER_BATCH)
             ids = [entry_id for _, entries in reply or [] for entry_id, _ in entries]
             if ids and consumer == "indexer-1":
                 await client.xack(STREAM, GROUP, *ids)
@@ -131,7 +132,7 @@ async def _lagging_indexers(client: aredis.Redis, stop: asyncio.Event) -> None:
 
 
 async def naive_incident(url: str, report: Report, *, oom_seconds: float = 4.0, max_seconds: float = 25.0,
-                         max_buffer: int = 250_000) -> IncidentResult:
+                         max_buffer: int = 25_000) -> IncidentResult:
     """Flood until Redis refuses writes, then ``oom_seconds`` more (the buffer grows), at most ``max_seconds``
     or until the naive buffer holds ``max_buffer`` events (~100 MiB: the demo spares the laptop)."""
     client = aredis.Redis.from_url(url)
@@ -254,8 +255,8 @@ async def run_redisguard(*args: str, timeout: float = 120.0) -> tuple[int, str]:
     return int(process.returncode or 0), output.decode("utf-8", "replace")
 
 
-async def guarded_replay(url: str, report: Report, *, seconds: float = 8.0, high_water: int | None = None,
-                         handler_delay: float = 0.002, concurrency: int = 32,
+async def guarded_replay(url: str, report: Report, *, seconds: float = 12.0, high_water: int | None = None,
+                         handler_delay: float = 0.025, concurrency: int = 32,
                          drain_timeout: float = 40.0) -> GuardedResult:
     """The same upstream for ``seconds`` through the library; then wait until the consumer has everything."""
     client = aredis.Redis.from_url(url)
@@ -267,7 +268,9 @@ async def guarded_replay(url: str, report: Report, *, seconds: float = 8.0, high
         seen.add(entry.fields[b"seq"].decode())
 
     try:
-        producer = Producer(url, memory_limit=0.8, high_water=high_water, batch_size=BATCH)
+        # A 4 MiB buffer (a thousand 4 KB events): at a closed gate send() soon waits, the upstream is slowed
+        producer = Producer(url, memory_limit=0.8, high_water=high_water, batch_size=BATCH,
+                            max_buffer_bytes=4 * 1024 * 1024)
         consumer = Consumer(url, stream=STREAM, group=GROUP, name="indexer-1", handler=handler, batch_size=200,
                             concurrency=concurrency,
                             block_ms=100, claim_idle_ms=2000)
@@ -291,8 +294,9 @@ async def guarded_replay(url: str, report: Report, *, seconds: float = 8.0, high
                     await producer.send(STREAM, {"seq": str(result.offered), "payload": PAYLOAD})
                     result.offered += 1
                 await asyncio.sleep(0.005)
-            await producer.flush()
-            deadline = time.monotonic() + drain_timeout
+            deadline = time.monotonic() + drain_timeout  # every wait below is bounded: the demo always ends
+            with contextlib.suppress(TimeoutError):  # what is still unwritten shows as written < offered
+                await asyncio.wait_for(producer.flush(), drain_timeout)
             while len(seen) < result.offered and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
         finally:
