@@ -176,3 +176,14 @@ def test_config_values_are_collected(make_server) -> None:
     assert config["save"] == "900 1"
     assert config["activedefrag"] == "no"
     assert config["timeout"] == "0"
+
+
+def test_a_threshold_that_would_switch_a_rule_off_is_refused(tmp_path: Path) -> None:
+    """nan compares false with everything (the rule would never fire) and a negative count always fires:
+    both are a one-line usage error (exit 2), as are unknown names; nothing is read from the server."""
+    for pair, said in [("memory_warning=nan", "finite number"), ("backlog_memory_share=inf", "finite number"),
+                       ("backlog_entries=-5", "finite number"), ("pending_entries=ten", "not a number"),
+                       ("no_such_threshold=1", "backlog_memory_share")]:
+        result = run_cli("doctor", "--from", str(tmp_path / "none.json"), "--threshold", pair)
+        assert result.returncode == 2, (pair, result.stderr)
+        assert said in result.stderr and "Traceback" not in result.stderr, (pair, result.stderr)

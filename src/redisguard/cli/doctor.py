@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,12 @@ def _thresholds(pairs: tuple[str, ...]) -> Thresholds:
             raise click.BadParameter(f"{pair!r}: expected NAME=VALUE with NAME one of "
                                      f"{', '.join(sorted(_THRESHOLD_FIELDS))}", param_hint="--threshold")
         try:
-            values[name] = float(raw) if _THRESHOLD_FIELDS[name] == "float" else int(raw)
+            value = float(raw) if _THRESHOLD_FIELDS[name] == "float" else int(raw)
         except ValueError:
             raise click.BadParameter(f"{pair!r}: {raw!r} is not a number", param_hint="--threshold") from None
+        if not math.isfinite(value) or value < 0:  # nan would switch the rule off without a word
+            raise click.BadParameter(f"{pair!r}: expected a finite number >= 0", param_hint="--threshold")
+        values[name] = value
     return dataclasses.replace(Thresholds(), **values)
 
 
