@@ -21,7 +21,8 @@ needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not insta
 EXPECTED_ALERTS = {
     "RedisMemoryHigh", "RedisMemoryCritical", "RedisMemoryFullSoon", "RedisMemoryFullImminent",
     "RedisFragmentationHigh", "RedisEvictingStreams", "RedisEvictionsUnexpected", "RedisStreamLagHigh",
-    "RedisStreamPendingHigh", "RedisStreamPendingOld", "RedisStreamDeadConsumer", "RedisRejectedConnections",
+    "RedisStreamPendingHigh", "RedisStreamMemoryHigh", "RedisStreamPendingOld", "RedisStreamDeadConsumer",
+    "RedisRejectedConnections",
     "RedisClientsNearMax", "RedisLastBgsaveFailed", "RedisDown", "RedisguardScrapePartial",
 }
 

@@ -107,12 +107,28 @@ def _streams(t: AlertThresholds) -> list[Alert]:
         Alert("RedisStreamPendingHigh", "warning",
               f"{m.STREAM_GROUP_PENDING.name} > {_num(t.stream_pending)}", "10m",
               f"{where} has {tpl.integer()} entries delivered and not acknowledged", "streams"),
+        Alert("RedisStreamMemoryHigh", "warning", _stream_memory(t), "10m",
+              f"{tpl.WHERE}: stream {tpl.stream()} holds {tpl.percent()} of maxmemory with entries not yet read "
+              "or acknowledged", "streams"),
         Alert("RedisStreamPendingOld", "warning",
               f"{m.STREAM_OLDEST_PENDING_AGE.name} > {_num(t.pending_age_s)}", "5m",
               f"{where}: its oldest unacknowledged entry is {tpl.duration()} old", "streams"),
         Alert("RedisStreamDeadConsumer", "warning", _dead_consumers(t), "5m",
               f"{where}: a consumer holding pending entries has been idle for {tpl.duration()}", "streams"),
     ]
+
+
+def _stream_memory(t: AlertThresholds) -> str:
+    """A backlog by memory, the doctor's rule: few big events fill a limit long before any count alert. A
+    stream every group has read and acknowledged is not one (it is retained data); a lag Redis reports as
+    unknown is absent, so such a group counts only by its pending entries."""
+    by = "instance, node, stream"
+    memory = f"max by ({by}) ({m.STREAM_MEMORY.name})"
+    limit = f"max by (instance, node) ({m.MEMORY_MAX.name} > 0)"
+    unfinished = (f"max by ({by}) ({m.STREAM_GROUP_LAG.name} > 0)"
+                  f" or max by ({by}) ({m.STREAM_GROUP_PENDING.name} > 0)")
+    return (f"{memory} / {ON} group_left {limit} >= {_num(t.stream_memory_share)}"
+            f" and on({by}) ({unfinished})")
 
 
 def _dead_consumers(t: AlertThresholds) -> str:

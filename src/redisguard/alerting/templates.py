@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["WHERE", "Runbook", "command", "duration", "group_of_stream", "integer", "percent", "size"]
+__all__ = ["WHERE", "Runbook", "command", "duration", "group_of_stream", "integer", "percent", "size", "stream"]
 
 WHERE = '{{ $labels.instance }}{{ with $labels.node }} node {{ printf "%q" . }}{{ end }}'
 
@@ -60,6 +60,10 @@ def command(subcommand: str, runbook: Runbook) -> str:
 
 def group_of_stream() -> str:
     return 'group {{ printf "%q" $labels.group }} of stream {{ printf "%q" $labels.stream }}'
+
+
+def stream() -> str:
+    return '{{ printf "%q" $labels.stream }}'
 
 
 def percent() -> str:

@@ -21,6 +21,8 @@ class AlertThresholds:
     fragmentation_min_bytes: int = 100 * 1024 * 1024
     stream_lag: int = 100_000               # entries a group has not read
     stream_pending: int = 10_000            # entries delivered and not acknowledged
+    stream_memory_share: float = 0.25       # a stream with unread or unacknowledged entries holding this
+                                            # share of maxmemory (4 KB events fill a limit in few entries)
     pending_age_s: float = 3600.0           # oldest pending entry
     dead_consumer_idle_s: float = 1800.0    # a consumer holding pending entries idle this long is dead
     clients_share: float = 0.80             # connected_clients / maxclients
@@ -37,6 +39,8 @@ class AlertThresholds:
             out.append("--fragmentation-ratio must be above 1")
         if not 0 < self.clients_share <= 1:
             out.append("--clients-share must be in (0, 1]")
+        if not 0 < self.stream_memory_share <= 1:
+            out.append("--stream-memory-share must be in (0, 1]")
         for name in ("fragmentation_min_bytes", "stream_lag", "stream_pending", "pending_age_s",
                      "dead_consumer_idle_s"):
             if getattr(self, name) < 0:

@@ -61,6 +61,8 @@ _OPTIONS: tuple[tuple[str, str, click.ParamType[Any], str, str], ...] = (
      "fragmentation."),
     ("--stream-lag", "stream_lag", click.INT, "100000", "Entries a consumer group has not read."),
     ("--stream-pending", "stream_pending", click.INT, "10000", "Entries delivered, not acknowledged."),
+    ("--stream-memory-share", "stream_memory_share", click.FLOAT, "0.25", "Share of maxmemory held by a stream "
+     "some group has not read or acknowledged."),
     ("--pending-age", "pending_age_s", Duration(), "1h", "Age of a group's oldest pending entry."),
     ("--dead-consumer-idle", "dead_consumer_idle_s", Duration(), "30m", "Idle time after which a consumer "
      "still holding pending entries is dead."),
