@@ -94,3 +94,17 @@ def test_forecast_is_a_history_rule() -> None:
     assert forecast.fixes[0].argv == ("keys",)
     assert analyse_history(_series(growth_per_step=0)) == []  # flat sawtooth: no forecast
     assert analyse_history(growing[:3]) == []  # too little history
+
+
+def test_the_report_never_puts_more_at_stake_than_one_finding_does() -> None:
+    """The backlog, noeviction, pending and big-key findings of one stream are the same bytes: the verdict's
+    figure is the largest finding's, never their sum (which came out above used memory)."""
+    from redisguard.render.report_model import build_report
+
+    snapshot = load(RECORDED / "noeviction-full-streams--redis-7.0.15.json")
+    doctor = diagnose(snapshot, Thresholds(backlog_entries=1000, pending_entries=100))
+    stakes = [f.bytes_at_stake or 0 for f in doctor.findings if f.severity is not Severity.INFO]
+    assert len([stake for stake in stakes if stake]) >= 2  # overlapping findings with bytes: the case at hand
+    report = build_report([snapshot], doctor)
+    assert report.bytes_at_stake == max(stakes)
+    assert report.bytes_at_stake <= snapshot.nodes[0].used_memory < sum(stakes)

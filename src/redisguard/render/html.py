@@ -174,7 +174,7 @@ def _verdict(report: Report) -> str:
     limit = sum(node.maxmemory for node in report.nodes)
     memory = f"used {fmt_bytes(used)}" + (f" of maxmemory {fmt_bytes(limit)} ({used / limit:.0%})" if limit
                                            else " (maxmemory not set)")
-    stake = f"; {fmt_bytes(report.bytes_at_stake)} at stake" if report.bytes_at_stake else ""
+    stake = f"; up to {fmt_bytes(report.bytes_at_stake)} at stake in one finding" if report.bytes_at_stake else ""
     return (f'<section class="verdict v-{report.verdict}" id="verdict"><strong>{e(words[report.verdict])}</strong>'
             f"<div>{e(counts)}; {e(memory)}{e(stake)}. Exit code {report.exit_code} "
             f"(0 healthy, 1 warnings, 2 critical).</div></section>")

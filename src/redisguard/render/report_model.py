@@ -243,7 +243,8 @@ class Report:
     verdict: Verdict
     exit_code: int
     counts: tuple[tuple[str, int], ...]  # (severity, findings), most severe first, zero counts left out
-    bytes_at_stake: int
+    bytes_at_stake: int  # the largest finding's: findings overlap (a stream's backlog, its pending entries
+    #                     and its big-key finding are the same bytes), so a sum would exceed used memory
     nodes: tuple[NodeView, ...]
     total: NodeView | None  # the cluster's total (more than one node)
     findings: tuple[FindingView, ...]
@@ -471,7 +472,7 @@ def build_report(history: Sequence[Snapshot], doctor: DoctorReport, *, keyspace:
     return Report(
         target=current.target, mode=current.mode, taken_at=current.taken_at,
         redisguard_version=current.redisguard_version, verdict=verdict, exit_code=code, counts=counts,
-        bytes_at_stake=sum(f.bytes_at_stake or 0 for f in findings if f.severity != "info"),
+        bytes_at_stake=max((f.bytes_at_stake or 0 for f in findings if f.severity != "info"), default=0),
         nodes=nodes, total=_total(nodes), findings=findings, timeline=_timeline(history, current, samples),
         keyspace=(_keyspace_from_scan(keyspace, top_patterns, top_keys) if keyspace is not None
                   else _keyspace_from_snapshot(current, top_patterns, top_keys)),

@@ -103,7 +103,8 @@ def stream_pending(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                           "oldest_pending_id": group.oldest_pending_id,
                           "oldest_pending_age_ms": group.oldest_pending_age_ms,
                           "pending_bytes_estimate": held},
-                bytes_at_stake=group.pending * 84,  # measured: ~84 B per pending entry per group
+                # the entries they pin (no safe trim frees them) and the PEL, ~84 B per entry per group (measured)
+                bytes_at_stake=(held or 0) + group.pending * 84,
                 fixes=[Fix.redis("XAUTOCLAIM", stream.key, group.name, "<live-consumer>", str(t.pending_age_ms),
                                  "0-0", "COUNT", "100", node=node.address, placeholders=("<live-consumer>",),
                                  risk="moves stuck entries to a live consumer, which processes them again "
