@@ -165,3 +165,27 @@ def test_error_line_escapes_what_a_hostile_snapshot_holds(tmp_path) -> None:
     assert result.returncode == 2
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "not supported" in result.stderr
+
+
+def test_an_output_file_that_cannot_be_written_is_a_usage_error_not_a_lost_server(make_server, tmp_path) -> None:
+    """A missing directory is exit 2 in one line naming the file, never exit 3 ("could not connect") with
+    a Python class name. fix and demo refuse it before any work: the URL below has no server behind it,
+    and the demo starts none."""
+    missing = tmp_path / "no-such-dir"
+    dead = "redis://127.0.0.1:9/0"  # nothing listens on port 9: the path is refused before connecting
+    cases = [
+        (["fix", dead, "--apply", "--yes", "--audit", str(missing / "a.jsonl")], "--audit"),
+        (["fix", dead, "--plan-out", str(missing / "p.json")], "--plan-out"),
+        (["fix", dead, "--undo", str(tmp_path / "undo.jsonl"), "--audit", str(missing / "a.jsonl")], "--audit"),
+        (["demo", "--report", str(missing / "r.html")], "--report"),
+    ]
+    (tmp_path / "undo.jsonl").write_text("{}\n")
+    srv: LocalServer = make_server()
+    cases.append((["snapshot", srv.url, "--key-sample", "0", "-o", str(missing / "s.json")], "cannot open"))
+    for args, said in cases:
+        done = subprocess.run([*REDISGUARD, *args], capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 2, (args, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and said in lines[0] and str(missing) in lines[0], (args, done.stderr)
+        assert "Error:" not in lines[0] and "Traceback" not in done.stderr, (args, done.stderr)
+    assert not missing.exists()  # nothing created the directory on the way

@@ -18,7 +18,14 @@ import click
 import redis.exceptions as rex
 
 from redisguard.cli.options import current_target, scrub
-from redisguard.errors import EXIT_CANCELLED, EXIT_CANNOT_CONNECT, EXIT_INTERNAL, RedisguardError, from_redis
+from redisguard.errors import (
+    EXIT_CANCELLED,
+    EXIT_CANNOT_CONNECT,
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    RedisguardError,
+    from_redis,
+)
 from redisguard.keynames import visible
 
 __all__ = ["cli", "main"]
@@ -90,6 +97,9 @@ def run(args: list[str] | None = None, *, group: click.Group | None = None, prog
     except (rex.RedisError, OSError, EOFError) as exc:
         if isinstance(exc, OSError) and exc.errno == errno.EPIPE:  # `| head`: not an error
             return 0
+        if isinstance(exc, OSError) and exc.filename is not None:  # a file, not the server: not exit 3
+            _say(f"cannot open {exc.filename}: {exc.strerror or exc}")
+            return EXIT_USAGE
         error = from_redis(exc, current_target())
         _say(str(error))
         return error.exit_code

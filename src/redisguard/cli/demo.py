@@ -37,6 +37,7 @@ from redisguard.cli.demo_load import (
     run_redisguard,
     used_memory,
 )
+from redisguard.cli.options import writable_file
 from redisguard.cli.report import count_trims, make_report, write_report
 from redisguard.collect import collect_snapshot
 from redisguard.connect import ConnectionOptions
@@ -53,6 +54,7 @@ __all__ = ["command"]
 
 MAXMEMORY = "64mb"
 FIX_MEMORY = "107mb"  # 60 % of it (fix's headroom for a queue) is 64 MiB: fix keeps maxmemory where it is
+AUDIT_NAME = "redisguard-demo-audit.jsonl"  # step c's audit log, written beside the report
 T = TypeVar("T")
 
 
@@ -212,7 +214,7 @@ async def _story(server: LocalServer, say: _Narrator, console: Console, report_p
     trims = count_trims(ConnectionOptions.build(url), before)  # for the report: what a safe trim frees now
     doctor = _diagnosis(before, console)
     say.step("c", "redisguard fix: the plan (a dry run), then --apply, with its audit log")
-    fixed = await _fix(say, url, report_path.with_name("redisguard-demo-audit.jsonl"))
+    fixed = await _fix(say, url, report_path.with_name(AUDIT_NAME))
     say.step("d", "the same load again, with redisguard.streams' Producer, Consumer and Trimmer")
     say.say("  Producer(memory_limit=0.8: writes wait above 80 % of maxmemory) · Consumer(32 concurrent handlers "
             "of the same slow indexer: the doctor's 'add consumers') · Trimmer(every 0.5 s)")
@@ -246,6 +248,8 @@ def command(keep: bool, report_path: Path, as_json: bool, wanted: str | None) ->
 
     The server listens on 127.0.0.1 only and is stopped at the end (also on Ctrl-C or a closed terminal).
     """
+    writable_file(report_path, "--report")  # and the audit log goes beside it: refused now, not after step d
+    writable_file(report_path.with_name(AUDIT_NAME), "--report's directory")
     binaries = [binary for binary in find_redis_binaries()
                 if wanted is None or f"{binary.version_text}.".startswith(f"{wanted.rstrip('.')}.")]
     if not binaries and wanted is not None:

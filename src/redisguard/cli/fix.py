@@ -15,7 +15,7 @@ import redis.exceptions as rex
 
 from redisguard.cli.doctor import _thresholds
 from redisguard.cli.fix_cluster import cluster_plan, read_plan, undo_cluster, undo_tail
-from redisguard.cli.options import connection_options, fail, is_terminal
+from redisguard.cli.options import connection_options, fail, is_terminal, writable_file
 from redisguard.cli.output import echo
 from redisguard.connect import ConnectionOptions, discover, open_client
 from redisguard.remedy.access import missing_line, user_of
@@ -138,6 +138,10 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
     Dry run by default. Exit code: 0 done (or nothing to do), 2 refused or an action failed, 3 could not
     connect, lost the server mid-apply, or the server is a replica, 130 interrupted.
     """
+    if do_apply or undo_path is not None:  # refused now, not after planning (or half an undo) is done
+        writable_file(audit_path or default_audit_path(), "--audit")
+    if plan_out is not None:
+        writable_file(plan_out, "--plan-out")
     if undo_path is not None:
         raise SystemExit(run_undo(conn, undo_path, audit_path, as_json))
     if drop_unprocessed != (maxlen is not None):

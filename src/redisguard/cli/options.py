@@ -11,6 +11,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # the rules package costs 60-90 ms to import: commands that p
     from redisguard.rules.commands import CommandContext
 
 __all__ = ["Duration", "command_context", "connection_options", "current_target", "fail", "is_terminal", "json_option",
-           "scrub"]
+           "scrub", "writable_file"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -95,6 +96,23 @@ def fail(message: str, code: int) -> None:
     """
     click.echo(f"redisguard: {scrub(message)}", err=True)
     raise SystemExit(code)
+
+
+def writable_file(path: Path, option: str) -> None:
+    """Refuse (a usage error, exit 2) an output file that could not be written, before any work is done: a
+    missing or read-only directory, or a directory given as the file."""
+    from redisguard.errors import UsageError
+
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        problem = "is a directory"
+    elif not parent.is_dir():
+        problem = f"no directory {parent}"
+    elif not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        problem = "not writable"
+    else:
+        return
+    raise UsageError(f"{option} {path}: {problem}")
 
 
 def is_terminal() -> bool:
