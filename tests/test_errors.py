@@ -189,3 +189,13 @@ def test_an_output_file_that_cannot_be_written_is_a_usage_error_not_a_lost_serve
         assert len(lines) == 1 and said in lines[0] and str(missing) in lines[0], (args, done.stderr)
         assert "Error:" not in lines[0] and "Traceback" not in done.stderr, (args, done.stderr)
     assert not missing.exists()  # nothing created the directory on the way
+
+
+def test_a_missing_tls_file_is_named_as_such_not_as_a_connection_failure(tmp_path) -> None:
+    for flag in ("--tls-ca", "--tls-cert", "--tls-key"):
+        missing = tmp_path / f"{flag[2:]}.pem"
+        done = subprocess.run([*REDISGUARD, "doctor", "rediss://127.0.0.1:9/0", flag, str(missing)],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 2, done.stderr
+        assert flag in done.stderr and str(missing) in done.stderr and "does not exist" in done.stderr
+        assert "connect" not in done.stderr, done.stderr  # it was "cannot connect (Error 2 ... No such file)"

@@ -137,9 +137,9 @@ def connection_options(func: Callable[..., R]) -> Callable[..., R]:
     @click.option("--user", "username", default=None, help="ACL user name (overrides the URL's).")
     @click.option("--password", default=None,
                   help="Password (overrides the URL's). Safer: the REDISCLI_AUTH environment variable.")
-    @click.option("--tls-ca", type=click.Path(dir_okay=False), default=None, help="CA bundle for rediss://.")
-    @click.option("--tls-cert", type=click.Path(dir_okay=False), default=None, help="Client certificate.")
-    @click.option("--tls-key", type=click.Path(dir_okay=False), default=None, help="Client private key.")
+    @click.option("--tls-ca", type=click.Path(dir_okay=False, exists=True), default=None, help="CA bundle for rediss://.")
+    @click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True), default=None, help="Client certificate.")
+    @click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), default=None, help="Client private key.")
     @click.option("--tls-insecure", is_flag=True, help="Do not verify the server certificate.")
     @click.option("--connect-timeout", type=float, default=5.0, show_default=True, help="Seconds.")
     @click.option("--timeout", "command_timeout", type=float, default=10.0, show_default=True,
