@@ -199,3 +199,27 @@ def test_a_missing_tls_file_is_named_as_such_not_as_a_connection_failure(tmp_pat
         assert done.returncode == 2, done.stderr
         assert flag in done.stderr and str(missing) in done.stderr and "does not exist" in done.stderr
         assert "connect" not in done.stderr, done.stderr  # it was "cannot connect (Error 2 ... No such file)"
+
+
+@pytest.mark.parametrize("args", [
+    ["keys", "--max-impact"], ["keys", "--rate"], ["fix", "--jitter"], ["fix", "--max-impact"],
+    ["report", "--budget"], ["report", "--max-impact"], ["exporter", "--max-impact"],
+])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_number_option_refuses_nan_and_infinity(args: list[str], value: str) -> None:
+    """nan passed click's ranges (it compares false with every bound): `keys --rate nan` was an internal
+    error (exit 4) and `--max-impact nan` a scan with no budget. Refused before connecting."""
+    command, option = args
+    done = subprocess.run([*REDISGUARD, command, "redis://127.0.0.1:9/0", option, value],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert option in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert f"'{value}' is not a finite number" in done.stderr or "is not in the range" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("option", ["--memory-warning", "--fragmentation-ratio", "--stream-memory-share",
+                                    "--clients-share"])
+def test_alert_thresholds_refuse_nan(option: str) -> None:
+    done = subprocess.run([*REDISGUARD, "alerts", option, "nan"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2 and "not a finite number" in done.stderr, done.stderr

@@ -20,7 +20,7 @@ from redisguard.alerting import (
     rules_yaml,
     undefined_metrics,
 )
-from redisguard.cli.options import Duration
+from redisguard.cli.options import Duration, FiniteRange
 from redisguard.cli.output import Output
 from redisguard.errors import UsageError
 from redisguard.keynames import visible
@@ -50,23 +50,23 @@ def _hours(seconds: float) -> str:
 
 # (option, field, type, default shown, help)
 _OPTIONS: tuple[tuple[str, str, click.ParamType[Any], str, str], ...] = (
-    ("--memory-warning", "memory_warning", click.FLOAT, "0.8", "Warn at this share of maxmemory."),
-    ("--memory-critical", "memory_critical", click.FLOAT, "0.9", "Critical at this share of maxmemory."),
+    ("--memory-warning", "memory_warning", FiniteRange(), "0.8", "Warn at this share of maxmemory."),
+    ("--memory-critical", "memory_critical", FiniteRange(), "0.9", "Critical at this share of maxmemory."),
     ("--forecast-warning", "forecast_warning_s", Duration(), "6h", "Warn when the forecast reaches maxmemory "
      "within this time."),
     ("--forecast-critical", "forecast_critical_s", Duration(), "1h", "...within this time: critical under "
      "noeviction (write errors), warning under allkeys-*/volatile-* (evictions)."),
-    ("--fragmentation-ratio", "fragmentation_ratio", click.FLOAT, "1.5", "Fragmentation ratio above which..."),
+    ("--fragmentation-ratio", "fragmentation_ratio", FiniteRange(), "1.5", "Fragmentation ratio above which..."),
     ("--fragmentation-bytes", "fragmentation_min_bytes", _Size(), "100MiB", "...at least this much RSS is "
      "fragmentation."),
     ("--stream-lag", "stream_lag", click.INT, "100000", "Entries a consumer group has not read."),
     ("--stream-pending", "stream_pending", click.INT, "10000", "Entries delivered, not acknowledged."),
-    ("--stream-memory-share", "stream_memory_share", click.FLOAT, "0.25", "Share of maxmemory held by a stream "
+    ("--stream-memory-share", "stream_memory_share", FiniteRange(), "0.25", "Share of maxmemory held by a stream "
      "some group has not read or acknowledged."),
     ("--pending-age", "pending_age_s", Duration(), "1h", "Age of a group's oldest pending entry."),
     ("--dead-consumer-idle", "dead_consumer_idle_s", Duration(), "30m", "Idle time after which a consumer "
      "still holding pending entries is dead."),
-    ("--clients-share", "clients_share", click.FLOAT, "0.8", "Share of maxclients connected."),
+    ("--clients-share", "clients_share", FiniteRange(), "0.8", "Share of maxclients connected."),
     ("--noeviction-selector", "noeviction_selector", click.STRING, "", 'Label matchers of instances meant never '
      'to evict, e.g. \'job="redis-queues"\' (those with policy noeviction always are).'),
 )

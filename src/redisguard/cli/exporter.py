@@ -8,7 +8,7 @@ import threading
 
 import click
 
-from redisguard.cli.options import Duration, connection_options, fail
+from redisguard.cli.options import Duration, FiniteRange, connection_options, fail
 from redisguard.connect import ConnectionOptions
 
 __all__ = ["command", "parse_listen"]
@@ -39,7 +39,7 @@ def parse_listen(text: str) -> tuple[str, int]:
               help="Background keyspace analysis period (0 to turn it off).")
 @click.option("--keys-sample", type=click.IntRange(min=1), default=10_000, show_default=True,
               help="Keys drawn by each background keyspace analysis.")
-@click.option("--max-impact", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+@click.option("--max-impact", type=FiniteRange(min=0, min_open=True), default=1.0, show_default=True,
               metavar="MS", help="Latency the background keyspace analysis may add for other clients.")
 def command(conn: ConnectionOptions, listen: str, scrape_timeout: float, cache_ttl: float, max_streams: int,
             consumer_metrics: bool, streams_interval: float, keys_interval: float, keys_sample: int,

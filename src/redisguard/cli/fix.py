@@ -15,7 +15,7 @@ import redis.exceptions as rex
 
 from redisguard.cli.doctor import _thresholds
 from redisguard.cli.fix_cluster import cluster_plan, read_plan, undo_cluster, undo_tail
-from redisguard.cli.options import connection_options, fail, is_terminal, writable_file
+from redisguard.cli.options import FiniteRange, connection_options, fail, is_terminal, writable_file
 from redisguard.cli.output import echo
 from redisguard.connect import ConnectionOptions, discover, open_client
 from redisguard.remedy.access import missing_line, user_of
@@ -102,7 +102,7 @@ def _confirm(assume_yes: bool) -> Callable[[Action], bool]:
               help="Audit log (JSON lines; default ./redisguard-audit-<time>.jsonl).")
 @click.option("--undo", "undo_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Restore every configuration change recorded in this audit log.")
-@click.option("--max-impact", type=click.FloatRange(min=0.05), default=1.0, show_default=True, metavar="MS",
+@click.option("--max-impact", type=FiniteRange(min=0.05), default=1.0, show_default=True, metavar="MS",
               help="Latency budget for bulk work: other clients wait at most about this much more.")
 @click.option("--big", "big_text", default=str(DEFAULT_BIG), show_default=True, metavar="SIZE",
               help="Aggregates over this size are never freed in one blocking call.")
@@ -111,7 +111,7 @@ def _confirm(assume_yes: bool) -> Callable[[Action], bool]:
 @click.option("--expire-pattern", multiple=True, metavar="PATTERN",
               help="Give keys matching this pattern that have no TTL one (also inferred from doctor's finding).")
 @click.option("--ttl", type=click.IntRange(min=1), default=86_400, show_default=True, help="Seconds, for TTLs set.")
-@click.option("--jitter", type=click.FloatRange(min=0.0, max=10.0), default=0.1, show_default=True,
+@click.option("--jitter", type=FiniteRange(min=0.0, max=10.0), default=0.1, show_default=True,
               help="TTLs are spread over [ttl, ttl * (1 + jitter)].")
 @click.option("--drop-unprocessed", is_flag=True,
               help="With --maxlen: trim streams past the safe point (shows per group what is LOST first).")

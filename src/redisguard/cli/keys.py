@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import click
 import redis.exceptions as rex
 
-from redisguard.cli.options import Duration, connection_options
+from redisguard.cli.options import Duration, FiniteRange, connection_options
 from redisguard.cli.output import Output, output_options
 from redisguard.connect import ConnectionOptions
 from redisguard.errors import RedisguardError, RefusedError, from_redis, one_line
@@ -41,9 +41,9 @@ def _progress(enabled: bool) -> Iterator[tuple[Callable[[int], None] | None, Cal
               help="Estimate from N uniform random draws (RANDOMKEY) with 95 % confidence intervals.")
 @click.option("--budget", type=Duration(0.0, above=True), default=None,
               help="Time budget, e.g. 30s: sample until it is spent (a small keyspace is scanned in full).")
-@click.option("--max-impact", "max_impact", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--max-impact", "max_impact", type=FiniteRange(min=0, min_open=True), default=None,
               metavar="MS", help="Keep the latency the scan adds for other clients under MS milliseconds.")
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None, metavar="KEYS/S",
+@click.option("--rate", type=FiniteRange(min=0, min_open=True), default=None, metavar="KEYS/S",
               help="At most this many keys per second (per node).")
 @click.option("--replica", is_flag=True, help="Scan a replica of each shard to spare the primary.")
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="bytes", show_default=True,

@@ -8,6 +8,7 @@ line, which deployment the command was talking to and which secrets must never b
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -23,8 +24,8 @@ from redisguard.units import parse_duration
 if TYPE_CHECKING:  # the rules package costs 60-90 ms to import: commands that print no fix never load it
     from redisguard.rules.commands import CommandContext
 
-__all__ = ["Duration", "command_context", "connection_options", "current_target", "fail", "is_terminal", "json_option",
-           "scrub", "writable_file"]
+__all__ = ["Duration", "FiniteRange", "command_context", "connection_options", "current_target", "fail", "is_terminal",
+           "json_option", "scrub", "writable_file"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,6 +97,17 @@ def fail(message: str, code: int) -> None:
     """
     click.echo(f"redisguard: {scrub(message)}", err=True)
     raise SystemExit(code)
+
+
+class FiniteRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses nan and inf: nan compares false with every bound, so the range
+    let it through (``keys --rate nan`` was an internal error, ``--max-impact nan`` a scan without a budget)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def writable_file(path: Path, option: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from redisguard.cli.options import command_context, connection_options
+from redisguard.cli.options import FiniteRange, command_context, connection_options
 from redisguard.cli.output import Output
 from redisguard.collect import collect_snapshot
 from redisguard.connect import ConnectionOptions, discover
@@ -79,9 +79,9 @@ def _load_all(paths: Sequence[Path]) -> list[Snapshot]:
               help="A saved snapshot (redisguard snapshot -o FILE); repeat it for a history and a forecast. "
                    "With a URL too, the live snapshot is the newest point.")
 @click.option("--keys", "with_keys", is_flag=True, help="Add a keyspace analysis (needs a server).")
-@click.option("--max-impact", "max_impact", type=click.FloatRange(min=0, min_open=True), default=1.0,
+@click.option("--max-impact", "max_impact", type=FiniteRange(min=0, min_open=True), default=1.0,
               show_default=True, metavar="MS", help="--keys: latency the scan may add for other clients.")
-@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
+@click.option("--budget", type=FiniteRange(min=0, min_open=True), default=30.0, show_default=True,
               metavar="SECONDS", help="--keys: sample for this long at most (a small keyspace is scanned in full).")
 @click.option("--key-sample", type=click.IntRange(min=0), default=10_000, show_default=True,
               help="Keys the doctor sample reads per node when no --keys scan is asked for (0 to skip).")
