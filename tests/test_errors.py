@@ -223,3 +223,21 @@ def test_alert_thresholds_refuse_nan(option: str) -> None:
     done = subprocess.run([*REDISGUARD, "alerts", option, "nan"], capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 2 and "not a finite number" in done.stderr, done.stderr
+
+
+def test_a_closed_pipe_is_exit_141_in_silence(make_server) -> None:
+    """`redisguard doctor URL | head`: the reader leaves. Click and rich both made that exit 1 (a doctor
+    warning); it is now what SIGPIPE gives a C tool, 141, with nothing on stderr, for plain and rich output."""
+    srv: LocalServer = make_server()
+    with srv.client() as client:
+        client.set("k", "v")
+    for args in (["alerts"], ["keys", srv.url], ["doctor", srv.url, "--key-sample", "10"], ["streams", srv.url]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader is gone before the first byte: every write is EPIPE
+        try:
+            done = subprocess.run([*REDISGUARD, *args], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                  timeout=60, check=False)
+        finally:
+            os.close(write_end)
+        assert done.returncode == 141, (args, done.returncode, done.stderr)
+        assert done.stderr == "", (args, done.stderr)

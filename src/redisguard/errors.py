@@ -16,6 +16,7 @@ import redis.exceptions as rex
 __all__ = [
     "EXIT_CANCELLED",
     "EXIT_CANNOT_CONNECT",
+    "EXIT_CLOSED_PIPE",
     "EXIT_INTERNAL",
     "EXIT_USAGE",
     "CancelledError",
@@ -32,6 +33,9 @@ EXIT_USAGE = 2
 EXIT_CANNOT_CONNECT = 3
 EXIT_INTERNAL = 4
 EXIT_CANCELLED = 130
+# The reader of stdout left (`| head`): what a shell reports for a writer killed by SIGPIPE, so that a cut
+# report never passes for a whole one with its exit code (doctor's 0 'healthy', say).
+EXIT_CLOSED_PIPE = 141
 
 
 def one_line(text: str, limit: int = 300) -> str:

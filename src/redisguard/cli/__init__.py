@@ -7,6 +7,7 @@ and its exit code; Ctrl-C is exit 130 in every command.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
@@ -21,6 +22,7 @@ from redisguard.cli.options import current_target, scrub
 from redisguard.errors import (
     EXIT_CANCELLED,
     EXIT_CANNOT_CONNECT,
+    EXIT_CLOSED_PIPE,
     EXIT_INTERNAL,
     EXIT_USAGE,
     RedisguardError,
@@ -52,6 +54,19 @@ class RedisguardGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
             self.add_command(importlib.import_module(f"redisguard.cli.{cmd_name}").command)
         return self.commands.get(cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A reader closing the pipe (``redisguard keys URL | head``) ends the command quietly with exit 141,
+        as SIGPIPE ends a C tool: click's own handling of EPIPE exits 1, which reads as a doctor's warning."""
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            with contextlib.suppress(OSError):  # nothing more reaches the closed pipe, not even at exit
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(EXIT_CLOSED_PIPE) from None
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
@@ -95,8 +110,8 @@ def run(args: list[str] | None = None, *, group: click.Group | None = None, prog
         _say(str(exc))
         return exc.exit_code
     except (rex.RedisError, OSError, EOFError) as exc:
-        if isinstance(exc, OSError) and exc.errno == errno.EPIPE:  # `| head`: not an error
-            return 0
+        if isinstance(exc, OSError) and exc.errno == errno.EPIPE:  # `| head`: quietly, as SIGPIPE would
+            return EXIT_CLOSED_PIPE
         if isinstance(exc, OSError) and exc.filename is not None:  # a file, not the server: not exit 3
             _say(f"cannot open {exc.filename}: {exc.strerror or exc}")
             return EXIT_USAGE
@@ -118,8 +133,10 @@ def main() -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except OSError:  # stdout already closed by a pipe reader
-        code = code or 0
+    except OSError:  # the pipe's reader left before the last of the output: cut, as in invoke()
+        code = EXIT_CLOSED_PIPE
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if code in (EXIT_CANCELLED, EXIT_CANNOT_CONNECT):
         # Ctrl-C, or a node lost: leave now. Another node's collector thread blocked in a socket read
         # would otherwise hold the interpreter's exit until its --timeout (concurrent.futures joins its

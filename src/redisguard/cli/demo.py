@@ -38,6 +38,7 @@ from redisguard.cli.demo_load import (
     used_memory,
 )
 from redisguard.cli.options import writable_file
+from redisguard.cli.output import make_console
 from redisguard.cli.report import count_trims, make_report, write_report
 from redisguard.collect import collect_snapshot
 from redisguard.connect import ConnectionOptions
@@ -259,7 +260,7 @@ def command(keep: bool, report_path: Path, as_json: bool, wanted: str | None) ->
         raise ConnectionFailed("no redis-server found: install Debian's redis-server package or run ./dev.sh setup",
                                kind="no-server")
     out = sys.stderr if as_json else sys.stdout
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = make_console(file=out, highlight=False, soft_wrap=True)
     say = _Narrator(console)
     server = LocalServer(binaries[0], config={"maxmemory": MAXMEMORY, "maxmemory-policy": "noeviction"})
     code = 0

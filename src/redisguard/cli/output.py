@@ -19,6 +19,7 @@ Usage in a command::
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # rich costs ~50 ms to import: --json and --csv never load it
 
 from redisguard.render.json import dumps
 
-__all__ = ["FORMATS", "Output", "echo", "output_options"]
+__all__ = ["FORMATS", "Output", "echo", "make_console", "output_options"]
 
 R = TypeVar("R")
 
@@ -76,10 +77,8 @@ class Output:
 
     def console(self, *, stderr: bool = False, width: int | None = None) -> Console:
         """A rich console over stdout (or stderr): plain, fixed width and no colour unless a person is watching."""
-        from rich.console import Console
-
         terminal = self.stderr_is_terminal if stderr else self.stdout_is_terminal
-        return Console(file=self.stderr if stderr else self.stdout, highlight=False,
+        return make_console(file=self.stderr if stderr else self.stdout, highlight=False,
                        force_terminal=terminal, no_color=not (self.colour and terminal),
                        width=width or (None if terminal else self.width or PLAIN_WIDTH), soft_wrap=False)
 
@@ -92,6 +91,28 @@ class Output:
     def note(self, text: str) -> None:
         """One line for the person on stderr (never mixed into a report on stdout)."""
         self.stderr.write(text + "\n")
+
+
+@functools.cache
+def _console_class() -> type[Console]:
+    from rich.console import Console
+
+    class PipeConsole(Console):
+        """Rich's console, except that a reader closing the pipe (``| head``) ends the command as it ends the
+        plain-text ones: quietly, exit 141 (``redisguard.cli``); rich's own default is exit 1."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # nothing more reaches the closed pipe, not even at exit
+            raise BrokenPipeError(errno.EPIPE, "the reader closed the pipe")
+
+    return PipeConsole
+
+
+def make_console(**options: Any) -> Console:
+    """A rich ``Console(**options)`` that treats a closed pipe as the end of the output, not an error."""
+    return _console_class()(**options)
 
 
 def echo(text: str, *, nl: bool = True, err: bool = False) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from redis.connection import parse_url
+import redis
+from redis.connection import URL_QUERY_ARGUMENT_PARSERS, parse_url
 
 from redisguard.errors import UsageError
 
@@ -15,6 +17,11 @@ __all__ = ["ConnectionOptions", "redact_url"]
 
 PASSWORD_ENV = "REDISCLI_AUTH"  # noqa: S105 - the name of the variable, not a password
 _SECRET_PARAMS = ("password", "pass", "pwd", "auth", "token", "secret")
+
+
+# What parse_url may return: the URL's own parts and ?name=value options redis-py or Redis() know.
+_URL_KEYS = frozenset({"host", "port", "db", "path", "connection_class", "username", "password",
+                       *URL_QUERY_ARGUMENT_PARSERS, *inspect.signature(redis.Redis.__init__).parameters}) - {"self"}
 
 
 def _secret_param(name: str) -> bool:
@@ -155,6 +162,10 @@ class ConnectionOptions:
             ) from None
         if not self.is_unix and "host" not in kwargs:
             raise UsageError(f"invalid Redis URL {self.display!r}: no host name", kind="url")
+        unknown = sorted(set(kwargs) - _URL_KEYS)
+        if unknown:  # redis-py passes any other ?name=value on to Redis() as a keyword: a TypeError there
+            raise UsageError(f"invalid Redis URL {self.display!r}: unknown option {unknown[0][:40]!r} after '?' "
+                             f"(redis-py's are {', '.join(sorted(URL_QUERY_ARGUMENT_PARSERS))})", kind="url")
         if self.username is not None:
             kwargs["username"] = self.username
         if self.password is not None:
@@ -193,6 +204,8 @@ class ConnectionOptions:
         except ValueError as exc:
             raise UsageError(f"invalid Redis URL {self.display!r}: {exc} (expected redis://host:port/db)",
                              kind="url") from None
+        if parts.port == 0:  # redis-py reads port 0 as "no port": the default 6379, another server perhaps
+            raise UsageError(f"invalid Redis URL {self.display!r}: port 0", kind="url")
         db = parts.path.strip("/")
         if db and not db.isdigit():
             raise UsageError(f"invalid Redis URL {self.display!r}: the database after the host must be a "
