@@ -82,3 +82,20 @@ def test_version_adaptation() -> None:
     queue = {s.name: s.value for s in recommend("queue", 1 << 30, ServerVersion.parse("valkey-8.1"))}
     assert queue["maxmemory-policy"] == "noeviction" and "stream-node-max-entries" in queue
     assert ServerVersion.parse("8.2").defrag_crash_range and not ServerVersion.parse("valkey-8.1").defrag_crash_range
+
+
+def test_a_memory_too_small_for_a_limit_is_refused_never_written_as_maxmemory_0() -> None:
+    """maxmemory is whole MiB: 75 % of 1 KB rounded to 0, and `maxmemory 0` is no limit at all."""
+    import subprocess
+    import sys
+
+    for args in (["config", "--workload", "cache", "--memory", "1kb"],
+                 ["config", "--workload", "queue", "--memory", "1mb"],
+                 ["fix", "redis://127.0.0.1:9/0", "--memory", "2mb"]):
+        done = subprocess.run([sys.executable, "-m", "redisguard", *args], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == 2 and "too little for Redis" in done.stderr, done.stderr
+        assert "maxmemory 0" not in done.stdout
+    smallest = subprocess.run([sys.executable, "-m", "redisguard", "config", "--workload", "queue", "--memory", "8mb"],
+                              capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "\nmaxmemory 4194304\n" in smallest  # 60 % of 8 MiB, whole MiB: a limit, never 0

@@ -14,7 +14,7 @@ from redisguard.connect import ConnectionOptions, open_client
 from redisguard.remedy.access import missing_line, user_of
 from redisguard.remedy.config_audit import audit
 from redisguard.remedy.live import ConfigNotVisible, read_config
-from redisguard.remedy.recommend import WORKLOADS, Workload, recommend, render_conf
+from redisguard.remedy.recommend import MIN_MEMORY, WORKLOADS, Workload, recommend, render_conf
 from redisguard.remedy.version import ServerVersion
 from redisguard.units import fmt_bytes, parse_bytes
 
@@ -30,8 +30,9 @@ def _size(text: str | None) -> int | None:
         value = parse_bytes(text)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a size like 8gb or 512mb", param_hint="--memory") from None
-    if value <= 0:
-        raise click.BadParameter("must be positive", param_hint="--memory")
+    if value < MIN_MEMORY:
+        raise click.BadParameter(f"{text!r} is too little for Redis: at least {fmt_bytes(MIN_MEMORY)} (a smaller "
+                                 "maxmemory would round to 0, which Redis reads as no limit)", param_hint="--memory")
     return value
 
 

@@ -14,7 +14,8 @@ from typing import Literal
 from redisguard.remedy.version import ServerVersion
 from redisguard.units import fmt_bytes
 
-__all__ = ["HEADROOM", "WORKLOADS", "Setting", "Workload", "recommend", "recommended_maxmemory", "render_conf"]
+__all__ = ["HEADROOM", "MIN_MEMORY", "WORKLOADS", "Setting", "Workload", "recommend", "recommended_maxmemory",
+           "render_conf"]
 
 Workload = Literal["cache", "queue", "store"]
 WORKLOADS: tuple[Workload, ...] = ("cache", "queue", "store")
@@ -25,6 +26,7 @@ WORKLOADS: tuple[Workload, ...] = ("cache", "queue", "store")
 HEADROOM: dict[Workload, float] = {"cache": 0.75, "queue": 0.60, "store": 0.60}
 
 _MB = 1024 * 1024
+MIN_MEMORY = 8 * _MB  # below it the whole-MiB maxmemory rounds to almost nothing, and to 0 (no limit!) under 2 MiB
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,10 @@ class Setting:
 
 
 def recommended_maxmemory(workload: Workload, memory_bytes: int) -> int:
-    """maxmemory for a host (or container limit) of ``memory_bytes``, whole MiB."""
+    """maxmemory for a host (or container limit) of ``memory_bytes``, whole MiB; never 0, which Redis reads as
+    no limit at all (ValueError for a host under :data:`MIN_MEMORY`)."""
+    if memory_bytes < MIN_MEMORY:
+        raise ValueError(f"{memory_bytes} bytes is below the {MIN_MEMORY // _MB} MiB a maxmemory is worked out for")
     return int(memory_bytes * HEADROOM[workload]) // _MB * _MB
 
 
@@ -138,8 +143,8 @@ def _streams() -> list[Setting]:
 
 def recommend(workload: Workload, memory_bytes: int, version: ServerVersion) -> list[Setting]:
     """Every recommended setting for ``workload`` on a host with ``memory_bytes`` for Redis."""
-    if memory_bytes <= 0:
-        raise ValueError("the memory size must be positive")
+    if memory_bytes < MIN_MEMORY:
+        raise ValueError(f"the memory size must be at least {MIN_MEMORY // _MB} MiB")
     settings = [*_memory(workload, memory_bytes), *_lazyfree(version), *_persistence(workload),
                 *_clients(workload, version), *_observability()]
     if workload == "queue":
