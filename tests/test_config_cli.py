@@ -99,3 +99,14 @@ def test_a_memory_too_small_for_a_limit_is_refused_never_written_as_maxmemory_0(
     smallest = subprocess.run([sys.executable, "-m", "redisguard", "config", "--workload", "queue", "--memory", "8mb"],
                               capture_output=True, text=True, timeout=60, check=True).stdout
     assert "\nmaxmemory 4194304\n" in smallest  # 60 % of 8 MiB, whole MiB: a limit, never 0
+
+
+def test_a_version_the_fragment_would_break_is_refused() -> None:
+    """Redis 5 refuses to start on a directive it does not know (lazyfree-lazy-user-del came in 6.0)."""
+    import subprocess
+    import sys
+
+    for version in ("5.0", "4.0.14", "valkey-7.0"):
+        done = subprocess.run([sys.executable, "-m", "redisguard", "config", "--workload", "queue", "--memory", "1gb",
+                               "--for-version", version], capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 2 and "Redis 6.0 and newer" in done.stderr and done.stdout == "", done.stderr

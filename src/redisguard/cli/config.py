@@ -120,10 +120,15 @@ def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_j
 
 def _parse_version(text: str) -> ServerVersion:
     try:
-        return ServerVersion.parse(text)
+        version = ServerVersion.parse(text)
     except ValueError as exc:
         fail(f"--for-version: {exc}", 2)
         raise
+    oldest = (7, 2) if version.flavor == "valkey" else (6, 0)
+    if (version.major, version.minor) < oldest:  # Redis 5 refuses to start on lazyfree-lazy-user-del (6.0)
+        fail(f"--for-version {text}: the fragment is written for Redis 6.0 and newer (tested on 6.2, 7.0 and 8.2) "
+             "and Valkey 7.2 and newer", 2)
+    return version
 
 
 @click.command("config")
@@ -149,11 +154,7 @@ def command(conn: ConnectionOptions, workload: Workload, memory_text: str | None
     if memory is None:
         fail("--memory SIZE is required (the host's memory for Redis, e.g. 8gb)", 2)
         return
-    try:
-        version = ServerVersion.parse(for_version or "7.0")
-    except ValueError as exc:
-        fail(f"--for-version: {exc}", 2)
-        return
+    version = _parse_version(for_version or "7.0")
     settings = recommend(workload, memory, version)
     if as_json:
         echo(json.dumps({"workload": workload, "memory_bytes": memory, "version": version.text,
