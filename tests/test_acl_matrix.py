@@ -160,3 +160,20 @@ def test_every_command_under_least_privilege(make_server, capsys, tmp_path: Path
     assert code in (0, 1, 2, 3), err
     if code == 0:
         assert json.loads(out)["stream"] == "events"
+
+
+def test_acl_refuses_user_names_redis_refuses_and_prints_lines_it_accepts(make_server, capsys) -> None:
+    """Redis answers "Usernames can't contain spaces or null characters": such a name is a usage error,
+    not a printed line that fails when pasted. Odd names Redis does take are printed so that it does."""
+    from redisguard.connect.acl import acl_setuser_argv
+
+    for name in ("a b", "", "x\ny", "tab\there"):
+        assert run(["acl", "--user", name]) == 2
+        assert "without spaces or null characters" in capsys.readouterr().err
+    srv: LocalServer = make_server()
+    with srv.client() as admin:
+        for name in ("a>b", "~x", "ops-$(id)", "é"):
+            assert run(["acl", "--user", name]) == 0
+            argv = acl_setuser_argv(name, with_config=False, profile="diagnosis", keys="~*")
+            assert admin.execute_command(*argv) in (b"OK", "OK")
+            assert admin.execute_command("ACL", "GETUSER", name) is not None

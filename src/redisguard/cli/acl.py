@@ -30,6 +30,9 @@ def command(user: str, with_config: bool, profile: str, key_pattern: str, fmt: s
 
     Replace <password> before running it (redis-cli ACL SETUSER ...; then ACL SAVE or CONFIG REWRITE).
     """
+    if not user or any(char.isspace() or char == "\0" for char in user):  # Redis refuses them in ACL SETUSER
+        raise click.BadParameter("a user name, without spaces or null characters (Redis refuses those)",
+                                 param_hint="--user")
     if any(char.isspace() for char in key_pattern) or not key_pattern:
         raise click.BadParameter("one pattern without spaces (run the command once per pattern)", param_hint="--keys")
     out = Output.from_env()
