@@ -41,6 +41,7 @@ HOSTILE: list[bytes] = [
     b"bad\xff\xfeutf8 $(touch " + MARK.encode() + b"-6)",
     b"-rf",
     b"%s%n%x\\0 $HOME",
+    f"fence```sh\n$(touch {MARK}-7)\n````".encode(),  # in Markdown: must not close the command's code block
 ]
 
 THRESHOLDS = Thresholds(backlog_entries=5, pending_entries=1, pending_age_ms=0, dead_consumer_idle_ms=0,
@@ -167,7 +168,7 @@ def test_connection_flags_never_carry_the_password() -> None:
 
 
 def test_acl_line_for_a_shell_passes_the_exact_argv(tmp_path: Path) -> None:
-    user = "ops $(touch pwned) `x`;y"
+    user = "ops$(touch${IFS}pwned)`x`;y"  # Redis refuses whitespace in user names (acl does too)
     result = subprocess.run([sys.executable, "-m", "redisguard", "acl", "--user", user, "--json"],
                             capture_output=True, text=True, timeout=60, check=True)
     data = json.loads(result.stdout)
@@ -181,4 +182,4 @@ def test_acl_line_for_a_shell_passes_the_exact_argv(tmp_path: Path) -> None:
     assert not (tmp_path / "pwned").exists()
     plain = subprocess.run([sys.executable, "-m", "redisguard", "acl", "--user", user], capture_output=True,
                            text=True, timeout=60, check=True).stdout
-    assert plain.startswith('ACL SETUSER "ops $(touch pwned) `x`;y" reset on ')  # one argument at a redis-cli prompt
+    assert plain.startswith("ACL SETUSER ops$(touch${IFS}pwned)`x`;y reset on ")  # one argument at a redis-cli prompt

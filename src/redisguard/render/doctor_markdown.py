@@ -5,6 +5,8 @@ Runnable fixes go in code blocks; manual advice is prose, never in a code block.
 
 from __future__ import annotations
 
+import re
+
 from redisguard.keynames import for_markdown, is_utf8, visible
 from redisguard.render.evidence import format_evidence
 from redisguard.rules.commands import shell_line
@@ -17,6 +19,13 @@ __all__ = ["render_doctor_markdown"]
 
 def _cell(value: object) -> str:
     return for_markdown(str(value))
+
+
+def _fence(block: list[str]) -> str:
+    """A code fence longer than any run of backticks in ``block`` (CommonMark: a shorter run cannot close it),
+    so that a name with backticks stays in its block and the command keeps the name's real characters."""
+    longest = max((len(run) for text in block for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _finding(finding: Finding, report: DoctorReport) -> list[str]:
@@ -38,7 +47,8 @@ def _finding(finding: Finding, report: DoctorReport) -> list[str]:
         block = [visible(line)]
         if not all(arg.isprintable() and is_utf8(arg) for arg in fix.argv):  # say the name in redis-cli escapes
             block.insert(0, "# " + visible(fix.text))
-        lines += ["```sh", *(text.replace("```", "ˋˋˋ") for text in block), "```"]
+        fence = _fence(block)
+        lines += [f"{fence}sh", *block, fence]
         if fix.placeholders:
             lines.append(f"Replace {_cell(', '.join(fix.placeholders))} first.")
         lines += [f"Risk: {_cell(fix.risk)}", ""]
