@@ -246,17 +246,17 @@ def test_a_closed_pipe_is_exit_141_in_silence(make_server) -> None:
 def test_url_mistakes_are_usage_errors_named_in_one_line(make_server) -> None:
     srv: LocalServer = make_server()
     base = srv.url.rsplit("/", 1)[0]
-    cases = [
-        (f"{base}/99", "has no database 99"),  # the server has 16: SELECT 99 is out of range
-        (f"{base}/0?foo=bar", "unknown option 'foo'"),
-        (f"{base}/0?auth=s3cr3t-v4lue", "unknown option 'auth'"),
-        ("redis://127.0.0.1:0/0", "port 0"),  # redis-py would connect to 6379
+    cases = [  # (URL, exit code, what the one line says)
+        (f"{base}/99", 3, "has no database 99"),  # 16 databases: SELECT 99 is refused, as an ACL's SELECT is
+        (f"{base}/0?foo=bar", 2, "unknown option 'foo'"),
+        (f"{base}/0?auth=s3cr3t-v4lue", 2, "unknown option 'auth'"),
+        ("redis://127.0.0.1:0/0", 2, "port 0"),  # redis-py would connect to 6379
     ]
-    for url, said in cases:
-        for command in ("doctor", "keys", "streams"):
-            done = subprocess.run([*REDISGUARD, command, url], capture_output=True, text=True, timeout=60,
-                                  check=False)
-            assert done.returncode == 2, (url, command, done.stderr)
+    for url, code, said in cases:
+        for command in ("doctor", "keys", "streams", "watch --once"):
+            done = subprocess.run([*REDISGUARD, *command.split(), url], capture_output=True, text=True,
+                                  timeout=60, check=False)
+            assert done.returncode == code, (url, command, done.stderr)
             lines = done.stderr.strip().splitlines()
             assert len(lines) == 1 and said in lines[0], (url, command, done.stderr)
             assert "s3cr3t-v4lue" not in done.stderr and "Traceback" not in done.stderr

@@ -294,3 +294,21 @@ def test_unreachable_or_refused_target_is_redis_up_0_and_no_password_in_logs(mak
     for text in (metrics, status, gone, out, err):
         assert wrong not in text  # ...and the password is in none of it
     assert "Traceback" not in err
+
+
+def test_a_database_the_server_lacks_is_redis_up_0_with_the_reason(make_server) -> None:
+    server = make_server()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "redisguard", "exporter", f"redis://127.0.0.1:{server.port}/99",
+         "--listen", f"127.0.0.1:{port}", "--keys-interval", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        metrics = first_metrics(port, proc)
+        status = get(f"http://127.0.0.1:{port}/status")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert find(parse(metrics), "redis_up") == [0.0]
+    assert "has no database 99" in json.loads(status)["error"]
+    assert "Traceback" not in err and "has no database 99" in err

@@ -19,7 +19,6 @@ from redis.retry import Retry
 from redisguard._wire.errors import refusal_kind
 from redisguard.connect.errors import ConnectError, describe_connect_failure
 from redisguard.connect.options import ConnectionOptions
-from redisguard.errors import UsageError
 
 __all__ = ["async_client", "async_cluster_client", "cluster_client", "current_role", "open_client", "sync_client",
            "verified"]
@@ -73,8 +72,9 @@ def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
         if "db index is out of range" in str(exc).lower():  # SELECT N past the server's `databases`
             client.close()
             db = options.redis_kwargs().get("db", 0)
-            raise UsageError(f"{options.display}: this server has no database {db} (DB index is out of range): "
-                             "use one of its databases (/0 is the first)", kind="url") from None
+            # a ConnectError, like a SELECT the ACL refuses: every caller (exporter, watch) handles those
+            raise ConnectError(f"{options.display}: this server has no database {db} (DB index is out of range): "
+                               "use one of its databases (/0 is the first)", kind="refused") from None
         if refused_setup_command(exc) is None:
             return client  # PING itself is denied or renamed; the server answered, AUTH passed
         client.close()
