@@ -272,14 +272,16 @@ def test_concurrent_scrapes_share_one_collection(make_server) -> None:
     assert after - before == 1 + 2
 
 
+def _start_exporter(url: str, port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "redisguard", "exporter", url, "--listen", f"127.0.0.1:{port}",
+                             "--keys-interval", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def test_unreachable_or_refused_target_is_redis_up_0_and_no_password_in_logs(make_server) -> None:
     server = make_server(password="right-password")
     wrong = "Wr0ng-pa55word"
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "redisguard", "exporter", f"redis://default:{wrong}@127.0.0.1:{server.port}/0",
-         "--listen", f"127.0.0.1:{port}", "--keys-interval", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _start_exporter(f"redis://default:{wrong}@127.0.0.1:{server.port}/0", port)
     try:
         metrics = first_metrics(port, proc)
         status = get(f"http://127.0.0.1:{port}/status")
@@ -299,10 +301,7 @@ def test_unreachable_or_refused_target_is_redis_up_0_and_no_password_in_logs(mak
 def test_a_database_the_server_lacks_is_redis_up_0_with_the_reason(make_server) -> None:
     server = make_server()
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "redisguard", "exporter", f"redis://127.0.0.1:{server.port}/99",
-         "--listen", f"127.0.0.1:{port}", "--keys-interval", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _start_exporter(f"redis://127.0.0.1:{server.port}/99", port)
     try:
         metrics = first_metrics(port, proc)
         status = get(f"http://127.0.0.1:{port}/status")
