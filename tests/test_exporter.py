@@ -311,3 +311,29 @@ def test_a_database_the_server_lacks_is_redis_up_0_with_the_reason(make_server) 
     assert find(parse(metrics), "redis_up") == [0.0]
     assert "has no database 99" in json.loads(status)["error"]
     assert "Traceback" not in err and "has no database 99" in err
+
+
+def test_a_bad_scrape_target_is_http_400_in_one_line_never_a_traceback(make_server) -> None:
+    """Each of these made the handler raise (a traceback on stderr, the connection dropped, no reply)."""
+    import urllib.error
+    import urllib.parse
+
+    server = make_server()
+    port = free_port()
+    proc = _start_exporter(f"redis://127.0.0.1:{server.port}/0", port)
+    bad = {"127.0.0.1:0": "port 0", f"127.0.0.1:{server.port}/0?foo=bar": "unknown option 'foo'",
+           "a" * 300 + ":6379": "invalid host name", "http://x": "schemes", "redis://u:Pw-9x1@127.0.0.1:0/0": "port 0"}
+    try:
+        first_metrics(port, proc)
+        for target, said in bad.items():
+            url = f"http://127.0.0.1:{port}/scrape?target={urllib.parse.quote(target)}"
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(url, timeout=30)
+            body = caught.value.read().decode()
+            assert caught.value.code == 400 and said in body and body.count("\n") == 1, (target, body)
+            assert "Pw-9x1" not in body
+        assert "redis_up" in get(f"http://127.0.0.1:{port}/scrape?target=127.0.0.1:{server.port}")  # still serving
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert "Traceback" not in err and "Pw-9x1" not in err

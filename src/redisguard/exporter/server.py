@@ -21,7 +21,8 @@ from prometheus_client.core import Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from redisguard.connect import ConnectError, ConnectionOptions
+from redisguard.connect import ConnectionOptions
+from redisguard.errors import RedisguardError
 from redisguard.exporter.families import families
 from redisguard.exporter.keyspace import KeyspaceLoop
 from redisguard.exporter.model import Collection, KeyspaceResult
@@ -177,10 +178,16 @@ def _handler(exporter: Exporter) -> type[BaseHTTPRequestHandler]:
                                "text/plain")
                 else:
                     self._send(404, b"not found\n", "text/plain")
-            except ConnectError as exc:
+            except RedisguardError as exc:  # a bad target (its URL, its database) or one that cannot be reached
                 self._send(400, f"{exc}\n".encode(), "text/plain")
+            except UnicodeError:  # the host name does not encode (IDNA: a label over 63 characters, say)
+                self._send(400, b"invalid host name in target\n", "text/plain")
             except (BrokenPipeError, ConnectionResetError):
                 pass
+            except Exception as exc:  # one line, never a traceback (which could show a target's URL)
+                log.error("%s: internal error: %s", parts.path, type(exc).__name__)
+                self._send(500, f"internal error ({type(exc).__name__}); see the exporter's log\n".encode(),
+                           "text/plain")
 
     return Handler
 
