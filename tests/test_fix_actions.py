@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from tests.fix_data import run_json
+from tests.fix_data import run_cli, run_json
 
 from redisguard.localserver import LocalServer
 from redisguard.remedy.auditlog import read_audit
@@ -307,3 +308,20 @@ def test_config_rewrite_persists_the_changes_where_the_server_has_a_config_file(
         assert [r["id"] for r in out["results"]] == ["maxmemory-policy", "config-rewrite"]
         text = conf.read_text()
         assert "maxmemory-policy noeviction" in text and "# the operator's file" in text
+
+
+def test_a_selector_that_matches_nothing_is_said_with_the_plans_action_ids(make_server) -> None:
+    """`--only lazyfre` (a typo) used to print "Nothing to do: no finding here has an automatic remedy"."""
+    srv: LocalServer = make_server()
+    full = run_json("fix", srv.url, "--memory", "100mb", "--key-sample", "0")[1]
+    ids = _ids(full)
+    assert ids, full
+    typo = run_cli("fix", srv.url, "--memory", "100mb", "--key-sample", "0", "--only", "lazyfre", "--json")
+    assert typo.returncode == 0 and _ids(json.loads(typo.stdout)) == []
+    assert "--only 'lazyfre' matches no action of this plan" in typo.stderr
+    assert all(action_id in typo.stderr for action_id in ids)
+    skip = run_cli("fix", srv.url, "--memory", "100mb", "--key-sample", "0", "--skip", "nosuch", "--json")
+    assert skip.returncode == 0 and _ids(json.loads(skip.stdout)) == ids
+    assert "--skip 'nosuch' matches no action" in skip.stderr
+    fine = run_cli("fix", srv.url, "--memory", "100mb", "--key-sample", "0", "--only", ids[0], "--json")
+    assert "matches no action" not in fine.stderr and _ids(json.loads(fine.stdout)) == ids[:1]

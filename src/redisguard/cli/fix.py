@@ -18,6 +18,7 @@ from redisguard.cli.fix_cluster import cluster_plan, read_plan, undo_cluster, un
 from redisguard.cli.options import FiniteRange, connection_options, fail, is_terminal, writable_file
 from redisguard.cli.output import echo
 from redisguard.connect import ConnectionOptions, discover, open_client
+from redisguard.keynames import visible
 from redisguard.remedy.access import missing_line, user_of
 from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
 from redisguard.remedy.cluster import open_node_clients
@@ -50,6 +51,14 @@ def _size(text: str, option: str) -> int:
 
 
 def _select(plan: Plan, only: tuple[str, ...], skip: tuple[str, ...]) -> None:
+    """Keep the --only actions, drop the --skip ones. A selector that matches no action may be a typo, or a
+    remedy the plan left out (its notes say why): said on stderr, with the plan's action ids."""
+    ids = ", ".join(a.id for a in plan.actions) or "none"
+    for option, selectors in (("--only", only), ("--skip", skip)):
+        for selector in selectors:
+            if not any(action.matches(selector) for action in plan.actions):
+                echo(f"redisguard: {option} {visible(selector)!r} matches no action of this plan (its actions: "
+                     f"{visible(ids)})", err=True)
     if only:
         plan.actions = [a for a in plan.actions if any(a.matches(s) for s in only)]
     if skip:
