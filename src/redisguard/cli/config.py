@@ -18,12 +18,13 @@ from redisguard.remedy.recommend import MIN_MEMORY, WORKLOADS, Workload, recomme
 from redisguard.remedy.version import ServerVersion
 from redisguard.units import fmt_bytes, parse_bytes
 
-__all__ = ["command"]
+__all__ = ["command", "host_memory"]
 
 
 
 
-def _size(text: str | None) -> int | None:
+def host_memory(text: str | None) -> int | None:
+    """``--memory`` of config and fix: the host's (or container's) memory for Redis, at least MIN_MEMORY."""
     if text is None:
         return None
     try:
@@ -148,7 +149,7 @@ def command(conn: ConnectionOptions, workload: Workload, memory_text: str | None
     Exit code with --check: 0 no difference, 1 differences (or settings CONFIG GET may not read: what INFO
     shows is still compared), 3 could not connect or read neither INFO nor CONFIG.
     """
-    memory = _size(memory_text)
+    memory = host_memory(memory_text)
     if check:
         raise SystemExit(_check(conn, workload, memory, as_json, for_version))
     if memory is None:

@@ -13,6 +13,7 @@ import click
 import redis
 import redis.exceptions as rex
 
+from redisguard.cli.config import host_memory
 from redisguard.cli.doctor import _thresholds
 from redisguard.cli.fix_cluster import cluster_plan, read_plan, undo_cluster, undo_tail
 from redisguard.cli.options import FiniteRange, connection_options, fail, is_terminal, writable_file
@@ -28,12 +29,12 @@ from redisguard.remedy.gather import collect, gather, role_of
 from redisguard.remedy.plan import Action, Plan, changes_that_matter
 from redisguard.remedy.planner import expire_patterns_for, findings_for, make_plan
 from redisguard.remedy.recheck import seen_now
-from redisguard.remedy.recommend import MIN_MEMORY, WORKLOADS, Workload
+from redisguard.remedy.recommend import WORKLOADS, Workload
 from redisguard.remedy.render import render_action, render_outcome, render_plan
 from redisguard.remedy.stop import StopFlag
 from redisguard.remedy.undo import undo_plan
 from redisguard.remedy.version import ServerVersion
-from redisguard.units import fmt_bytes, parse_bytes
+from redisguard.units import parse_bytes
 
 __all__ = ["command"]
 
@@ -160,11 +161,7 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
     interactive = is_terminal() and sys.stdin.isatty()
     if do_apply and not assume_yes and not interactive:
         fail("refusing to apply without confirmation: there is no terminal to ask on; review the plan and add --yes", 2)
-    memory = _size(memory_text, "--memory") if memory_text else None
-    if memory is not None and memory < MIN_MEMORY:
-        raise click.BadParameter(f"{memory_text!r} is too little for Redis: at least {fmt_bytes(MIN_MEMORY)}",
-                                 param_hint="--memory")
-    options = FixOptions(workload=workload, memory=memory,
+    options = FixOptions(workload=workload, memory=host_memory(memory_text) if memory_text else None,
                          expire_patterns=expire_pattern, ttl_s=ttl, jitter=jitter, delete_patterns=delete_pattern,
                          big=_size(big_text, "--big"), drop_unprocessed=drop_unprocessed, maxlen=maxlen,
                          claim_to=claim_to, consumer_idle_ms=None if consumer_idle is None else consumer_idle * 1000,

@@ -142,9 +142,8 @@ def _streams() -> list[Setting]:
 
 
 def recommend(workload: Workload, memory_bytes: int, version: ServerVersion) -> list[Setting]:
-    """Every recommended setting for ``workload`` on a host with ``memory_bytes`` for Redis."""
-    if memory_bytes < MIN_MEMORY:
-        raise ValueError(f"the memory size must be at least {MIN_MEMORY // _MB} MiB")
+    """Every recommended setting for ``workload`` on a host with ``memory_bytes`` for Redis (ValueError under
+    :data:`MIN_MEMORY`: :func:`recommended_maxmemory` refuses it)."""
     settings = [*_memory(workload, memory_bytes), *_lazyfree(version), *_persistence(workload),
                 *_clients(workload, version), *_observability()]
     if workload == "queue":
