@@ -39,6 +39,13 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null once its reader has left: nothing more reaches the closed pipe, not even the
+    interpreter's flush at exit (which would print an error and exit 120)."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 class RedisguardGroup(click.Group):
     """A click group whose standalone ``main`` (the console script, ``python -m``, click's CliRunner) ends
     every failure through :func:`run`: one line, the right exit code.
@@ -63,9 +70,7 @@ class RedisguardGroup(click.Group):
         except OSError as exc:
             if exc.errno != errno.EPIPE:
                 raise
-            with contextlib.suppress(OSError):  # nothing more reaches the closed pipe, not even at exit
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
+            _silence_stdout()
             raise SystemExit(EXIT_CLOSED_PIPE) from None
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
@@ -135,8 +140,7 @@ def main() -> None:
         sys.stderr.flush()
     except OSError:  # the pipe's reader left before the last of the output: cut, as in invoke()
         code = EXIT_CLOSED_PIPE
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
     if code in (EXIT_CANCELLED, EXIT_CANNOT_CONNECT):
         # Ctrl-C, or a node lost: leave now. Another node's collector thread blocked in a socket read
         # would otherwise hold the interpreter's exit until its --timeout (concurrent.futures joins its

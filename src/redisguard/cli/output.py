@@ -79,8 +79,8 @@ class Output:
         """A rich console over stdout (or stderr): plain, fixed width and no colour unless a person is watching."""
         terminal = self.stderr_is_terminal if stderr else self.stdout_is_terminal
         return make_console(file=self.stderr if stderr else self.stdout, highlight=False,
-                       force_terminal=terminal, no_color=not (self.colour and terminal),
-                       width=width or (None if terminal else self.width or PLAIN_WIDTH), soft_wrap=False)
+                            force_terminal=terminal, no_color=not (self.colour and terminal),
+                            width=width or (None if terminal else self.width or PLAIN_WIDTH), soft_wrap=False)
 
     def echo(self, text: str, *, nl: bool = True) -> None:
         self.stdout.write(text + ("\n" if nl else ""))
@@ -101,10 +101,8 @@ def _console_class() -> type[Console]:
         """Rich's console, except that a reader closing the pipe (``| head``) ends the command as it ends the
         plain-text ones: quietly, exit 141 (``redisguard.cli``); rich's own default is exit 1."""
 
-        def on_broken_pipe(self) -> None:
+        def on_broken_pipe(self) -> None:  # rich's own exits 1; the group's invoke() ends it (and stdout)
             self.quiet = True
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())  # nothing more reaches the closed pipe, not even at exit
             raise BrokenPipeError(errno.EPIPE, "the reader closed the pipe")
 
     return PipeConsole
