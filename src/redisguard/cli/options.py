@@ -19,6 +19,7 @@ import click
 
 from redisguard.connect import ConnectionOptions
 from redisguard.connect.options import PASSWORD_ENV, redact_url
+from redisguard.errors import UsageError
 from redisguard.units import parse_duration
 
 if TYPE_CHECKING:  # the rules package costs 60-90 ms to import: commands that print no fix never load it
@@ -113,8 +114,6 @@ class FiniteRange(click.FloatRange):
 def writable_file(path: Path, option: str) -> None:
     """Refuse (a usage error, exit 2) an output file that could not be written, before any work is done: a
     missing or read-only directory, or a directory given as the file."""
-    from redisguard.errors import UsageError
-
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         problem = "is a directory"

@@ -254,6 +254,8 @@ _denial = refused_command  # why a per-key command was refused as a command, or 
 
 _SCAN, _META, _RETRY, _GUARD = 0, 1, 2, 3
 _INFO_KEYSPACE = b"*2\r\n$4\r\nINFO\r\n$8\r\nkeyspace\r\n"
+# A batch's per-key commands built ahead: (payload, replies, (keys, patterns, expected types, builder)).
+_Prepared = tuple[bytes, int, tuple[list[bytes], list[str], list[bytes], "_Builder"]]
 
 
 def no_ttl_in_db(reply: Any, db: int) -> bool:
@@ -263,8 +265,6 @@ def no_ttl_in_db(reply: Any, db: int) -> bool:
         return False  # an error (INFO denied or renamed): nothing is known
     found = re.search(rb"^db%d:keys=\d+,expires=(\d+)" % db, reply, re.MULTILINE)
     return found is None or found.group(1) == b"0"
-# A batch's per-key commands built ahead: (payload, replies, (keys, patterns, expected types, builder)).
-_Prepared = tuple[bytes, int, tuple[list[bytes], list[str], list[bytes], "_Builder"]]
 
 
 class _Flow:
