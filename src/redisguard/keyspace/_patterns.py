@@ -139,23 +139,29 @@ _ASCII_DIGITS = re.compile("[0-9]")
 _HEX_BYTES = b"0123456789abcdefABCDEF"
 _B64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+="
 _DIGIT_BYTES = b"0123456789"
+_HEX_ZERO = bytes.maketrans(_HEX_BYTES, b"0" * len(_HEX_BYTES))
+_UUID_SHAPE = b"00000000-0000-0000-0000-000000000000"
+_ZERO_RUNS = [b"0" * size for size in range(65)]
 
 
 def _variable_tail(tail: bytes) -> bool:
     """Whether a separator-free last token is a whole variable part by the rules above: a UUID, a hex id
     of 8-64 characters holding a digit, or a mixed-case base64-like token of 16-64 characters with a
-    digit. Only these three, tested in C (``bytes.translate``); anything else takes the general path."""
+    digit. Only these three, tested in C (``bytes.translate``); anything else takes the general path.
+
+    The tail's *hex shape* (every hex character written as ``0``) settles the two common forms with one
+    comparison: a UUID is exactly :data:`_UUID_SHAPE`, and a hex id is all ``0``.
+    """
     size = len(tail)
-    if size < 8:
+    if size < 8 or size > 64:
         return False
-    if size == 36 and tail[8] == tail[13] == tail[18] == tail[23] == 45:
-        return not tail.translate(None, _HEX_BYTES + b"-") and tail.count(b"-") == 4
-    if b"-" in tail or b"@" in tail or size > 64:
+    shape = tail.translate(_HEX_ZERO)
+    if size == 36 and shape[8] == shape[13] == shape[18] == shape[23] == 45:
+        return shape == _UUID_SHAPE
+    if shape == _ZERO_RUNS[size]:  # hex only: a hex id when it holds a digit
+        return tail.translate(None, _DIGIT_BYTES) != tail
+    if b"-" in tail or b"@" in tail or tail.translate(None, _DIGIT_BYTES) == tail:
         return False
-    if tail.translate(None, _DIGIT_BYTES) == tail:  # no digit: never variable in these forms
-        return False
-    if not tail.translate(None, _HEX_BYTES):
-        return True
     return (size >= 16 and not tail.translate(None, _B64_BYTES)
             and tail.lower() != tail and tail.upper() != tail)
 
