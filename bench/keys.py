@@ -11,6 +11,8 @@ the same round, the tool's peak RSS (VmHWM), and the other client's p99 in every
 measured at the start of the same round (the worst difference is the last column).
 
 Usage: ``.venv/bin/python bench/keys.py [--keys 1000000] [--keyspace mixed --keyspace prod] [--rounds 3]``.
+The server is Debian's Redis 7.0 (the README's numbers); ``REDISGUARD_BENCH_SERVER=8.2`` (or ``valkey``,
+``valkey-8.1``, ``6.2``) picks another one on this machine. A server newer than 7.0 loads the cached 7.0 RDB.
 Load generation targets 127.0.0.1 only, and every run is bounded in keys and time.
 """
 
@@ -46,6 +48,9 @@ def dataset_server(total: int, keyspace: str = "mixed") -> Iterator[LocalServer]
     binary = _binary()
     DATA.mkdir(parents=True, exist_ok=True)
     rdb = DATA / f"keys-v3-{keyspace}-{total}-redis{binary.version_text}.rdb"
+    shared = DATA / f"keys-v3-{keyspace}-{total}-redis7.0.15.rdb"
+    if not rdb.exists() and shared.exists() and (binary.flavour == "valkey" or binary.version >= (7, 0)):
+        rdb = shared  # the same dataset: newer servers load an older RDB (6.2 cannot load 7.0's)
     server = LocalServer(binary)
     if rdb.exists():
         server.workdir = None
@@ -142,8 +147,18 @@ def _errors(sampled: dict[str, object], exact: dict[str, object], top: int = 8) 
 
 
 def _binary() -> RedisBinary:
-    """Debian's Redis 7.0 when present (the version the README's numbers were taken on), else the newest."""
+    """``$REDISGUARD_BENCH_SERVER`` (``8.2``, ``valkey``, ``valkey-8.1``) when set; else Debian's Redis 7.0 when
+    present (the version the README's numbers were taken on), else the newest."""
     binaries = find_redis_binaries()
+    wanted = os.environ.get("REDISGUARD_BENCH_SERVER", "").strip().lower()
+    if wanted:
+        flavour, _, version = wanted.rpartition("-") if "-" in wanted else (
+            ("valkey", "", "") if wanted == "valkey" else ("redis", "", wanted))
+        for binary in binaries:
+            if binary.flavour == (flavour or "redis") and binary.version_text.startswith(version):
+                return binary
+        sys.exit(f"REDISGUARD_BENCH_SERVER={wanted}: no such server here "
+                 f"({', '.join(f'{b.flavour}-{b.version_text}' for b in binaries)})")
     return next((b for b in binaries if b.version[:2] == (7, 0)), binaries[0])
 
 
@@ -213,7 +228,7 @@ def main() -> None:
     header = ("run", "wall s min/med/max", "ratio to memkeys, per round", "peak RSS MiB", "other p99 ms, per round",
               "p99 over idle (worst round)")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    print(f"redis {_binary().version_text}, {os.cpu_count()} CPUs, load average before "
+    print(f"{_binary().flavour} {_binary().version_text}, {os.cpu_count()} CPUs, load average before "
           f"{load_before[0]:.1f} / after {os.getloadavg()[0]:.1f}, {options.rounds} alternating rounds")
     for row in [header, *rows]:
         print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
