@@ -199,7 +199,8 @@ _TYPE_HEAD = b"*2\r\n$4\r\nTYPE\r\n"
 
 
 class _Builder:
-    """Per-key commands as RESP, one ``%`` format per key; ``width`` replies per key."""
+    """Per-key commands as RESP, one join per key (its bulk string between the template's pieces); ``width``
+    replies per key."""
 
     def __init__(self, samples: int | None, seen: Visibility, *, ttl_known: bool = False) -> None:
         if samples is None:
@@ -226,15 +227,12 @@ class _Builder:
             self.templates = dict.fromkeys(_ALL_TYPES, usage + _TYPE_HEAD + b"%b" + tail)
         else:
             self.templates = dict.fromkeys(_ALL_TYPES, usage + tail)
-        self.repeats = self.width
+        # Each template cut where the key goes: a key's commands are its bulk string joined with the pieces.
+        self.pieces = {typ: tuple(template.split(b"%b")) for typ, template in self.templates.items()}
 
     def build(self, keys: list[bytes], types: list[bytes]) -> bytes:
-        templates = self.templates
-        if self.repeats == 4:
-            return b"".join([templates[typ] % ((kb := b"$%d\r\n%b\r\n" % (len(key), key)), kb, kb, kb)
-                             for key, typ in zip(keys, types, strict=True)])
-        repeats = self.repeats
-        return b"".join([templates[typ] % ((b"$%d\r\n%b\r\n" % (len(key), key),) * repeats)
+        pieces = self.pieces
+        return b"".join([(b"$%d\r\n%b\r\n" % (len(key), key)).join(pieces[typ])
                          for key, typ in zip(keys, types, strict=True)])
 
 
