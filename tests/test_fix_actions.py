@@ -325,3 +325,24 @@ def test_a_selector_that_matches_nothing_is_said_with_the_plans_action_ids(make_
     assert "--skip 'nosuch' matches no action" in skip.stderr
     fine = run_cli("fix", srv.url, "--memory", "100mb", "--key-sample", "0", "--only", ids[0], "--json")
     assert "matches no action" not in fine.stderr and _ids(json.loads(fine.stdout)) == ids[:1]
+
+
+def test_a_host_memory_redis_cannot_measure_is_a_note_not_a_crash(make_server) -> None:
+    """INFO total_system_memory is 0 on platforms Redis cannot measure: without --memory the plan leaves
+    maxmemory out and says to give --memory, and the settings that do not depend on memory are still planned."""
+    from dataclasses import replace
+
+    from redisguard.connect import ConnectionOptions
+    from redisguard.remedy.build_config import config_actions
+    from redisguard.remedy.facts import FixOptions
+    from redisguard.remedy.gather import collect, gather
+
+    srv: LocalServer = make_server()
+    conn = ConnectionOptions.build(srv.url)
+    with srv.client() as client:
+        facts = replace(gather(client, collect(conn, 0), FixOptions(), [], None), host_memory=0)
+        notes: list[str] = []
+        ids = [action.id for action in config_actions(facts, [], "cache", notes)]
+    assert "maxmemory" not in ids and "maxmemory-policy" in ids
+    assert ("lazyfree" in ids) == (facts.config.get("lazyfree-lazy-eviction") == "no")  # Valkey's default is yes
+    assert any("--memory" in note and "total_system_memory 0" in note for note in notes), notes

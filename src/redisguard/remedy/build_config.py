@@ -6,7 +6,7 @@ from __future__ import annotations
 from redisguard.remedy.config_audit import audit, config_set_argv, same_value
 from redisguard.remedy.facts import Facts
 from redisguard.remedy.plan import Action
-from redisguard.remedy.recommend import HEADROOM, Workload, recommend, recommended_maxmemory
+from redisguard.remedy.recommend import HEADROOM, MIN_MEMORY, Workload, recommend, recommended_maxmemory
 from redisguard.rules import Finding
 from redisguard.units import fmt_bytes
 
@@ -27,6 +27,10 @@ def _config(action_id: str, title: str, what: str, settings: dict[str, str], eff
 def _maxmemory(facts: Facts, workload: Workload, notes: list[str]) -> Action | None:
     node = facts.node
     current, used = node.maxmemory, node.used_memory
+    if facts.host_memory < MIN_MEMORY:  # INFO total_system_memory is 0 on platforms Redis cannot measure
+        notes.append(f"maxmemory: the host's memory is not known (total_system_memory {facts.host_memory}), so no "
+                     "maxmemory is worked out: give --memory SIZE (the host's or the container's limit)")
+        return None
     target = recommended_maxmemory(workload, facts.host_memory)
     share = f"{HEADROOM[workload]:.0%} of {fmt_bytes(facts.host_memory)}"
     if target <= used * 1.1:
@@ -74,7 +78,8 @@ def _policy(facts: Facts, workload: Workload) -> Action | None:
 
 
 def _recommended_subset(facts: Facts, workload: Workload, names: tuple[str, ...]) -> dict[str, str]:
-    settings = [s for s in recommend(workload, facts.host_memory, facts.version) if s.name in names]
+    # None of these depends on the host's memory, which may not be known (0): any valid size gives them.
+    settings = [s for s in recommend(workload, max(facts.host_memory, MIN_MEMORY), facts.version) if s.name in names]
     return {d.name: d.recommended for d in audit(facts.config, settings) if d.current is not None}
 
 
