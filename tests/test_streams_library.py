@@ -236,3 +236,21 @@ async def test_producer_and_consumer_connect_without_client_setname_or_info(make
             refused()
     as_pipe.close()
     admin.close()
+
+
+async def test_a_database_the_server_lacks_is_one_connect_error(make_server) -> None:
+    """``/99`` on a 16-database server: Producer and Consumer raise the same one-line ConnectError as the
+    commands (exit 3 there), not redis-py's ResponseError from the first command on the connection."""
+    from redisguard.connect.errors import ConnectError
+
+    srv: LocalServer = make_server()
+    url = f"redis://127.0.0.1:{srv.port}/99"
+    with pytest.raises(ConnectError, match="no database 99"):
+        async with Producer(url, memory_limit=None) as producer:
+            await producer.send("jobs", {"n": "1"})
+
+    async def handler(entry: Entry) -> None:
+        raise AssertionError("nothing to consume")
+
+    with pytest.raises(ConnectError, match="no database 99"):
+        await asyncio.wait_for(Consumer(url, stream="jobs", group="g", name="c", handler=handler).run(), timeout=30)

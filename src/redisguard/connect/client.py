@@ -20,8 +20,8 @@ from redisguard._wire.errors import refusal_kind
 from redisguard.connect.errors import ConnectError, describe_connect_failure
 from redisguard.connect.options import ConnectionOptions
 
-__all__ = ["async_client", "async_cluster_client", "cluster_client", "current_role", "open_client", "sync_client",
-           "verified"]
+__all__ = ["async_client", "async_cluster_client", "cluster_client", "current_role", "no_such_database", "open_client",
+           "sync_client", "verified"]
 
 RETRYABLE: tuple[type[rex.RedisError], ...] = (rex.ConnectionError,)
 
@@ -57,6 +57,17 @@ def async_cluster_client(options: ConnectionOptions, **extra: Any) -> redis.asyn
     return redis.asyncio.RedisCluster(retry=_async_retry(options), **{**options.cluster_kwargs(), **extra})
 
 
+def no_such_database(options: ConnectionOptions, exc: BaseException) -> ConnectError | None:
+    """The one-line error for a ``SELECT N`` past the server's ``databases`` (None for any other error): a
+    ConnectError, like a SELECT the ACL refuses, which every caller (exporter, watch, the streams library)
+    handles."""
+    if "db index is out of range" not in str(exc).lower():
+        return None
+    db = options.redis_kwargs().get("db", 0)
+    return ConnectError(f"{options.display}: this server has no database {db} (DB index is out of range): "
+                        "use one of its databases (/0 is the first)", kind="refused")
+
+
 def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
     """PING through ``client``; on failure close it and raise a one-line :class:`ConnectError`.
 
@@ -69,12 +80,10 @@ def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
         client.close()
         raise
     except rex.ResponseError as exc:
-        if "db index is out of range" in str(exc).lower():  # SELECT N past the server's `databases`
+        missing = no_such_database(options, exc)
+        if missing is not None:
             client.close()
-            db = options.redis_kwargs().get("db", 0)
-            # a ConnectError, like a SELECT the ACL refuses: every caller (exporter, watch) handles those
-            raise ConnectError(f"{options.display}: this server has no database {db} (DB index is out of range): "
-                               "use one of its databases (/0 is the first)", kind="refused") from None
+            raise missing from None
         if refused_setup_command(exc) is None:
             return client  # PING itself is denied or renamed; the server answered, AUTH passed
         client.close()

@@ -9,7 +9,7 @@ import redis.exceptions as rex
 from redis.asyncio.cluster import RedisCluster
 
 from redisguard.connect import ConnectionOptions, async_client, async_cluster_client
-from redisguard.connect.client import refused_setup_command
+from redisguard.connect.client import no_such_database, refused_setup_command
 
 __all__ = ["AsyncClient", "resolve_client"]
 
@@ -30,6 +30,9 @@ async def resolve_client_options(options: ConnectionOptions) -> tuple[AsyncClien
         info = await client.info("cluster")
     except rex.ResponseError as exc:
         await client.aclose()
+        missing = no_such_database(options, exc)
+        if missing is not None:
+            raise missing from None
         if refused_setup_command(exc) == "CLIENT SETNAME" and options.client_name:
             # CLIENT SETNAME denied by ACL or renamed: connect unnamed, as the sync clients do.
             return await resolve_client_options(replace(options, client_name=""))
