@@ -25,9 +25,11 @@ last returned, already named and built. The SCAN's reply is the first of the wri
 client reads it and sends the next write at once, then names and builds the newest keys while the server
 works, and only then reads and aggregates the replies of the write before: the server has the next write
 queued whenever it finishes one and waits neither on the client's naming, aggregation nor a round trip.
-Measured on Redis 8.2 (1M production-like keys): 6.6-6.7 s against 7.8-7.9 s with one write ahead
-(where the client built each write after its SCAN reply, and the server idled 1.8 s of the scan);
-on Redis 7.0 (200k keys) one write ahead had already cut 2.13-2.39 s to 1.63-1.74 s against the SCAN last.
+Measured with 1M production-like keys against one write ahead (where the client built each write after
+its SCAN reply, and the server idled meanwhile): Redis 7.0, three alternating rounds, 7.91-8.17 s against
+9.71-10.27 s, another client's p99 +1.33-1.60 ms over idle against +1.62-2.45; Redis 8.2, 6.6-6.7 s
+against 7.8-7.9 s (the server had idled 1.8 s). On Redis 7.0 (200k keys) one write ahead had already cut
+2.13-2.39 s to 1.63-1.74 s against the SCAN last.
 With ``--max-impact`` the engine instead keeps one small batch in flight and lets
 :class:`~redisguard.keyspace._throttle.Throttle` size and pace it. A full scan also times a PING on a
 second connection behind a batch about once a second, so its report says how long other clients waited
