@@ -14,6 +14,7 @@ do not behave like Redis 7.0 or newer (Valkey counts as the Redis 7.2.4 it forke
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -22,6 +23,13 @@ from typing import Any
 import pytest
 
 from redisguard.localserver import LocalCluster, LocalServer, RedisBinary, find_redis_binaries
+
+# A run started as a background job of a shell without job control (`./dev.sh test &` in a script, some CI
+# runners) inherits SIGINT ignored, and so would every command a test starts: the Ctrl-C tests would then
+# deliver no Ctrl-C at all (measured: 22 tests waited out the commands' 50 s timeout). A handled signal is
+# reset to its default in a child, so installing Python's own handler here gives the commands a normal Ctrl-C.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 BINARIES = find_redis_binaries()
 if not BINARIES:  # pragma: no cover - a machine set up by ./dev.sh always has one
