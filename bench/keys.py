@@ -19,6 +19,7 @@ Load generation targets 127.0.0.1 only, and every run is bounded in keys and tim
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -146,16 +147,22 @@ def _errors(sampled: dict[str, object], exact: dict[str, object], top: int = 8) 
     return worst_keys, worst_bytes, covered / checks if checks else float("nan")
 
 
+@functools.cache
 def _binary() -> RedisBinary:
     """``$REDISGUARD_BENCH_SERVER`` (``8.2``, ``valkey``, ``valkey-8.1``) when set; else Debian's Redis 7.0 when
-    present (the version the README's numbers were taken on), else the newest."""
+    present (the version the README's numbers were taken on), else the newest. Looked up once per run: each
+    look-up starts every server binary on the machine for its version."""
     binaries = find_redis_binaries()
     wanted = os.environ.get("REDISGUARD_BENCH_SERVER", "").strip().lower()
     if wanted:
-        flavour, _, version = wanted.rpartition("-") if "-" in wanted else (
-            ("valkey", "", "") if wanted == "valkey" else ("redis", "", wanted))
+        if wanted == "valkey":
+            flavour, version = "valkey", ""
+        elif "-" in wanted:
+            flavour, _, version = wanted.partition("-")
+        else:
+            flavour, version = "redis", wanted
         for binary in binaries:
-            if binary.flavour == (flavour or "redis") and binary.version_text.startswith(version):
+            if binary.flavour == flavour and binary.version_text.startswith(version):
                 return binary
         sys.exit(f"REDISGUARD_BENCH_SERVER={wanted}: no such server here "
                  f"({', '.join(f'{b.flavour}-{b.version_text}' for b in binaries)})")
@@ -228,7 +235,8 @@ def main() -> None:
     header = ("run", "wall s min/med/max", "ratio to memkeys, per round", "peak RSS MiB", "other p99 ms, per round",
               "p99 over idle (worst round)")
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    print(f"{_binary().flavour} {_binary().version_text}, {os.cpu_count()} CPUs, load average before "
+    server = _binary()
+    print(f"{server.flavour} {server.version_text}, {os.cpu_count()} CPUs, load average before "
           f"{load_before[0]:.1f} / after {os.getloadavg()[0]:.1f}, {options.rounds} alternating rounds")
     for row in [header, *rows]:
         print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))

@@ -135,7 +135,8 @@ def bench(total: int, keyspace: str, rounds: int) -> None:
                 args, stdin = tools[name]
                 results[name].append(_timed(args, pid, stdin))
     memkeys = [wall for wall, _ in results["redis-cli --memkeys"]]
-    server_name = f"{keys._binary().flavour} {keys._binary().version_text}"
+    binary = keys._binary()
+    server_name = f"{binary.flavour} {binary.version_text}"
     print(f"{server_name}, {keyspace}: {size:,} keys, {os.cpu_count()} CPUs, load average "
           f"before {load_before[0]:.1f} / after {os.getloadavg()[0]:.1f}, {rounds} rotating rounds, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
