@@ -223,14 +223,15 @@ class _Builder:
         self.seen = replace(seen)  # what this builder's batches hold, whatever is dropped later
         self.width = slots + (1 if seen.length or seen.type else 0)
         # By the expected type: MEMORY USAGE, its length command (or TYPE when lengths are not visible), the rest.
+        templates: dict[bytes, bytes]
         if seen.length:
-            self.templates = {typ: usage + head + b"%b" + tail for typ, head in _LENGTH_HEADS.items()}
+            templates = {typ: usage + head + b"%b" + tail for typ, head in _LENGTH_HEADS.items()}
         elif seen.type:
-            self.templates = dict.fromkeys(_ALL_TYPES, usage + _TYPE_HEAD + b"%b" + tail)
+            templates = dict.fromkeys(_ALL_TYPES, usage + _TYPE_HEAD + b"%b" + tail)
         else:
-            self.templates = dict.fromkeys(_ALL_TYPES, usage + tail)
-        # Each template cut where the key goes: a key's commands are its bulk string joined with the pieces.
-        self.pieces = {typ: tuple(template.split(b"%b")) for typ, template in self.templates.items()}
+            templates = dict.fromkeys(_ALL_TYPES, usage + tail)
+        # Each template cut where the key goes (%b): a key's commands are its bulk string joined with the pieces.
+        self.pieces = {typ: tuple(template.split(b"%b")) for typ, template in templates.items()}
 
     def build(self, keys: list[bytes], types: list[bytes]) -> bytes:
         pieces = self.pieces
