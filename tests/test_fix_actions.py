@@ -6,13 +6,18 @@ import json
 import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from tests.fix_data import run_cli, run_json
 
+from redisguard.connect import ConnectionOptions
 from redisguard.localserver import LocalServer
 from redisguard.remedy.auditlog import read_audit
+from redisguard.remedy.build_config import config_actions
+from redisguard.remedy.facts import FixOptions
+from redisguard.remedy.gather import collect, gather
 
 
 def _apply(srv: LocalServer, tmp_path: Path, *args: str) -> dict:
@@ -330,13 +335,6 @@ def test_a_selector_that_matches_nothing_is_said_with_the_plans_action_ids(make_
 def test_a_host_memory_redis_cannot_measure_is_a_note_not_a_crash(make_server) -> None:
     """INFO total_system_memory is 0 on platforms Redis cannot measure: without --memory the plan leaves
     maxmemory out and says to give --memory, and the settings that do not depend on memory are still planned."""
-    from dataclasses import replace
-
-    from redisguard.connect import ConnectionOptions
-    from redisguard.remedy.build_config import config_actions
-    from redisguard.remedy.facts import FixOptions
-    from redisguard.remedy.gather import collect, gather
-
     srv: LocalServer = make_server()
     conn = ConnectionOptions.build(srv.url)
     with srv.client() as client:

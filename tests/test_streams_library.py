@@ -7,6 +7,7 @@ import asyncio
 import pytest
 import redis
 
+from redisguard.connect.errors import ConnectError
 from redisguard.localserver import LocalCluster, LocalServer
 from redisguard.streams import Consumer, Entry, Producer, SyncProducer, Trimmer, export_prometheus, safe_trim_point
 
@@ -241,8 +242,6 @@ async def test_producer_and_consumer_connect_without_client_setname_or_info(make
 async def test_a_database_the_server_lacks_is_one_connect_error(make_server) -> None:
     """``/99`` on a 16-database server: Producer and Consumer raise the same one-line ConnectError as the
     commands (exit 3 there), not redis-py's ResponseError from the first command on the connection."""
-    from redisguard.connect.errors import ConnectError
-
     srv: LocalServer = make_server()
     url = f"redis://127.0.0.1:{srv.port}/99"
     with pytest.raises(ConnectError, match="no database 99"):
