@@ -124,3 +124,48 @@ def test_the_keys_scan_probes_every_batch_until_the_servers_cost_is_known_then_e
         grown = throttle.batch
         throttle.observe_untimed(300)  # 0.6 ms: over 0.4 of the budget, so it shrinks
         assert abs(throttle.probes[-1] - 0.6) < 1e-9 and throttle.batch < grown
+
+
+def test_batches_are_sized_by_the_main_threads_whole_time_not_commandstats_share_of_it() -> None:
+    """Valkey 8.1's main thread works about 2.5 s per second of commandstats usec, Redis 7.0's (where the
+    thresholds were tuned) at most 1.8: the same modeled batch is judged 1.4 times longer there. The pause
+    after a batch keeps the model itself."""
+    pauses: list[float] = []
+    throttle = Throttle(max_impact_ms=1.0, max_batch=1000, sleep=pauses.append)
+    throttle.set_server_cost(2e-6)
+    throttle.observe_untimed(100)
+    assert abs(throttle.probes[-1] - 0.2) < 1e-9 and throttle.scale == 1.0  # INFO cpu not read yet
+    throttle.note_main_thread(10.0, 1_000_000)
+    throttle.note_main_thread(10.252, 1_100_000)  # 0.252 s of CPU for 0.1 s of usec
+    assert abs(throttle.scale - 1.4) < 1e-9
+    throttle.observe_untimed(100)
+    assert abs(throttle.probes[-1] - 0.28) < 1e-9
+    throttle.set_others_rate(0.0)
+    throttle.after_batch(0.0002)
+    assert abs(pauses[-1] - 0.0002) < 1e-9  # duty 0.5 of the modeled 0.2 ms, less nothing: the model's pause
+    throttle.note_main_thread(10.352, 1_200_000)  # a server no worse than 7.0: the sizing tuned there
+    throttle.note_main_thread(10.452, 1_300_000)
+    assert throttle.scale == 1.0
+    throttle.note_main_thread(10.6, 100_000)  # CONFIG RESETSTAT: nothing to learn from the drop
+    throttle.note_main_thread(10.6, 110_000)  # 10 ms of commands: too little to go by
+    assert throttle.scale == 1.0
+    for second in range(1, 20):  # a main thread busy with something else too: bounded
+        throttle.note_main_thread(10.6 + second, 110_000 + second * 25_000)
+    assert throttle.scale == 3.0
+
+
+def test_the_main_threads_overhead_is_read_from_the_server(server: LocalServer) -> None:
+    """On every server version the probe connection's INFO commandstats and INFO cpu give a ratio above
+    one: the main thread does more than run commands."""
+    throttle = Throttle(max_impact_ms=1.0, max_batch=1000)
+    with server.client() as client, RawPipe(client) as probe, RawPipe(client) as work:
+        throttle.attach_probe(probe)
+        throttle.watch_load(0)
+        payload = b"".join(b"*3\r\n$3\r\nSET\r\n$6\r\nk%05d\r\n$1\r\nv\r\n" % n for n in range(20_000))
+        for _ in range(10):  # 200k SETs: well over the 20 ms of commandstats usec a reading needs
+            work.send(payload, 20_000)
+            work.read_many(20_000)
+        time.sleep(0.15)  # past the second reading's interval
+        throttle.watch_load(0)
+    assert throttle._overhead is not None and 1.0 < throttle._overhead < 20.0
+    assert throttle.scale >= 1.0
