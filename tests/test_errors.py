@@ -95,6 +95,37 @@ def test_server_killed_mid_command_is_exit_3_in_one_line(make_server, name: str)
     assert "Traceback" not in stderr and "internal error" not in stderr
 
 
+@pytest.mark.parametrize("name", ["doctor", "snapshot"])
+def test_a_server_killed_after_the_connection_is_a_lost_connection_not_cannot_connect(make_server, name: str) -> None:
+    """Killed while the command samples the keys (well after it connected), the one line says the connection
+    was lost, with the failed reconnect as the reason."""
+    srv: LocalServer = make_server()
+    admin = srv.client()
+    admin.client_setname("admin")
+    for start in range(0, 200_000, 10_000):
+        admin.mset({f"k:{n}": "v" for n in range(start, start + 10_000)})
+    process = subprocess.Popen([*REDISGUARD, name, "--key-sample", "200000", srv.url, "--timeout", "50"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            others = [c for c in admin.client_list() if c.get("name") != "admin"]
+            if any(c.get("cmd") in ("scan", "memory|usage", "randomkey", "strlen") for c in others):
+                break  # sampling the keys: collecting, long after the connection was made
+            time.sleep(0.01)
+        assert srv.process is not None
+        srv.process.kill()  # the server we started, by its PID
+        srv.process.wait(10)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        admin.close()
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 3, (process.returncode, stderr)
+    (line,) = stderr.strip().splitlines()
+    assert "lost the connection" in line and "cannot connect" not in line, line
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_ctrl_c_exits_130(make_server, name: str) -> None:
     srv, admin = _paused_server(make_server)

@@ -35,6 +35,9 @@ def collect_node(node: Node, *, key_sampler: KeySampler | None = None) -> tuple[
         raise
     except (rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError) as exc:
         failure = describe_connect_failure(node.address, exc)
+        if failure.kind == "unreachable":  # it did connect: the server went away (and a reconnect failed)
+            reason = str(failure).removeprefix(f"{node.address}: cannot connect ")
+            raise ConnectError(f"{node.address}: lost the connection while collecting {reason}", kind="lost") from None
         raise ConnectError(f"{failure} (while collecting)", kind=failure.kind) from None
 
 
