@@ -68,6 +68,38 @@ def test_piped_prints_one_plain_line_per_interval(make_server) -> None:
         assert f"max={20 * 1024 * 1024}" in line and "used=" in line and "ops=" in line
 
 
+def test_piped_a_server_killed_and_restarted_is_a_down_line_then_figures_again(make_server) -> None:
+    """While the server is gone a line says so with the reason, and no figures (not ``used=0``); once it is
+    back on its port, the lines have figures again, from the same process."""
+    server = make_server(maxmemory="20mb")
+    proc = subprocess.Popen([*WATCH, server.url, "--interval", "0.2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "used=" in proc.stdout.readline()
+        assert server.process is not None
+        server.process.kill()  # our own server, by its PID
+        server.process.wait(timeout=10)
+        server.stop()  # already gone: only its handles are closed
+        down = ""
+        for _ in range(50):
+            down = proc.stdout.readline()
+            if " down: " in down:
+                break
+        assert " down: " in down and "used=" not in down and "max=" not in down, down
+        server.start()  # the same port
+        back = ""
+        for _ in range(100):
+            back = proc.stdout.readline()
+            if "used=" in back:
+                break
+        assert f"max={20 * 1024 * 1024}" in back, back
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert proc.returncode is not None
+
+
 @pytest.mark.cluster
 def test_cluster_has_one_row_per_primary_and_the_total(cluster) -> None:
     result = subprocess.run([*WATCH, cluster.url, "--once", "--json"], capture_output=True, text=True, timeout=60,
