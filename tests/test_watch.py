@@ -100,6 +100,30 @@ def test_piped_a_server_killed_and_restarted_is_a_down_line_then_figures_again(m
     assert proc.returncode is not None
 
 
+def test_json_a_node_that_does_not_answer_has_null_figures(make_server) -> None:
+    server = make_server(maxmemory="20mb")
+    proc = subprocess.Popen([*WATCH, server.url, "--interval", "0.2", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert json.loads(proc.stdout.readline())["nodes"][0]["maxmemory"] == 20 * 1024 * 1024
+        assert server.process is not None
+        server.process.kill()  # our own server, by its PID
+        server.process.wait(timeout=10)
+        server.stop()
+        for _ in range(50):
+            sample = json.loads(proc.stdout.readline())
+            if not sample["nodes"][0]["up"]:
+                break
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    (node,) = sample["nodes"]
+    assert not node["up"] and node["error"]
+    for view in (node, sample["total"]):
+        assert view["used"] is None and view["maxmemory"] is None and view["clients"] is None, view
+
+
 @pytest.mark.cluster
 def test_cluster_has_one_row_per_primary_and_the_total(cluster) -> None:
     result = subprocess.run([*WATCH, cluster.url, "--once", "--json"], capture_output=True, text=True, timeout=60,

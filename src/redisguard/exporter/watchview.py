@@ -65,13 +65,22 @@ class WatchView:
     findings: list[FindingRow]
 
 
+# What a node that did not answer has no value for: null in JSON, not a 0 a graph would plot.
+_FIGURES = ("used", "maxmemory", "counted", "share", "rss", "fragmentation", "forecast", "ops_per_sec", "hit_rate",
+            "evicted", "clients")
+
+
 def view_to_dict(view: WatchView) -> dict[str, Any]:
-    """The sample as JSON-ready data (``watch --once --json``)."""
+    """The sample as JSON-ready data (``watch --json``). A node that did not answer (and the total, when
+    none did) has ``null`` figures."""
     data = asdict(view)
+    none_up = not any(node.up for node in view.nodes)
     for node in [*data["nodes"], data["total"]]:
         node["breakdown"] = [{"part": label, "bytes": value} for label, value in node["breakdown"]]
         node.pop("spark_used")
         node.pop("spark_ops")
+        if not node["up"] and (node is not data["total"] or none_up):
+            node.update(dict.fromkeys(_FIGURES))
     for row in data["streams"]:
         row["groups"] = [{"group": g, "lag": lag, "pending": pending} for g, lag, pending in row["groups"]]
     return data
