@@ -11,10 +11,7 @@ budget shrinks the batch; comfortably under it, the batch grows by a tenth. See
 commandstats has given the server's own cost per command (after 0.1 s); then every 20 ms, and sizes the
 batches in between by that cost (:meth:`Throttle.observe_untimed`), so the client aggregates one batch
 while the server runs the next instead of waiting on a PING each time (``fix``'s bulk work probes every
-batch, as before). Commandstats counts only the time inside commands, and how much the main thread spends
-around them (reading, parsing, replying) differs between servers, so INFO cpu is read with it and a batch
-is sized by its time scaled to what it was on the Redis 7.0 the thresholds were tuned on
-(:attr:`Throttle.scale`).
+batch, as before).
 
 The batch bounds how long one wait behind the scanner can be; how *often* others wait depends on how
 busy the server is. So once a second the probe connection also reads ``INFO stats``: the server's
@@ -40,7 +37,6 @@ __all__ = ["ServerLoad", "Throttle"]
 _PING = b"*1\r\n$4\r\nPING\r\n"
 _INFO_STATS = b"*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n"
 _INFO_COMMANDSTATS = b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n"
-_INFO_CPU = b"*2\r\n$4\r\nINFO\r\n$3\r\ncpu\r\n"
 # What the scanner sends: their usec counters in INFO commandstats are the server's own time on them.
 _SCAN_COMMANDS = frozenset({"memory|usage", "memory", "pttl", "object|encoding", "object", "strlen", "llen", "hlen",
                             "scard", "zcard", "xlen", "type", "scan", "randomkey"})
@@ -55,14 +51,6 @@ _MIN_DUTY = 0.05  # the scan always gets at least this share of the server's tim
 _MAX_DUTY = 0.5  # ...and never more than this
 _MAX_PAUSE_S = 0.25
 _PROBE_INTERVAL_S = 0.02  # the keys scan: once the server's own cost is known, a probe PING this often
-# INFO commandstats counts only the time inside commands; the main thread also reads, parses and replies.
-# Its CPU time over every command's usec, read once a second in a --max-impact scan of 1M keys: 1.73-1.91
-# on Redis 7.0 (1.77 over the whole scan; where the batch thresholds in :meth:`Throttle._resize` were
-# tuned), 2.34-2.54 on Valkey 8.1 (2.43), whose batches therefore ran about 1.4 times longer than modeled.
-# A batch is sized by its commandstats time scaled by this server's ratio against 7.0's top, so it lasts
-# no longer than it did there.
-_TUNED_OVERHEAD = 1.8
-_MAX_SCALE = 3.0  # a main thread busy with something else too (a fork, a module) must not starve the scan
 
 
 @dataclass
@@ -94,8 +82,6 @@ class Throttle:
     _server_cost_s: float | None = None
     _last_usec: tuple[int, int] | None = None  # (usec of the scanner's commands, own commands then)
     _modeled_s: float = 0.0  # the last batch's server time by that measure
-    _overhead: float | None = None  # the main thread's CPU time over every command's usec (INFO cpu)
-    _last_cpu: tuple[float, int] | None = None  # (main-thread CPU s, every command's usec) at the last reading
     _last_stats: tuple[float, int, int] | None = None  # (time, total_commands_processed, own + probe's)
     _pings: int = 0  # PINGs and INFOs the probe sent: commands that are not the other clients' either
     _load_visible: bool = True
@@ -173,8 +159,7 @@ class Throttle:
             # The server's own time on the batch is how long another client could wait behind it; the round
             # trip also counts the time either process waited for a CPU, which on a busy machine is most of it.
             self._modeled_s = commands * self._server_cost_s
-            real_ms = self._modeled_s * 1000.0 * self.scale
-            added = max(real_ms, min(probe_added_ms, 2 * real_ms))
+            added = max(self._modeled_s * 1000.0, min(probe_added_ms, 2 * self._modeled_s * 1000.0))
         else:
             self._modeled_s = 0.0
             added = max(probe_added_ms, busy_ms)
@@ -201,15 +186,7 @@ class Throttle:
         if self.max_impact_ms is None or self._server_cost_s is None or commands <= 0:
             return
         self._modeled_s = commands * self._server_cost_s
-        self._resize(self._modeled_s * 1000.0 * self.scale)
-
-    @property
-    def scale(self) -> float:
-        """How much longer than on Redis 7.0 this server's main thread works per commandstats usec (1 until
-        INFO cpu has said, and where it is no longer: batches never grow past what was tuned there)."""
-        if self._overhead is None:
-            return 1.0
-        return min(_MAX_SCALE, max(1.0, self._overhead / _TUNED_OVERHEAD))
+        self._resize(self._modeled_s * 1000.0)
 
     def _resize(self, added: float) -> None:
         assert self.max_impact_ms is not None
@@ -265,43 +242,14 @@ class Throttle:
         if reply.__class__ is not bytes:
             return
         section = parse_info_text(reply.decode("ascii", "replace")).get("commandstats", {})
-        usec = every = 0
+        usec = 0
         for name, value in section.items():
-            fields = dict(item.split("=", 1) for item in value.split(",") if "=" in item)
-            spent = int(fields.get("usec", "0") or 0)
-            every += spent
             if name.removeprefix("cmdstat_") in _SCAN_COMMANDS:
-                usec += spent
+                fields = dict(item.split("=", 1) for item in value.split(",") if "=" in item)
+                usec += int(fields.get("usec", "0") or 0)
         if self._last_usec is not None and ours > self._last_usec[1] and usec >= self._last_usec[0]:
             self.set_server_cost((usec - self._last_usec[0]) / 1e6 / (ours - self._last_usec[1]))
         self._last_usec = (usec, ours)
-        self._read_overhead(every)
-
-    def _read_overhead(self, every_usec: int) -> None:
-        """The main thread's CPU time over every command's usec since the last reading (INFO cpu)."""
-        assert self._probe is not None
-        self._pings += 1
-        self._probe.send(_INFO_CPU, 1)
-        reply = self._probe.read()
-        if reply.__class__ is not bytes:
-            return
-        cpu = parse_info_text(reply.decode("ascii", "replace")).get("cpu", {})
-        try:
-            main = float(cpu["used_cpu_user_main_thread"]) + float(cpu["used_cpu_sys_main_thread"])
-        except (KeyError, ValueError):
-            return  # before Redis 6.0, or a server that does not say: batches keep 7.0's sizing
-        self.note_main_thread(main, every_usec)
-
-    def note_main_thread(self, main_cpu_s: float, every_usec: int) -> None:
-        """One reading of the main thread's CPU seconds and every command's commandstats usec: the ratio of
-        their growth since the last reading (over at least 20 ms of commands) is :attr:`scale`'s measure."""
-        last = self._last_cpu
-        self._last_cpu = (main_cpu_s, every_usec)
-        if last is None or every_usec - last[1] < 20_000:  # a reset (CONFIG RESETSTAT), or too little to go by
-            return
-        ratio = (main_cpu_s - last[0]) / ((every_usec - last[1]) / 1e6)
-        if ratio > 0:
-            self._overhead = ratio if self._overhead is None else 0.5 * self._overhead + 0.5 * ratio
 
     def set_server_cost(self, seconds_per_command: float) -> None:
         """The server's own time per scanner command (smoothed), as INFO commandstats measured it."""
