@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import psutil
 import pytest
@@ -73,6 +74,22 @@ def _paused_server(make_server) -> tuple[LocalServer, redis.Redis]:
     return srv, admin
 
 
+def _kill_server_under(srv: LocalServer, admin: redis.Redis, process: subprocess.Popen[str],
+                       wait: Callable[[], None]) -> str:
+    """Once ``wait`` returns, kill the server (ours, by its PID) under the running command: its stderr."""
+    try:
+        wait()
+        assert srv.process is not None
+        srv.process.kill()
+        srv.process.wait(10)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        admin.close()
+        if process.poll() is None:
+            process.kill()
+    return stderr
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_server_killed_mid_command_is_exit_3_in_one_line(make_server, name: str) -> None:
     srv, admin = _paused_server(make_server)
@@ -80,15 +97,7 @@ def test_server_killed_mid_command_is_exit_3_in_one_line(make_server, name: str)
     baseline = 1  # the admin connection
     process = subprocess.Popen([*REDISGUARD, *COMMANDS[name], srv.url, "--timeout", "50"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for_client(srv, process, baseline)
-        srv.process.kill()  # the server we started, by its PID
-        srv.process.wait(10)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        admin.close()
-        if process.poll() is None:
-            process.kill()
+    stderr = _kill_server_under(srv, admin, process, lambda: _wait_for_client(srv, process, baseline))
     lines = stderr.strip().splitlines()
     assert process.returncode == 3, (process.returncode, stderr)
     assert len(lines) == 1 and lines[0].startswith("redisguard: "), lines
@@ -106,21 +115,16 @@ def test_a_server_killed_after_the_connection_is_a_lost_connection_not_cannot_co
         admin.mset({f"k:{n}": "v" for n in range(start, start + 10_000)})
     process = subprocess.Popen([*REDISGUARD, name, "--key-sample", "200000", srv.url, "--timeout", "50"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+
+    def sampling() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             others = [c for c in admin.client_list() if c.get("name") != "admin"]
             if any(c.get("cmd") in ("scan", "memory|usage", "randomkey", "strlen") for c in others):
-                break  # sampling the keys: collecting, long after the connection was made
+                return  # sampling the keys: collecting, long after the connection was made
             time.sleep(0.01)
-        assert srv.process is not None
-        srv.process.kill()  # the server we started, by its PID
-        srv.process.wait(10)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        admin.close()
-        if process.poll() is None:
-            process.kill()
+
+    stderr = _kill_server_under(srv, admin, process, sampling)
     assert process.returncode == 3, (process.returncode, stderr)
     (line,) = stderr.strip().splitlines()
     assert "lost the connection" in line and "cannot connect" not in line, line
