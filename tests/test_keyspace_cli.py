@@ -6,9 +6,12 @@ import contextlib
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
+import time
 
 import pytest
 from tests.keyspace_data import KNOWN_PATTERNS, fill_known
@@ -159,3 +162,35 @@ def test_least_privilege_user_may_run_every_mode(make_server: object, mode: list
         assert report["seen"] == (50 if mode[:1] == ["--sample"] else 200)
         assert all(row["avg_length"] is not None for row in report["patterns"])
         assert admin.acl_log() == []
+
+
+def _niceness(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[16])  # field 19, nice
+
+
+def test_the_command_scans_at_a_lower_cpu_priority_and_a_caller_keeps_its_own(server: LocalServer) -> None:
+    """``redisguard keys`` (its own process) runs at nice 10, so a server sharing its host comes first; a
+    program that runs the command line in its own process (``redisguard.cli.run``) keeps its priority."""
+    with server.client() as admin:
+        fill_known(admin, per_pattern=30)
+        before = os.nice(0)
+        code, out, _ = run(server.url, "--json")
+        assert code == 0 and json.loads(out)["keyspace_size"] == 150
+        assert os.nice(0) == before  # in-process: untouched
+        for start in range(0, 200_000, 10_000):  # a scan that lasts long enough to be looked at
+            admin.mset({f"bulk:{n}": "v" for n in range(start, start + 10_000)})
+    proc = subprocess.Popen([sys.executable, "-m", "redisguard", "keys", server.url, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = before
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and seen == before:
+            with contextlib.suppress(OSError):  # it may have just exited
+                seen = _niceness(proc.pid)
+            time.sleep(0.005)
+    finally:
+        stdout, stderr = proc.communicate(timeout=120)
+    assert seen == max(before, 10)
+    assert proc.returncode == 0, stderr
+    assert json.loads(stdout)["keyspace_size"] == 200_150

@@ -19,6 +19,7 @@ import click
 import redis.exceptions as rex
 
 from redisguard.cli.options import current_target, scrub
+from redisguard.cli.priority import own_process
 from redisguard.errors import (
     EXIT_CANCELLED,
     EXIT_CANNOT_CONNECT,
@@ -134,6 +135,7 @@ def run(args: list[str] | None = None, *, group: click.Group | None = None, prog
 
 def main() -> None:
     """Entry point (``redisguard`` and ``python -m redisguard``)."""
+    own_process()  # a long scan may then yield the CPU to the server it shares a host with
     code = run()
     try:
         sys.stdout.flush()

@@ -10,6 +10,7 @@ import redis.exceptions as rex
 
 from redisguard.cli.options import Duration, FiniteRange, connection_options
 from redisguard.cli.output import Output, output_options
+from redisguard.cli.priority import yield_cpu
 from redisguard.connect import ConnectionOptions
 from redisguard.errors import RedisguardError, RefusedError, from_redis, one_line
 from redisguard.keynames import quote_cli, to_bytes
@@ -67,6 +68,7 @@ def command(conn: ConnectionOptions, fmt: str, match: str | None, sample: int | 
     INFO). PTTL is not sent while INFO keyspace, read behind every batch, shows no key with a TTL in the
     database. A sampled run (--sample, --budget) first walks the keyspace once to measure every big key exactly.
     Only SCAN and MEMORY USAGE are required: a denied PTTL, OBJECT or DBSIZE drops its column.
+    Runs at a lower CPU priority (nice 10): on a host it shares with Redis, the server comes first.
     Exit code: 0 done, 2 bad usage, 3 could not connect (or lost the connection, or refused).
     """
     if match is not None and (sample is not None or budget is not None):
@@ -75,6 +77,7 @@ def command(conn: ConnectionOptions, fmt: str, match: str | None, sample: int | 
                             samples=memory_samples, cap=cap, top_k=big, rate=rate, max_impact_ms=max_impact,
                             sample=sample, budget_s=budget)
     out = Output.from_env()
+    yield_cpu()
     try:
         with _progress(out.progress_allowed and fmt == "terminal") as (advance, total):
             report = scan_deployment(conn, settings, replica=replica, progress=advance, on_total=total)

@@ -15,6 +15,7 @@ import click
 
 from redisguard.cli.options import FiniteRange, command_context, connection_options
 from redisguard.cli.output import Output
+from redisguard.cli.priority import yield_cpu
 from redisguard.collect import collect_snapshot
 from redisguard.connect import ConnectionOptions, discover
 from redisguard.connect.topology import node_client
@@ -109,6 +110,7 @@ def command(conn: ConnectionOptions, output: Path, from_files: tuple[Path, ...],
             history.append(snapshot)
             trims = count_trims(conn, snapshot)
             if with_keys:
+                yield_cpu()
                 keyspace = scan_deployment(conn, ScanSettings(max_impact_ms=max_impact, budget_s=budget))
     report = make_report(history, keyspace=keyspace, trims=trims, commands=command_context(conn) if live else None)
     write_report(report, output)
