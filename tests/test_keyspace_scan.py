@@ -8,10 +8,12 @@ import pytest
 import redis
 from tests.keyspace_data import KNOWN_PATTERNS, fill_known
 
+from redisguard._wire.resp import command
 from redisguard.connect import ConnectionOptions, open_client
 from redisguard.keynames import to_bytes
 from redisguard.keyspace import ScanSettings, sample_for_doctor, scan_client, scan_deployment
 from redisguard.keyspace._aggregate import TTL_BUCKETS, ttl_bucket
+from redisguard.keyspace._scan import _PIECES_PER_TYPE, LENGTH_COMMANDS, Visibility, _Builder
 from redisguard.localserver import LocalServer
 
 # The type's length command, through redis-py's own methods: the independent truth for each key's length.
@@ -266,3 +268,18 @@ def test_budget_samples_a_large_keyspace_and_scans_a_small_one(server: LocalServ
     assert not tight.exact and 0 < tight.seen < 2000
     roomy = scan_deployment(options(server), ScanSettings(budget_s=10))
     assert roomy.exact and roomy.seen == 2000
+
+
+def test_the_builder_frames_every_key_length_and_keeps_a_bounded_table() -> None:
+    """Keys of 0 to 1,199 bytes (more lengths than the table keeps), any bytes, of every type: each key's commands are
+    exactly MEMORY USAGE, its type's length command, OBJECT ENCODING and PTTL, as RESP."""
+    builder = _Builder(None, Visibility())
+    keys = [bytes((n * 7 + i) % 256 for i in range(n)) for n in range(1200)] * 2
+    types = [b"string"] * 1200 + [list(LENGTH_COMMANDS)[n % len(LENGTH_COMMANDS)] for n in range(1200)]
+    expected = b"".join(command(b"MEMORY", b"USAGE", key) + command(LENGTH_COMMANDS[typ], key)
+                        + command(b"OBJECT", b"ENCODING", key) + command(b"PTTL", key)
+                        for key, typ in zip(keys, types, strict=True))
+    assert builder.build(keys, types) == expected
+    assert builder.build(keys, types) == expected  # from the table this time, where it kept the length
+    assert len(builder.pieces[b"string"]) == _PIECES_PER_TYPE < 1200
+    assert all(len(table) <= _PIECES_PER_TYPE for table in builder.pieces.values())

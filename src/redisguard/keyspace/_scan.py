@@ -200,9 +200,31 @@ _LENGTH_HEADS: dict[bytes, bytes] = {typ: b"*2\r\n" + bulk(name) for typ, name i
 _TYPE_HEAD = b"*2\r\n$4\r\nTYPE\r\n"
 
 
+_PIECES_PER_TYPE = 512  # key lengths whose template pieces are kept, per type: bounded whatever the names
+
+
+class _ByLength(dict[int, tuple[bytes, ...]]):
+    """A template's pieces with the bulk-string framing of a key of each length built in (``$<length>\r\n``
+    before the key, ``\r\n`` after it), so a key's commands are ``key.join(pieces[len(key)])``: one join,
+    no formatting and no bulk string per key (0.43 against 0.59 µs per key, best of 5). At most
+    :data:`_PIECES_PER_TYPE` lengths are kept; the rest are built each time."""
+
+    def __init__(self, pieces: tuple[bytes, ...]) -> None:
+        super().__init__()
+        self.pieces = pieces
+
+    def __missing__(self, length: int) -> tuple[bytes, ...]:
+        head = b"$%d\r\n" % length
+        first, *middle, last = self.pieces
+        framed = (first + head, *(b"\r\n" + piece + head for piece in middle), b"\r\n" + last)
+        if len(self) < _PIECES_PER_TYPE:
+            self[length] = framed
+        return framed
+
+
 class _Builder:
-    """Per-key commands as RESP, one join per key (its bulk string between the template's pieces); ``width``
-    replies per key."""
+    """Per-key commands as RESP, one join per key (the key between its template's pieces, framed for its
+    length); ``width`` replies per key."""
 
     def __init__(self, samples: int | None, seen: Visibility, *, ttl_known: bool = False) -> None:
         if samples is None:
@@ -230,13 +252,12 @@ class _Builder:
             templates = dict.fromkeys(_ALL_TYPES, usage + _TYPE_HEAD + b"%b" + tail)
         else:
             templates = dict.fromkeys(_ALL_TYPES, usage + tail)
-        # Each template cut where the key goes (%b): a key's commands are its bulk string joined with the pieces.
-        self.pieces = {typ: tuple(template.split(b"%b")) for typ, template in templates.items()}
+        # Each template cut where the key goes (%b), then framed per key length (see _ByLength).
+        self.pieces = {typ: _ByLength(tuple(template.split(b"%b"))) for typ, template in templates.items()}
 
     def build(self, keys: list[bytes], types: list[bytes]) -> bytes:
         pieces = self.pieces
-        return b"".join([(b"$%d\r\n%b\r\n" % (len(key), key)).join(pieces[typ])
-                         for key, typ in zip(keys, types, strict=True)])
+        return b"".join([key.join(pieces[typ][len(key)]) for key, typ in zip(keys, types, strict=True)])
 
 
 def _retry_commands(key: bytes, encoding: Any, seen: Visibility) -> tuple[bytes, tuple[bytes, ...]]:
