@@ -48,7 +48,11 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under ``pytest -n N --dist loadgroup`` (``./dev.sh test``), every test that uses one version's shared
-    cluster runs on the same worker, so each cluster is started once per session instead of once per worker."""
+    cluster runs on the same worker, so each cluster is started once per session instead of once per worker.
+
+    The ``slow`` tests go first (the 1M-key bulk run alone takes 3-4 minutes): handed out at the start, they
+    run beside the rest instead of being the last worker's tail."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: otherwise collection order
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is None or "cluster" not in getattr(item, "fixturenames", ()):
