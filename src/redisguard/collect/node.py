@@ -17,6 +17,7 @@ from redisguard.collect.memory import collect_memory_doctor, collect_memory_stat
 from redisguard.collect.slowlog import collect_latency, collect_slowlog
 from redisguard.collect.streams import collect_streams
 from redisguard.connect import ConnectError, Node, describe_connect_failure, open_client
+from redisguard.errors import one_line
 from redisguard.snapshot import KeyspaceReport, NodeSnapshot, ServerVersion
 
 __all__ = ["KeySampler", "collect_node"]
@@ -36,8 +37,9 @@ def collect_node(node: Node, *, key_sampler: KeySampler | None = None) -> tuple[
     except (rex.ConnectionError, rex.TimeoutError, rex.BusyLoadingError) as exc:
         failure = describe_connect_failure(node.address, exc)
         if failure.kind == "unreachable":  # it did connect: the server went away (and a reconnect failed)
-            reason = str(failure).removeprefix(f"{node.address}: cannot connect ")
-            raise ConnectError(f"{node.address}: lost the connection while collecting {reason}", kind="lost") from None
+            reason = one_line(str(exc)) or type(exc).__name__
+            message = f"{node.address}: lost the connection while collecting ({reason})"
+            raise ConnectError(message, kind="lost") from None
         raise ConnectError(f"{failure} (while collecting)", kind=failure.kind) from None
 
 
