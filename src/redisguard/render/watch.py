@@ -152,10 +152,9 @@ def render_watch(view: WatchView, interval: float) -> RenderableType:
 def plain_line(view: WatchView) -> str:
     """One line per sample for a pipe or a log: the total (one node, or every primary's sum)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(view.taken_at))
-    if view.error:
-        return f"{stamp} {visible(view.target)} down: {visible(view.error)}"
-    if len(view.nodes) == 1 and not view.nodes[0].up:  # no reply this time: no figures, not zeros
-        return f"{stamp} {visible(view.target)} down: {visible(view.nodes[0].error or 'no reply')}"
+    lone_down = len(view.nodes) == 1 and not view.nodes[0].up  # no reply this time: no figures, not zeros
+    if view.error or lone_down:
+        return f"{stamp} {visible(view.target)} down: {visible(view.error or view.nodes[0].error or 'no reply')}"
     node = view.total if len(view.nodes) > 1 else view.nodes[0]
     fc = node.forecast
     fields = [
