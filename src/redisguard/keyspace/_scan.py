@@ -204,7 +204,7 @@ _PIECES_PER_TYPE = 512  # key lengths whose template pieces are kept, per type: 
 
 
 class _ByLength(dict[int, tuple[bytes, ...]]):
-    """A template's pieces with the bulk-string framing of a key of each length built in (``$<length>\r\n``
+    r"""A template's pieces with the bulk-string framing of a key of each length built in (``$<length>\r\n``
     before the key, ``\r\n`` after it), so a key's commands are ``key.join(pieces[len(key)])``: one join,
     no formatting and no bulk string per key (0.43 against 0.59 µs per key, best of 5). At most
     :data:`_PIECES_PER_TYPE` lengths are kept; the rest are built each time."""
