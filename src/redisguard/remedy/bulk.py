@@ -14,7 +14,7 @@ them. Never KEYS; no server-side Lua over many keys (it blocks other clients for
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import hiredis
@@ -122,10 +122,18 @@ class BatchRunner:
             if cursor == b"0":
                 return
 
-    def run(self, commands: list[bytes]) -> list[Any]:
-        """Send the batch's commands as one write, read every reply, and let the throttle pace the next."""
+    def run(self, commands: list[bytes], units: Mapping[str, int] | None = None) -> list[Any]:
+        """Send the batch's commands as one write, read every reply, and let the throttle pace the next.
+
+        ``units``: the batch's units of work per lowercase command name, as :meth:`BulkPace.sent_batch`
+        would count them, where the caller knows them (it saves reading every command's name back)."""
         payload = b"".join(commands)
-        units = self.pace.sent_batch(commands) if self.paced else {}
+        if not self.paced:
+            units = {}
+        elif units is None:
+            units = self.pace.sent_batch(commands)
+        else:
+            units = self.pace.sent_units(units)
         if self._lazy_active and self._last_unlinked:
             self._lazyfree_pending = self._read_pending()
         self._last_unlinked = "unlink" in units
@@ -206,8 +214,3 @@ class BatchRunner:
             self.sleep(_LAZYFREE_POLL_S)
             self._lazyfree_pending = self._read_pending()
         self.lazyfree_wait_s += self.clock() - began
-
-
-def per_key(name: bytes, *extra: bytes) -> Callable[[bytes], bytes]:
-    """A builder of ``NAME key extra...`` in RESP."""
-    return lambda key: command(name, key, *extra)

@@ -74,9 +74,13 @@ class BulkPace:
         for resp in commands:
             name = command_name(resp)
             batch[name] = batch.get(name, 0) + key_args(resp, name)
+        return self.sent_units(batch)
+
+    def sent_units(self, batch: Mapping[str, int]) -> dict[str, int]:
+        """Record a batch given as units per command name; returns them."""
         for name, units in batch.items():
             self.sent(name, units)
-        return batch
+        return dict(batch)
 
     def read(self, commandstats: Mapping[str, str]) -> None:
         """A new INFO commandstats reading: the cost per unit of every command sent since the last one.

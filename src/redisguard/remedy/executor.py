@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
@@ -58,12 +58,14 @@ class Executor:
         return BatchRunner(self.client, max_impact_ms=self.max_impact_ms, stop=self.stop)
 
     def batch(self, action: str, runner: BatchRunner, name: str, keys: list[bytes], commands: list[bytes],
-              shown_args: list[str] | None = None, tolerate: Callable[[str], bool] | None = None) -> list[Any]:
-        """A batch of per-key commands (one write), audited as one record listing every key."""
+              shown_args: list[str] | None = None, tolerate: Callable[[str], bool] | None = None,
+              units: Mapping[str, int] | None = None) -> list[Any]:
+        """A batch of per-key commands (one write), audited as one record listing every key. ``units``: as
+        :meth:`BatchRunner.run` takes them."""
         check_command([name, *(shown_args or [])])
         seq = self.audit.before(action, [name, *(shown_args or [])], keys=[to_text(k) for k in keys],
                                 commands=len(commands))
-        replies = runner.run(commands)
+        replies = runner.run(commands, units)
         errors = [error for error in (as_error(reply) for reply in replies) if error is not None]
         if errors and not (tolerate is not None and all(tolerate(e) for e in errors)):
             self.audit.after(seq, action, errors=len(errors), error=errors[0],

@@ -8,7 +8,7 @@ from typing import Any
 import redis
 import redis.exceptions as rex
 
-from redisguard._wire.resp import command
+from redisguard._wire.resp import keyed
 from redisguard.collect.clients import _entry  # the one CLIENT LIST parser
 from redisguard.collect.node import collect_node
 from redisguard.connect import ConnectionOptions, Node
@@ -29,6 +29,7 @@ CONFIG_NAMES = ("maxmemory", "maxmemory-policy", "lazyfree-lazy-eviction", "lazy
                 "activedefrag", "save", "appendonly", "appendfsync", "stream-node-max-bytes",
                 "stream-node-max-entries")
 _SAMPLE_ENTRIES = 100
+_USAGE, _PTTL, _TYPE = keyed(b"MEMORY", b"USAGE"), keyed(b"PTTL"), keyed(b"TYPE")
 
 
 def collect(conn: ConnectionOptions, key_sample: int) -> NodeSnapshot:
@@ -99,10 +100,8 @@ def measure_pattern(client: redis.Redis, pattern: str, big: int, max_impact_ms: 
     facts = PatternFacts(pattern=pattern, keys=0, without_ttl=0, bytes=0, ttl_bytes=0)
     with BatchRunner(client, max_impact_ms=max_impact_ms) as runner:
         for keys in runner.keys(to_bytes(pattern)):
-            cmds = []
-            for key in keys:
-                cmds += [command(b"MEMORY", b"USAGE", key), command(b"PTTL", key), command(b"TYPE", key)]
-            replies = runner.run(cmds)
+            cmds = [part for key in keys for part in (_USAGE(key), _PTTL(key), _TYPE(key))]
+            replies = runner.run(cmds, {"memory": len(keys), "pttl": len(keys), "type": len(keys)})
             for at, key in enumerate(keys):
                 size, pttl, kind = replies[3 * at: 3 * at + 3]
                 if not isinstance(size, int):
