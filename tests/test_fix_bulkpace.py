@@ -8,13 +8,18 @@ backlog holds the next batch back, and without INFO the runner still works with 
 
 from __future__ import annotations
 
+import json
 import time
 
 import redis
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.fix_data import fill_strings
 
-from redisguard._wire.resp import command
+from redisguard._wire.resp import bulk, command, keyed
+from redisguard.cli import run as cli_run
 from redisguard.localserver import LocalServer
+from redisguard.remedy.auditlog import AuditLog, _jsonable, read_audit
 from redisguard.remedy.bulk import BatchRunner
 from redisguard.remedy.bulkpace import FIRST_BATCH, FIRST_SCAN_COUNT, SHARE, BulkPace, command_name, key_args
 
@@ -36,6 +41,28 @@ def test_resp_names_and_units() -> None:
     assert key_args(command(b"UNLINK", b"a", b"b\r\nc", b"d"), "unlink") == 3
     assert key_args(command(b"EXPIRE", b"a", b"10", b"NX"), "expire") == 1
     assert command_name(command(b"MEMORY", b"USAGE", b"k")) == "memory"
+
+
+@given(head=st.lists(st.binary(max_size=12), min_size=1, max_size=3), key=st.binary(max_size=80),
+       after=st.lists(st.binary(max_size=12), max_size=3))
+def test_a_keyed_builder_writes_what_command_writes(head: list[bytes], key: bytes, after: list[bytes]) -> None:
+    """``%``, CR LF and empty strings included: the pre-framed head plus the key is the same RESP."""
+    built = keyed(*head, after=len(after))(key) + b"".join(bulk(arg) for arg in after)
+    assert built == command(*head, key, *after)
+
+
+@given(record=st.recursive(st.none() | st.booleans() | st.integers() | st.text() | st.binary(),
+                           lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                           | st.dictionaries(st.text() | st.binary() | st.integers(), inner, max_size=3),
+                           max_leaves=12))
+def test_an_audit_record_is_written_as_jsonable_writes_it(tmp_path_factory, record: object) -> None:
+    """The audit log's fast path (json.dumps with a default for bytes) gives the line the slow one gave."""
+    path = tmp_path_factory.mktemp("audit") / "a.jsonl"
+    log = AuditLog(path, "srv")
+    log.event("x", value=record)
+    log.close()
+    written = read_audit(path)[0]["value"]
+    assert written == json.loads(json.dumps(_jsonable(record), ensure_ascii=True))
 
 
 def test_caps_follow_the_cost_per_unit() -> None:
@@ -118,3 +145,31 @@ def test_without_info_the_runner_still_works_with_the_first_sizes(server: LocalS
         assert not runner._costs_visible and runner.largest_scan <= FIRST_SCAN_COUNT
     with server.client() as admin:
         assert admin.dbsize() == 0
+
+
+def test_the_units_a_batch_names_are_the_ones_its_commands_carry(make_server, monkeypatch, tmp_path) -> None:
+    """fix's batches name their units (per command, per key argument of UNLINK) instead of the runner
+    reading every command back: on a whole plan and apply, with UNLINK and without it (renamed away: DEL,
+    TYPE and MEMORY USAGE), each named count equals what the commands themselves carry."""
+    seen: list[str] = []
+    original = BatchRunner.run
+
+    def checked(self: BatchRunner, commands: list[bytes], units=None):
+        if units is not None:
+            assert dict(units) == BulkPace(budget_ms=1.0).sent_batch(commands)
+            seen.extend(units)
+        return original(self, commands, units)
+
+    monkeypatch.setattr(BatchRunner, "run", checked)
+    for extra in ((), ("--rename-command", "UNLINK", "")):
+        srv: LocalServer = make_server(extra_args=list(extra))
+        with srv.client() as client:
+            fill_strings(client, "tmp:", 3_000)
+            for action in (["--only", "expire", "--expire-pattern", "tmp:*", "--ttl", "9000"],
+                           ["--only", "delete", "--delete-pattern", "tmp:*"]):
+                audit = tmp_path / f"{len(seen)}.jsonl"
+                code = cli_run(["fix", srv.url, *action, "--key-sample", "0", "--apply", "--yes", "--audit",
+                                str(audit), "--json"])
+                assert code == 0
+            assert client.dbsize() == 0
+    assert {"memory", "pttl", "type", "expire", "unlink"} <= set(seen), set(seen)
