@@ -36,11 +36,12 @@ def dataset_digest(client: redis.Redis) -> dict[bytes, str]:
 
 
 def fill_strings(client: redis.Redis, prefix: str, count: int) -> None:
-    """``count`` keys ``<prefix>0`` … each holding ``"v"``, in pipelines of 20,000 (the bulk tests' keyspace)."""
+    """``count`` keys ``<prefix>0`` … each holding ``"v"`` (the bulk tests' keyspace): MSETs of 1,000 keys,
+    20 to a pipeline, 1.1M keys in a few seconds where one SET per key took 21."""
     for start in range(0, count, 20_000):
         pipe = client.pipeline(transaction=False)
-        for index in range(start, min(count, start + 20_000)):
-            pipe.set(f"{prefix}{index}", "v")
+        for first in range(start, min(count, start + 20_000), 1_000):
+            pipe.mset({f"{prefix}{index}": "v" for index in range(first, min(count, first + 1_000))})
         pipe.execute()
 
 

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import BINARIES
 from tests.fix_data import fill_strings, run_json
 
+from redisguard._wire.pipe import RawPipe
+from redisguard._wire.resp import keyed
 from redisguard.localserver import LocalServer
 
 MATCHING = 1_000_000
@@ -19,13 +21,16 @@ OTHERS = 100_000
 
 
 def _pttls(client, pattern: str) -> list[int]:
+    """Every matching key's PTTL, pipelined as raw RESP (redis-py's packing took 13 s per million keys)."""
     out: list[int] = []
     keys = list(client.scan_iter(pattern, count=5000))
-    for start in range(0, len(keys), 20_000):
-        pipe = client.pipeline(transaction=False)
-        for key in keys[start:start + 20_000]:
-            pipe.pttl(key)
-        out += pipe.execute()
+    pttl = keyed(b"PTTL")
+    with RawPipe(client) as pipe:
+        for start in range(0, len(keys), 20_000):
+            chunk = keys[start:start + 20_000]
+            pipe.send(b"".join([pttl(key) for key in chunk]), len(chunk))
+            out += pipe.read_many(len(chunk))
+    assert all(isinstance(ttl, int) for ttl in out), "an error reply among the PTTLs"
     return out
 
 
