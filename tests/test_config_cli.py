@@ -110,3 +110,13 @@ def test_a_version_the_fragment_would_break_is_refused() -> None:
         done = subprocess.run([sys.executable, "-m", "redisguard", "config", "--workload", "queue", "--memory", "1gb",
                                "--for-version", version], capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 2 and "Redis 6.0 and newer" in done.stderr and done.stdout == "", done.stderr
+
+
+def test_sizes_take_redis_suffixes_and_terabytes() -> None:
+    """A host of 2 TB is ``--memory 2tb``; before, that was 'not a size'."""
+    from redisguard.units import parse_bytes
+
+    assert parse_bytes("2tb") == 2 * 1024**4 and parse_bytes("2t") == 2 * 1000**4 and parse_bytes("1.5TB") == 3 * 2**39
+    assert parse_bytes("100mb") == 100 * 1024**2 and parse_bytes("1g") == 10**9 and parse_bytes("512") == 512
+    done = CliRunner().invoke(cli, ["config", "--workload", "cache", "--memory", "2tb"])
+    assert done.exit_code == 0 and f"\nmaxmemory {int(2 * 1024**4 * 0.75)}\n" in done.output, done.output

@@ -35,7 +35,9 @@ def fmt_duration_ms(value: float | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
-_SUFFIXES = {"b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+# Redis's own suffixes (memtoull), and t/tb: a host of 2 TB is --memory 2tb, not 2048gb.
+_SUFFIXES = {"b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3, "t": 1000**4,
+             "tb": 1024**4}
 
 
 def parse_bytes(text: str) -> int:
