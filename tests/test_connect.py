@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -193,3 +194,17 @@ def test_hung_server_times_out_with_one_line(make_server) -> None:
     finally:
         os.kill(srv.process.pid, signal.SIGCONT)
     assert_one_line_failure(result, "no Redis reply before the timeout")
+
+
+@pytest.mark.parametrize("user", ["nosetname", "selector", "client_setname"])
+def test_a_user_name_never_passes_for_a_refused_set_up_command(make_server, user: str) -> None:
+    """Which set-up command the server refused was read from the whole error text, user name included: a
+    user named 'nosetname' whose PING was denied got 'the server refused CLIENT SETNAME while connecting',
+    exit 3, and one named 'selector' 'the server refused SELECT 0'."""
+    srv = make_server()
+    srv.client().acl_setuser(user, enabled=True, passwords=["+pw"], keys=["*"], commands=["+@read", "+info"])
+    url = f"redis://{user}:pw@127.0.0.1:{srv.port}/0"
+    result = subprocess.run([*REDISGUARD, "snapshot", url, "--key-sample", "0"], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["nodes"], result.stdout[:500]
