@@ -193,3 +193,37 @@ def test_live_screen_in_a_terminal_quits_and_restores(make_server, tmp_path: Pat
         stop.set()
         writer.join(timeout=10)
         _tmux("kill-session", "-t", session)
+
+
+def test_a_user_without_client_setname_watches_unnamed(make_server) -> None:
+    """Every other command connects unnamed where CLIENT SETNAME is refused; watch (and the exporter, through
+    the same connections) failed on it: 'permission denied (... 'client|setname' ...)', exit 3."""
+    server = make_server()
+    admin = server.client()
+    admin.acl_setuser("watcher", enabled=True, passwords=["+pw"], keys=["*"],
+                      commands=["+@read", "+info", "+ping", "+scan", "+time", "-client"])
+    url = f"redis://watcher:pw@127.0.0.1:{server.port}/0"
+    result = subprocess.run([*WATCH, url, "--once", "--json"], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    (node,) = json.loads(result.stdout)["nodes"]
+    assert node["up"] and node["used"] > 0
+
+
+@pytest.mark.parametrize("how", ["denied", "renamed"])
+def test_a_node_that_refuses_info_is_one_line_naming_info_not_a_down_node(make_server, how: str) -> None:
+    """watch reads every figure from INFO: refused, it said 'down: no reply' and exited 0."""
+    if how == "renamed":
+        server = make_server(extra_args=["--rename-command", "INFO", ""])
+        url = server.url
+    else:
+        server = make_server()
+        server.client().acl_setuser("noinfo", enabled=True, passwords=["+pw"], keys=["*"],
+                                    commands=["+@read", "+ping", "+client|setname", "-info"])
+        url = f"redis://noinfo:pw@127.0.0.1:{server.port}/0"
+    for extra in (["--once"], ["--once", "--json"], ["--interval", "0.2"]):
+        result = subprocess.run([*WATCH, url, *extra], capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 3 and result.stdout == "", (extra, result.stdout, result.stderr)
+        (line,) = result.stderr.strip().splitlines()
+        assert "no figures to watch: INFO" in line and "no reply" not in line, line
+        assert ("+info" in line) if how == "denied" else ("not available" in line), line

@@ -9,6 +9,7 @@ import select
 import sys
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import click
 from rich.live import Live
@@ -16,7 +17,10 @@ from rich.live import Live
 from redisguard.cli.options import Duration, connection_options
 from redisguard.cli.output import Output
 from redisguard.connect import ConnectionOptions
-from redisguard.errors import ConnectionFailed
+from redisguard.errors import ConnectionFailed, RefusedError
+
+if TYPE_CHECKING:
+    from redisguard.exporter.model import Collection
 
 __all__ = ["command"]
 
@@ -54,6 +58,17 @@ def _wait_for_q(seconds: float, reading: bool) -> bool:
             return True
 
 
+def _observable(collection: Collection, conn: ConnectionOptions) -> Collection:
+    """The collection, unless every node answered and refused INFO: watch shows nothing without it, so that
+    is a one-line error (exit 3) rather than a screen of nodes said to be down."""
+    from redisguard.exporter.watchbuild import info_refused
+
+    refused = [info_refused(result) for result in collection.nodes]
+    if refused and all(refused):
+        raise RefusedError(f"{conn.display}: no figures to watch: {refused[0]}", kind="noperm")
+    return collection
+
+
 @click.command("watch")
 @connection_options
 @click.option("--interval", default="1s", show_default=True, type=Duration(0.1),
@@ -83,7 +98,7 @@ def command(conn: ConnectionOptions, interval: float, once: bool, as_json: bool,
     try:
         if once or as_json or not out.stdout_is_terminal:
             while True:  # a script or a pipe: one JSON object or one plain line per sample
-                view = build_view(target.collect(), sparks, top_streams=top_streams)
+                view = build_view(_observable(target.collect(), conn), sparks, top_streams=top_streams)
                 if once and view.error:
                     raise ConnectionFailed(view.error)
                 out.echo(json.dumps(view_to_dict(view), indent=2 if once else None) if as_json else plain_line(view))
@@ -95,7 +110,7 @@ def command(conn: ConnectionOptions, interval: float, once: bool, as_json: bool,
         with _keys() as reading, Live(console=console, screen=True, auto_refresh=False,
                                       redirect_stdout=False) as live:
             while True:
-                view = build_view(target.collect(), sparks, top_streams=top_streams)
+                view = build_view(_observable(target.collect(), conn), sparks, top_streams=top_streams)
                 live.update(render_watch(view, interval), refresh=True)
                 if _wait_for_q(interval, reading):
                     return

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import redis
 import redis.exceptions as rex
 
-from redisguard.connect.client import sync_client, verified
+from redisguard.connect.client import open_client
 from redisguard.connect.errors import ConnectError, describe_connect_failure
 from redisguard.connect.options import ConnectionOptions
 from redisguard.connect.topology import Node, Topology, discover
@@ -129,7 +129,7 @@ class Deployment:
 
     def _connect(self, entry: NodeClient, now: float) -> None:
         try:
-            entry.client = verified(sync_client(entry.node.options), entry.node.options)
+            entry.client = open_client(entry.node.options)  # unnamed where CLIENT SETNAME is refused
             entry.error = None
         except ConnectError as exc:
             entry.client = None

@@ -31,9 +31,17 @@ class Sparks:
         return list(used_ring), list(ops_ring)
 
 
+def info_refused(result: NodeResult) -> str | None:
+    """Why the node answered but gave no INFO (denied by ACL, renamed), or None."""
+    sample = result.sample
+    if sample is None or sample.info is not None:
+        return None
+    return next((f"INFO {gap.reason}" for gap in sample.not_visible if gap.what == "INFO"), None)
+
+
 def _node_view(result: NodeResult, sparks: Sparks | None) -> NodeView:
     if not result.up or result.sample is None:
-        return NodeView(node=result.node, up=False, error=result.error or "no reply")
+        return NodeView(node=result.node, up=False, error=result.error or info_refused(result) or "no reply")
     node = sample_snapshot(result.sample)
     hits, misses = node.info_int("keyspace_hits"), node.info_int("keyspace_misses")
     used = node.used_memory
