@@ -227,3 +227,40 @@ def test_a_node_that_refuses_info_is_one_line_naming_info_not_a_down_node(make_s
         (line,) = result.stderr.strip().splitlines()
         assert "no figures to watch: INFO" in line and "no reply" not in line, line
         assert ("+info" in line) if how == "denied" else ("not available" in line), line
+
+
+def test_piped_a_paused_server_is_a_down_line_naming_the_target_once_then_figures_again(make_server) -> None:
+    """A server paused (SIGSTOP) under watch: each down line names the target once (the reason repeated it:
+    '<target> down: <target>: no Redis reply ...'), then figures again once it runs on (SIGCONT)."""
+    import os
+    import signal
+
+    server = make_server(maxmemory="20mb")
+    assert server.process is not None
+    pid = server.process.pid  # our own server
+    proc = subprocess.Popen([*WATCH, server.url, "--interval", "0.3"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "used=" in proc.stdout.readline()
+        os.kill(pid, signal.SIGSTOP)
+        downs: list[str] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("timeout" in line for line in downs):
+            line = proc.stdout.readline()
+            if " down: " in line:
+                downs.append(line)
+        assert any("timeout" in line for line in downs), downs
+        for line in downs:
+            assert line.count(server.url) == 1 and "used=" not in line, line
+        os.kill(pid, signal.SIGCONT)
+        back = ""
+        for _ in range(100):
+            back = proc.stdout.readline()
+            if "used=" in back:
+                break
+        assert f"max={20 * 1024 * 1024}" in back, back
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        proc.terminate()
+        proc.communicate(timeout=20)

@@ -39,7 +39,7 @@ def describe_connect_failure(target: str, exc: BaseException) -> ConnectError:
                             kind="protocol")
     if isinstance(exc, rex.TimeoutError):
         return ConnectError(
-            f"{target}: no Redis reply before the timeout: is this a Redis server, and is it reachable?",
+            f"{target}: no Redis reply before the timeout: is this a Redis server, reachable and not hung or paused?",
             kind="timeout",
         )
     if isinstance(exc, rex.NoPermissionError) or "noperm" in lowered:

@@ -154,7 +154,11 @@ def plain_line(view: WatchView) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(view.taken_at))
     lone_down = len(view.nodes) == 1 and not view.nodes[0].up  # no reply this time: no figures, not zeros
     if view.error or lone_down:
-        return f"{stamp} {visible(view.target)} down: {visible(view.error or view.nodes[0].error or 'no reply')}"
+        reason = view.error or view.nodes[0].error or "no reply"
+        for named in (view.target, view.nodes[0].node if view.nodes else None):  # the line names it already
+            if named and reason.startswith(f"{named}: "):
+                reason = reason[len(named) + 2:]
+        return f"{stamp} {visible(view.target)} down: {visible(reason)}"
     node = view.total if len(view.nodes) > 1 else view.nodes[0]
     fc = node.forecast
     fields = [
