@@ -68,6 +68,17 @@ def test_piped_prints_one_plain_line_per_interval(make_server) -> None:
         assert f"max={20 * 1024 * 1024}" in line and "used=" in line and "ops=" in line
 
 
+def _figures_again(proc: subprocess.Popen[str]) -> None:
+    """Read watch's lines until one has figures again (within 100 lines): the 20 MiB server's maxmemory."""
+    assert proc.stdout is not None
+    back = ""
+    for _ in range(100):
+        back = proc.stdout.readline()
+        if "used=" in back:
+            break
+    assert f"max={20 * 1024 * 1024}" in back, back
+
+
 def test_piped_a_server_killed_and_restarted_is_a_down_line_then_figures_again(make_server) -> None:
     """While the server is gone a line says so with the reason, and no figures (not ``used=0``); once it is
     back on its port, the lines have figures again, from the same process."""
@@ -88,12 +99,7 @@ def test_piped_a_server_killed_and_restarted_is_a_down_line_then_figures_again(m
                 break
         assert " down: " in down and "used=" not in down and "max=" not in down, down
         server.start()  # the same port
-        back = ""
-        for _ in range(100):
-            back = proc.stdout.readline()
-            if "used=" in back:
-                break
-        assert f"max={20 * 1024 * 1024}" in back, back
+        _figures_again(proc)
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
@@ -254,12 +260,7 @@ def test_piped_a_paused_server_is_a_down_line_naming_the_target_once_then_figure
         for line in downs:
             assert line.count(server.url) == 1 and "used=" not in line, line
         os.kill(pid, signal.SIGCONT)
-        back = ""
-        for _ in range(100):
-            back = proc.stdout.readline()
-            if "used=" in back:
-                break
-        assert f"max={20 * 1024 * 1024}" in back, back
+        _figures_again(proc)
     finally:
         os.kill(pid, signal.SIGCONT)
         proc.terminate()
