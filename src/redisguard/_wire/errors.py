@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import hiredis
 import redis.exceptions as rex
 
-__all__ = ["DENIED", "UNAVAILABLE", "as_redis_error", "reason_for_text", "refusal_kind", "refused_command"]
+__all__ = ["DENIED", "UNAVAILABLE", "as_redis_error", "named_command", "reason_for_text", "refusal_kind",
+           "refused_command"]
 
 DENIED = "denied by ACL (NOPERM)"
 UNAVAILABLE = "command not available (renamed, disabled or not in this Redis version)"
+# NOPERM: "User <name> has no permissions to run the 'client|setname' command" (7.0: "this user has ...";
+# 6.2 names only the command: "... the 'client' command or its subcommand").
+_DENIED_COMMAND = re.compile(r"permissions to run the '([a-z0-9|_.-]{1,64})' command", re.IGNORECASE)
+# "unknown command 'CLIENT', with args beginning with: 'SETNAME' ..." (6.2 quotes with backticks)
+_UNKNOWN_COMMAND = re.compile(r"unknown command ['`]([a-z0-9|_.-]{1,64})['`]", re.IGNORECASE)
 
 
 def as_redis_error(reply: Any) -> rex.RedisError:
@@ -30,6 +37,16 @@ def refusal_kind(refused: BaseException | str) -> Literal["denied", "unavailable
     if "unknown command" in lowered or "unknown subcommand" in lowered:
         return "unavailable"
     return None
+
+
+def named_command(refused: BaseException | str) -> str | None:
+    """The command a refusal names, lowercase (``client|setname``, ``client``, ``select``), or None.
+
+    Read only from the phrase around it, never from the rest of the text: that also holds the user's name
+    (which has no spaces, so it cannot hold the phrase) and the command's arguments."""
+    text = str(refused)
+    match = _DENIED_COMMAND.search(text) or _UNKNOWN_COMMAND.search(text)
+    return match.group(1).lower() if match else None
 
 
 def reason_for_text(text: str) -> str | None:

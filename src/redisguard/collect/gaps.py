@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import redis.exceptions as rex
 
-from redisguard._wire.errors import DENIED, UNAVAILABLE, refusal_kind
+from redisguard._wire.errors import DENIED, UNAVAILABLE, named_command, refusal_kind
 from redisguard.snapshot import NotVisible
 
 __all__ = ["GRANTS", "Gaps", "grant_for", "reason_for"]
@@ -36,7 +35,6 @@ GRANTS: dict[str, str] = {
     "XINFO CONSUMERS": "+xinfo|consumers",
     "SCAN TYPE stream": "+scan",
 }
-_DENIED_COMMAND = re.compile(r"permissions to run the '([a-z0-9|_.-]{1,64})' command", re.IGNORECASE)
 
 
 def grant_for(exc: rex.RedisError, what: str | None = None) -> str | None:
@@ -47,8 +45,8 @@ def grant_for(exc: rex.RedisError, what: str | None = None) -> str | None:
         return "~<key pattern> covering these keys (e.g. %R~* for read-only access to all)"
     if what is not None and what in GRANTS:
         return GRANTS[what]
-    match = _DENIED_COMMAND.search(text)
-    return f"+{match.group(1).lower()}" if match else None
+    named = named_command(text)
+    return f"+{named}" if named else None
 
 
 def reason_for(exc: rex.RedisError, what: str | None = None) -> str:

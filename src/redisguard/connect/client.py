@@ -7,7 +7,6 @@ refused connection is retried; a timeout is one timeout (retrying it would make 
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -17,7 +16,7 @@ import redis.exceptions as rex
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from redisguard._wire.errors import refusal_kind
+from redisguard._wire.errors import named_command, refusal_kind
 from redisguard.connect.errors import ConnectError, describe_connect_failure
 from redisguard.connect.options import ConnectionOptions
 
@@ -99,22 +98,12 @@ def verified(client: redis.Redis, options: ConnectionOptions) -> redis.Redis:
     return client
 
 
-# "User <name> has no permissions to run the 'client|setname' command" (7.0: "this user has ..."; 6.2 names
-# only the command: "... the 'client' command or its subcommand"). A user name holds no spaces, so the
-# phrase cannot come from it.
-_DENIED = re.compile(r"no permissions to run the '([^']*)' command")
-# "unknown command 'CLIENT', with args beginning with: 'SETNAME' ..." (6.2 quotes with backticks)
-_UNKNOWN = re.compile(r"unknown command ['`]([^'`]*)['`]")
-
-
 def refused_setup_command(exc: rex.ResponseError) -> str | None:
     """Which connection set-up command the server refused (redis-py sends them before PING), or None.
 
     Read from the command the error names, never from the whole text: it also holds the user's name
     (a user called ``nosetname`` or ``selector`` whose PING was denied is not a refused set-up command)."""
-    text = str(exc)
-    named = _DENIED.search(text) or _UNKNOWN.search(text)
-    command = named.group(1).lower() if named else ""
+    command = named_command(exc)
     if command in ("client|setname", "client"):
         return "CLIENT SETNAME"
     if command == "select":
