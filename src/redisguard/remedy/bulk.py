@@ -22,13 +22,15 @@ import redis
 
 from redisguard._wire.info import parse_info_text
 from redisguard._wire.pipe import RawPipe
-from redisguard._wire.resp import command
+from redisguard._wire.resp import command, keyed
 from redisguard.keyspace import Throttle
 from redisguard.remedy.bulkpace import BulkPace
 from redisguard.remedy.stop import StopFlag
 
-__all__ = ["BatchRunner", "as_error"]
+__all__ = ["KEY_PTTL", "KEY_TYPE", "KEY_UNLINK", "KEY_USAGE", "BatchRunner", "as_error"]
 
+# The per-key commands of the bulk batches, each framed once (resp.keyed).
+KEY_PTTL, KEY_TYPE, KEY_UNLINK, KEY_USAGE = keyed(b"PTTL"), keyed(b"TYPE"), keyed(b"UNLINK"), keyed(b"MEMORY", b"USAGE")
 _INFO_COSTS = command(b"INFO", b"commandstats") + command(b"INFO", b"memory")
 _INFO_MEMORY = command(b"INFO", b"memory")
 _READ_INTERVAL_S = 1.0

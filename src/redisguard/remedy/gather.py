@@ -8,13 +8,12 @@ from typing import Any
 import redis
 import redis.exceptions as rex
 
-from redisguard._wire.resp import keyed
 from redisguard.collect.clients import _entry  # the one CLIENT LIST parser
 from redisguard.collect.node import collect_node
 from redisguard.connect import ConnectionOptions, Node
 from redisguard.keynames import to_bytes, to_text
 from redisguard.keyspace import doctor_key_sampler
-from redisguard.remedy.bulk import BatchRunner
+from redisguard.remedy.bulk import KEY_PTTL, KEY_TYPE, KEY_USAGE, BatchRunner
 from redisguard.remedy.entrysize import entry_bytes
 from redisguard.remedy.facts import Facts, FixOptions, PatternFacts, StreamFacts
 from redisguard.remedy.live import ConfigNotVisible, read_config
@@ -29,7 +28,6 @@ CONFIG_NAMES = ("maxmemory", "maxmemory-policy", "lazyfree-lazy-eviction", "lazy
                 "activedefrag", "save", "appendonly", "appendfsync", "stream-node-max-bytes",
                 "stream-node-max-entries")
 _SAMPLE_ENTRIES = 100
-_USAGE, _PTTL, _TYPE = keyed(b"MEMORY", b"USAGE"), keyed(b"PTTL"), keyed(b"TYPE")
 
 
 def collect(conn: ConnectionOptions, key_sample: int) -> NodeSnapshot:
@@ -100,7 +98,7 @@ def measure_pattern(client: redis.Redis, pattern: str, big: int, max_impact_ms: 
     facts = PatternFacts(pattern=pattern, keys=0, without_ttl=0, bytes=0, ttl_bytes=0)
     with BatchRunner(client, max_impact_ms=max_impact_ms) as runner:
         for keys in runner.keys(to_bytes(pattern)):
-            cmds = [part for key in keys for part in (_USAGE(key), _PTTL(key), _TYPE(key))]
+            cmds = [part for key in keys for part in (KEY_USAGE(key), KEY_PTTL(key), KEY_TYPE(key))]
             replies = runner.run(cmds, {"memory": len(keys), "pttl": len(keys), "type": len(keys)})
             for at, key in enumerate(keys):
                 size, pttl, kind = replies[3 * at: 3 * at + 3]

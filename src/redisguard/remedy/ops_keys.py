@@ -7,14 +7,13 @@ import random
 
 from redisguard._wire.resp import bulk, command, keyed
 from redisguard.keynames import to_bytes, to_text
-from redisguard.remedy.bulk import BatchRunner
+from redisguard.remedy.bulk import KEY_PTTL, KEY_TYPE, KEY_UNLINK, KEY_USAGE, BatchRunner
 from redisguard.remedy.executor import ActionFailed, Executor
 from redisguard.remedy.plan import Action
 
 __all__ = ["apply_delete", "apply_expire"]
 
 _STEP = 100
-_PTTL, _TYPE, _UNLINK, _USAGE = keyed(b"PTTL"), keyed(b"TYPE"), keyed(b"UNLINK"), keyed(b"MEMORY", b"USAGE")
 _EMPTY_WITH = {"hash": ("HSCAN", "HDEL"), "set": ("SSCAN", "SREM"), "zset": ("ZSCAN", "ZREM")}
 
 
@@ -29,7 +28,7 @@ def apply_expire(ex: Executor, action: Action, nx: bool, rng: random.Random | No
         for found in runner.keys(to_bytes(action.params["pattern"])):
             keys = found
             if not nx:
-                pttls = ex.batch(action.id, runner, "PTTL", found, [_PTTL(k) for k in found],
+                pttls = ex.batch(action.id, runner, "PTTL", found, [KEY_PTTL(k) for k in found],
                                  units={"pttl": len(found)})
                 keys = [k for k, p in zip(found, pttls, strict=True) if p == -1]
                 if not keys:
@@ -77,7 +76,7 @@ def _empty_in_steps(ex: Executor, action: Action, key: bytes, kind: str) -> None
 
 
 def _delete_without_unlink(ex: Executor, action: Action, runner: BatchRunner, keys: list[bytes], big: int) -> int:
-    meta = ex.batch(action.id, runner, "TYPE", keys, [c for k in keys for c in (_TYPE(k), _USAGE(k))],
+    meta = ex.batch(action.id, runner, "TYPE", keys, [c for k in keys for c in (KEY_TYPE(k), KEY_USAGE(k))],
                     units={"type": len(keys), "memory": len(keys)})
     freed = 0
     for at, key in enumerate(keys):
@@ -103,7 +102,7 @@ def apply_delete(ex: Executor, action: Action) -> str:
             if not fallback:
                 try:
                     # A cluster node refuses a multi-key command across slots (CROSSSLOT): one key each there.
-                    cmds = [_UNLINK(k) for k in keys] if action.node else [command(b"UNLINK", *keys)]
+                    cmds = [KEY_UNLINK(k) for k in keys] if action.node else [command(b"UNLINK", *keys)]
                     replies = ex.batch(action.id, runner, "UNLINK", keys, cmds, units={"unlink": len(keys)})
                     deleted += sum(int(reply) for reply in replies)
                     ex.stop.check()
