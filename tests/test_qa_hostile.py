@@ -104,6 +104,9 @@ def test_server_lost_mid_apply_is_exit_3_with_a_complete_audit_log(make_server, 
     assert proc.returncode == 3, (out, err)
     assert "Traceback" not in err
     assert err.splitlines()[-1].startswith("redisguard: ") and "lost the server" in err.splitlines()[-1]
+    failed = [line for line in err.splitlines() if line.startswith("failed: expire:session:*")]
+    said = "lost the connection (" if fault == signal.SIGKILL else "no reply before the timeout ("
+    assert len(failed) == 1 and said in failed[0] and "Error:" not in failed[0], err  # the user's words, not a class
     records = [json.loads(line) for line in audit.read_text().splitlines()]  # every line is whole JSON
     assert records[0]["event"] == "start" and records[-1]["event"] == "end" and records[-1]["failed"] is True
     assert "expire:session:*" in records[-1]["not_done"]

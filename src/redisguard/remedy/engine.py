@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import redis
 import redis.exceptions as rex
 
+from redisguard.errors import one_line
 from redisguard.remedy.auditlog import AuditLog
 from redisguard.remedy.executor import ActionFailed, ActionSkipped, Executor
 from redisguard.remedy.gather import role_of
@@ -150,7 +151,7 @@ def apply_plan(plan: Plan, client: redis.Redis, audit: AuditLog, *, stop: StopFl
             result.status, result.detail = "failed", str(exc)
             outcome.failed = True
         except rex.RedisError as exc:
-            result.status, result.detail = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+            result.status, result.detail = "failed", _failure(exc)
             outcome.failed = True
             outcome.lost_connection = isinstance(exc, rex.ConnectionError | rex.TimeoutError)
         except Exception as exc:  # a bug must still stop the run with the audit log complete
@@ -170,3 +171,13 @@ def apply_plan(plan: Plan, client: redis.Redis, audit: AuditLog, *, stop: StopFl
                 done=[r.id for r in outcome.results if r.status == "done"],
                 not_done=[r.id for r in outcome.results if r.status != "done"])
     return outcome
+
+
+def _failure(exc: rex.RedisError) -> str:
+    """An action's failure in the user's words: the server gone or silent is said so, not as redis-py's class."""
+    text = one_line(str(exc)) or type(exc).__name__
+    if isinstance(exc, rex.TimeoutError):
+        return f"no reply before the timeout ({text})"
+    if isinstance(exc, rex.ConnectionError):
+        return f"lost the connection ({text})"
+    return f"{type(exc).__name__}: {text}"
