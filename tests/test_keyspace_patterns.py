@@ -224,3 +224,58 @@ def test_byte_level_naming_on_production_like_names() -> None:
     for _ in range(2):  # cold, then warm caches
         for key, expected in cases.items():
             assert grouper.raw(key) == expected == grouper.reference(key), key
+
+
+def _letters(rnd: random.Random, size: int = 24) -> str:
+    return "".join(rnd.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(size))
+
+
+def test_a_family_of_unrecognised_ids_spreads_alone_and_the_others_keep_their_detail() -> None:
+    """Random letters, user names: no token rule sees an id, but 51+ values after one prefix do. Only that
+    place becomes ``*``; the cap is not reached, so no other family loses a segment (as the depth cut did)."""
+    rnd = random.Random(7)
+    keys = [f"token:{_letters(rnd)}".encode() for _ in range(600)]
+    names = [_letters(rnd, 8).lower() for _ in range(80)]
+    keys += [f"user:{name}:{part}".encode() for name in names for part in ("cart", "profile")]
+    keys += [b"product:SKU%08d:json" % n for n in range(100)] + [b"cache:api:v2:%040x" % n for n in range(100)]
+    keys += [f"{word}:x".encode() for word in names[:60]]  # 60 families: many families, not one variable part
+    keys += [b"config:%s" % word.encode() for word in names[:50]]  # 50 values: still words
+    groups = PatternGrouper().group_all(keys)
+    assert set(groups.values()) == ({"token:*", "user:*:cart", "user:*:profile", "product:SKU*:json", "cache:api:v2:*"}
+                                    | {f"{word}:x" for word in names[:60]} | {f"config:{word}" for word in names[:50]})
+
+
+family_keys = st.lists(
+    st.tuples(st.sampled_from(["token", "user", "cache:api"]), st.integers(min_value=0, max_value=120),
+              st.sampled_from(["", ":cart", ":profile"])),
+    min_size=100, max_size=300, unique=True,
+).map(lambda rows: [f"{family}:{_letters(random.Random(n), 10)}{tail}".encode() for family, n, tail in rows])
+
+
+@settings(max_examples=60, deadline=None)
+@given(family_keys, st.randoms(use_true_random=False), st.integers(min_value=1, max_value=4))
+def test_spread_folds_the_same_streaming_merged_or_all_at_once(keys: list[bytes], rnd: random.Random,
+                                                               nodes: int) -> None:
+    """Under the cap, spread found as keys stream in (in any order, in batches, across nodes merged) gives
+    exactly the grouping of the whole set."""
+    expected: dict[str, int] = {}
+    for pattern in PatternGrouper().group_all(keys).values():
+        expected[pattern] = expected.get(pattern, 0) + 1
+    order = list(keys)
+    rnd.shuffle(order)
+
+    def aggregate(part: list[bytes]) -> Aggregator:
+        agg = Aggregator()
+        for start in range(0, len(part), 7):
+            batch = part[start:start + 7]
+            agg.add_batch(batch, [value for key in batch for value in (len(key) + 50, b"string", -1, b"raw")])
+        return agg
+
+    merged = Aggregator()
+    for index in range(nodes):
+        merged.merge(aggregate(order[index::nodes]))
+    for agg in (aggregate(order), merged):
+        got: dict[str, int] = {}
+        for (pattern, _, _, _), acc in agg.combos.items():
+            got[pattern] = got.get(pattern, 0) + acc[0]
+        assert got == expected

@@ -21,7 +21,16 @@ import hiredis
 import redis.exceptions as rex
 
 from redisguard._wire.errors import as_redis_error
-from redisguard.keyspace._patterns import DEFAULT_CAP, UNLIMITED_DEPTH, PatternGrouper, cut
+from redisguard.keyspace._patterns import (
+    DEFAULT_CAP,
+    UNLIMITED_DEPTH,
+    PatternGrouper,
+    cut,
+    depth_of,
+    note_segments,
+    spread_prefixes,
+    wildcard,
+)
 
 __all__ = ["TTL_BUCKETS", "Aggregator", "HeapEntry", "ttl_bucket"]
 
@@ -60,6 +69,7 @@ class Aggregator:
     cap: int = DEFAULT_CAP
     top_k: int = 10
     depth: int = UNLIMITED_DEPTH
+    wild: frozenset[str] = frozenset()  # prefixes after which a segment is a variable part (the spread rule)
     combos: dict[Combo, list[int]] = field(default_factory=dict)
     patterns: set[str] = field(default_factory=set)
     heaps: dict[bytes, list[HeapEntry]] = field(default_factory=dict)
@@ -70,7 +80,8 @@ class Aggregator:
     exclude: set[bytes] = field(default_factory=set)
     excluded: int = 0
     _grouper: PatternGrouper | None = None
-    _cut_cache: dict[str, str] = field(default_factory=dict)
+    _cut_cache: dict[str, str] = field(default_factory=dict)  # raw pattern -> folded (spread, then the cap)
+    _children: dict[str, set[str]] = field(default_factory=dict)  # prefix -> the segments seen after it
     _floors: dict[bytes, int] = field(default_factory=dict)  # type -> smallest bytes in its full top-K heap
 
     @property
@@ -104,7 +115,7 @@ class Aggregator:
         floors = self._floors
         floors_get = floors.get
         cut_cache = self._cut_cache
-        limited = self.depth < UNLIMITED_DEPTH
+        limited = self.depth < UNLIMITED_DEPTH or bool(self.wild)
         vanished = 0
         deferred: list[int] = []
         exclude = self.exclude
@@ -140,7 +151,7 @@ class Aggregator:
             if limited:
                 found = cut_cache.get(pattern)
                 if found is None:
-                    found = cut(pattern, self.depth)
+                    found = self.fold_pattern(pattern)
                     if len(cut_cache) < _CUT_CACHE_LIMIT:
                         cut_cache[pattern] = found
                 pattern = found
@@ -160,7 +171,7 @@ class Aggregator:
                 combos[combo] = [1, mem, mem * mem, length or 0, 0 if length is None else 1]
                 if pattern not in patterns_seen:
                     patterns_seen.add(pattern)
-                    if len(patterns_seen) > self.cap:
+                    if note_segments(pattern, self._children) or len(patterns_seen) > self.cap:
                         self._fold()
                         limited = True
             else:
@@ -188,12 +199,21 @@ class Aggregator:
         self.vanished += vanished
         return deferred
 
+    def fold_pattern(self, pattern: str) -> str:
+        """A pattern as this aggregation now reports it: spread segments as ``*``, then cut to the depth."""
+        return cut(wildcard(pattern, self.wild), self.depth)
+
     def _fold(self, depth: int | None = None) -> None:
-        """Lower the depth until the patterns fit the cap, and re-key the counters accordingly."""
-        self.depth = self.grouper.fold_depth(self.patterns, self.depth if depth is None else depth)
+        """Find the spread prefixes, lower the depth until the patterns fit the cap, re-key the counters."""
+        target = self.depth if depth is None else depth
+        self.wild = spread_prefixes(self.patterns, self.wild, target)
+        spread = {wildcard(pattern, self.wild) for pattern in self.patterns}
+        if len(spread) > self.cap or target < UNLIMITED_DEPTH:
+            self.depth = self.grouper.fold_depth(spread, target)
+            self.wild = frozenset(prefix for prefix in self.wild if depth_of(prefix) <= self.depth)
         merged: dict[Combo, list[int]] = {}
         for (pattern, typ, enc, bucket), acc in self.combos.items():
-            combo = (cut(pattern, self.depth), typ, enc, bucket)
+            combo = (self.fold_pattern(pattern), typ, enc, bucket)
             into = merged.get(combo)
             if into is None:
                 merged[combo] = list(acc)
@@ -205,24 +225,24 @@ class Aggregator:
         self.combos.update(merged)
         self.patterns.clear()
         self.patterns.update(combo[0] for combo in merged)
+        self._children.clear()
+        for pattern in self.patterns:
+            note_segments(pattern, self._children)
         self._cut_cache.clear()
 
     def merge(self, other: Aggregator) -> None:
         """Add another node's (or batch's) aggregation into this one; same result as one big scan."""
-        depth = min(self.depth, other.depth)
-        if depth < self.depth:
-            self._fold(depth)
+        self.wild = self.wild | other.wild
         for (pattern, typ, enc, bucket), acc in other.combos.items():
-            combo = (cut(pattern, depth), typ, enc, bucket)
+            combo = (pattern, typ, enc, bucket)
             into = self.combos.get(combo)
             if into is None:
                 self.combos[combo] = list(acc)
-                self.patterns.add(combo[0])
+                self.patterns.add(pattern)
             else:
                 for slot in range(len(acc)):
                     into[slot] += acc[slot]
-        if len(self.patterns) > self.cap:
-            self._fold()
+        self._fold(min(self.depth, other.depth))
         for typ, heap in other.heaps.items():
             mine = self.heaps.setdefault(typ, [])
             for entry in heap:

@@ -7,14 +7,23 @@ holding non-UTF-8 bytes and very long tokens become ``*``; digit runs inside a l
 (``user42`` → ``user*``). Token decisions are cached (bounded), so grouping costs a regex split and a few
 dict look-ups per key.
 
-The cap. When more than ``cap`` patterns exist, every pattern is cut after its first ``depth``
-segments (``a:b:c:d`` at depth 2 is ``a:b:*``), lowering ``depth`` one step at a time until at most
-``cap`` patterns remain: the long tail folds into its common prefix. Cutting at depth ``d - 1`` is a
-function of the cut at depth ``d``, and the number of patterns only shrinks as the depth drops, so
-the final depth is the largest one at which the *whole* set of raw patterns fits the cap, whatever
-order the keys arrive in. That makes the grouping deterministic and independent of SCAN order, and it
-lets streaming aggregations (and the merge of per-node results on a cluster) fold as they go with the
-same final answer.
+Spread. A segment that takes more than :data:`SPREAD` different values after the same prefix is a
+variable part even when no rule above recognised it (user names, slugs, random letters): it becomes
+``*`` there, and only there (the first segment excepted: many families are many families).
+``user:alice:cart`` ... ``user:zoe:cart`` (80 names) is ``user:*:cart``, and ``token:<random letters>``
+is ``token:*``, while every other family keeps its detail. The set of such prefixes is a function of
+the set of raw patterns (a prefix only gains values as keys arrive, and merging prefixes only unites
+their values), so it is the same whatever order the keys arrive in.
+
+The cap. When more than ``cap`` patterns remain after spread, every pattern is cut after its first
+``depth`` segments (``a:b:c:d`` at depth 2 is ``a:b:*``), lowering ``depth`` one step at a time until at
+most ``cap`` patterns remain: the long tail folds into its common prefix. Cutting at depth ``d - 1`` is
+a function of the cut at depth ``d``, and the number of patterns only shrinks as the depth drops, so
+the final depth is the largest one at which the whole set fits the cap, whatever order the keys arrive
+in. That makes the grouping deterministic and independent of SCAN order, and it lets streaming
+aggregations (and the merge of per-node results on a cluster) fold as they go with the same final
+answer. One limit: a cut is never undone, so where more than ``cap`` patterns were seen before a
+family reached its spread, the depth can end lower than grouping all the keys at once would give.
 
 Patterns are Redis glob patterns: literal ``* ? [ ] \\`` in key names are backslash-escaped, so a
 pattern can be passed to ``SCAN MATCH`` / ``redisguard keys --pattern`` as it is.
@@ -23,10 +32,14 @@ pattern can be passed to ``SCAN MATCH`` / ``redisguard keys --pattern`` as it is
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
-__all__ = ["DEFAULT_CAP", "UNLIMITED_DEPTH", "PatternGrouper", "cut", "depth_of", "raw_pattern"]
+__all__ = ["DEFAULT_CAP", "SPREAD", "UNLIMITED_DEPTH", "PatternGrouper", "cut", "depth_of", "note_segments",
+           "raw_pattern", "spread_prefixes", "wildcard"]
 
 DEFAULT_CAP = 300
+SPREAD = 50  # more different values than this in one place, after the same prefix: a variable part
 UNLIMITED_DEPTH = 1 << 30
 _TOKEN_CACHE_LIMIT = 200_000
 
@@ -132,6 +145,76 @@ def cut(pattern: str, depth: int) -> str:
     return "".join(parts[: 2 * depth]) + "*"
 
 
+def wildcard(pattern: str, wild: AbstractSet[str]) -> str:
+    """``pattern`` with ``*`` for each segment that follows a prefix in ``wild`` (see *Spread* above)."""
+    if not wild:
+        return pattern
+    parts = _SPLIT.split(pattern)
+    prefix = ""
+    changed = False
+    last = len(parts) - 1
+    for index in range(0, len(parts), 2):
+        if prefix in wild and parts[index] != "*":
+            parts[index] = "*"
+            changed = True
+        if index < last:
+            prefix += parts[index] + parts[index + 1]
+    return "".join(parts) if changed else pattern
+
+
+def note_segments(pattern: str, children: dict[str, set[str]]) -> bool:
+    """Add each segment of ``pattern`` to the values seen after its prefix (at most ``SPREAD + 1`` kept
+    per prefix); whether some prefix now has more than :data:`SPREAD`."""
+    parts = _SPLIT.split(pattern)
+    prefix = ""
+    over = False
+    last = len(parts) - 1
+    for index in range(0, len(parts), 2):
+        seen = children.get(prefix)
+        if index == 0:
+            pass  # the first segment names the family: many families are many families, not one variable part
+        elif seen is None:
+            children[prefix] = {parts[index]}
+        elif len(seen) <= SPREAD:
+            seen.add(parts[index])
+            over = over or len(seen) > SPREAD
+        if index < last:
+            prefix += parts[index] + parts[index + 1]
+    return over
+
+
+def _live(prefix: str, wild: AbstractSet[str]) -> bool:
+    """Whether a wild prefix is still reached: none of its own segments is wildcarded by a shorter one."""
+    parts = _SPLIT.split(prefix)
+    head = ""
+    for index in range(0, len(parts) - 1, 2):
+        if head in wild and parts[index] != "*":
+            return False
+        head += parts[index] + parts[index + 1]
+    return True
+
+
+def spread_prefixes(patterns: Iterable[str], wild: AbstractSet[str] = frozenset(), depth: int = UNLIMITED_DEPTH
+                    ) -> frozenset[str]:
+    """The prefixes after which a segment is a variable part, for this set of patterns (see *Spread*).
+
+    ``wild`` may hold prefixes already known (from part of the keys, or another node): they stay, so
+    patterns already wildcarded with them give the same answer. Only prefixes of fewer than ``depth``
+    segments are kept: deeper ones are cut away by the cap anyway."""
+    known = set(wild)
+    current = {wildcard(pattern, known) for pattern in patterns}
+    while True:
+        children: dict[str, set[str]] = {}
+        over = False
+        for pattern in current:
+            over = note_segments(pattern, children) or over
+        if not over:
+            break
+        known.update(prefix for prefix, values in children.items() if len(values) > SPREAD)
+        current = {wildcard(pattern, known) for pattern in current}
+    return frozenset(prefix for prefix in known if depth_of(prefix) <= depth and _live(prefix, known))
+
+
 # The byte-level fast path of :meth:`PatternGrouper.raw` (see there). Every rule above judges an ASCII
 # digit by its class only, never by its value, except that a short word keeps its digits (``v2``).
 _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
@@ -222,8 +305,9 @@ class PatternGrouper:
         return depth
 
     def group_all(self, keys: list[bytes]) -> dict[bytes, str]:
-        """Group a finite list of keys (for tests and small callers): key → its capped pattern."""
+        """Group a finite list of keys (for tests and small callers): key → its spread-folded, capped pattern."""
         raws = {key: self.raw(key) for key in keys}
-        distinct = set(raws.values())
+        wild = spread_prefixes(set(raws.values()))
+        distinct = {wildcard(raw, wild) for raw in raws.values()}
         depth = UNLIMITED_DEPTH if len(distinct) <= self.cap else self.fold_depth(distinct, UNLIMITED_DEPTH)
-        return {key: cut(raw, depth) for key, raw in raws.items()}
+        return {key: cut(wildcard(raw, wild), depth) for key, raw in raws.items()}

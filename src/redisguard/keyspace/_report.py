@@ -14,7 +14,6 @@ from typing import Any, Literal
 from redisguard._wire.decode import text
 from redisguard.keynames import to_text
 from redisguard.keyspace._aggregate import TTL_BUCKETS, Aggregator
-from redisguard.keyspace._patterns import cut
 from redisguard.keyspace._sampling import Stratum, estimate
 from redisguard.keyspace._scan import NodeScan
 from redisguard.snapshot.keyspace import (
@@ -94,7 +93,7 @@ def build_report(scans: list[NodeScan], *, target: str, topology: Literal["stand
         scale = 1.0 if part.exact or not part.draws else part.population / part.draws
         per: dict[str, _Tally] = {}
         for (pattern, typ, enc, bucket), (count, size, squares, lengths, measured) in agg.combos.items():
-            tally = per.setdefault(cut(pattern, depth), _Tally())
+            tally = per.setdefault(merged.fold_pattern(pattern), _Tally())
             tally.length_sum += lengths * scale
             tally.length_keys += measured * scale
             tally.hits += count
