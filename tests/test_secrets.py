@@ -90,9 +90,12 @@ def test_wrong_password_error_line_never_shows_it(make_server, form: str) -> Non
     "redis://:{secret}@127.0.0.1:{free}/0",            # nothing listens there
     "redis://127.0.0.1:{free}/0?password={secret}",
     "http://default:{secret}@127.0.0.1:{free}/0",      # not a Redis URL
+    "redis://default:{raw}@127.0.0.1:{free}/0",         # '/' unencoded: a strict parser sees no userinfo at all
+    "redis://weird:{raw}#x?y@127.0.0.1:{free}",
+    "redis://u:1234/{raw}@127.0.0.1:{free}",           # what a strict parser reads as port 1234, database '...'
 ])
 def test_a_url_that_fails_never_shows_its_password(url: str) -> None:
-    text = url.format(secret=quote(SECRET, safe=""), free=free_port())
+    text = url.format(secret=quote(SECRET, safe=""), raw=SECRET.replace("@", "%40"), free=free_port())
     env = {key: value for key, value in os.environ.items() if key != "REDISCLI_AUTH"}
     result = _run(["doctor", text, "--key-sample", "0", "--connect-timeout", "2"], env)
     assert result.returncode in (2, 3), result.stderr

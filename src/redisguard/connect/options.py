@@ -38,6 +38,10 @@ def redact_url(url: str) -> str:
     if not sep:
         scheme, rest = "", url
     authority_end = min((rest.find(ch) for ch in "/?#" if ch in rest), default=len(rest))
+    loose = _loose_userinfo(rest)
+    if loose is not None:  # a password holding '/', '?' or '#' unencoded: the userinfo runs to that '@'
+        authority_end = loose + 1 + min((rest[loose + 1:].find(ch) for ch in "/?#" if ch in rest[loose + 1:]),
+                                        default=len(rest) - loose - 1)
     authority, tail = rest[:authority_end], rest[authority_end:]
     if "@" in authority:
         userinfo, _, hostport = authority.rpartition("@")
@@ -52,6 +56,20 @@ def redact_url(url: str) -> str:
             parts.append(f"{name}=***" if eq and _secret_param(name) else item)
         path = f"{path}?{'&'.join(parts)}{hash_}{fragment}"
     return f"{scheme}{sep}{authority}{path}"
+
+
+def _loose_userinfo(rest: str) -> int | None:
+    """Where the userinfo of a URL (after ``scheme://``) ends, when its password holds an unencoded ``/``,
+    ``?`` or ``#``: the last ``@`` after the authority a strict parser sees, unless that ``@`` sits in a
+    ``?name=value`` (then it is the query's). ``None`` for every URL a strict parser reads as meant."""
+    authority_end = min((rest.find(ch) for ch in "/?#" if ch in rest), default=len(rest))
+    at = rest.rfind("@")
+    if at < authority_end:
+        return None
+    query = rest.find("?", authority_end)
+    if 0 <= query < at and "=" in rest[query:at]:
+        return None
+    return at
 
 
 def _query_password(url: str) -> str | None:
@@ -198,6 +216,10 @@ class ConnectionOptions:
         """A Redis URL whose port or database is not a number is a usage error (exit 2), named in one line."""
         if not self.url.startswith(("redis://", "rediss://")):
             return  # unix:// has no port; another scheme is refused by parse_url below
+        if _loose_userinfo(self.url.partition("://")[2]) is not None:
+            raise UsageError(f"invalid Redis URL {self.display!r}: its user name or password holds '/', '?' or '#': "
+                             "percent-encode them (%2F, %3F, %23), or give the password in REDISCLI_AUTH",
+                             kind="url")
         try:
             parts = urlsplit(self.url)
             parts.port  # noqa: B018 - urllib validates the port only when it is read
