@@ -9,7 +9,11 @@ import json
 import subprocess
 import sys
 
-from redisguard.keynames import TERMINAL_LIMIT, for_csv, for_markdown, for_terminal, to_text, with_b64
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.text import Text
+
+from redisguard.keynames import TERMINAL_LIMIT, for_csv, for_markdown, for_terminal, markup_escape, to_text, with_b64
 from redisguard.localserver import LocalServer
 
 REDISGUARD = [sys.executable, "-m", "redisguard"]
@@ -21,6 +25,16 @@ def test_terminal_neutralises_markup_controls_and_bounds_length() -> None:
     assert "\\[bold red]" in shown  # rich would otherwise render it as a style
     assert "(+" in shown and len(shown) < TERMINAL_LIMIT + 80
     assert for_terminal("z" * 1000, None).count("z") == 1000  # a command to paste is never cut
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="\\[]/#@a=* :", max_size=16))
+def test_markup_escape_shows_the_text_exactly_between_tags(text: str) -> None:
+    """rich shows what was escaped byte for byte, tags around it kept: a printed glob such as
+    ``cache\\[*\\]:*`` must be the one ``--json`` gives, or pasting it matches nothing."""
+    assert Text.from_markup(f"[green]$[/] [bold]{markup_escape(text)}[/bold]", emoji=False).plain == f"$ {text}"
+    if not text.endswith("\\"):  # trailing backslashes are doubled so that they cannot escape a following tag
+        assert Text.from_markup(f"{markup_escape(text)} [bold]end[/]", emoji=False).plain == f"{text} end"
 
 
 def test_markdown_cell_cannot_break_the_table_or_inject_html() -> None:
@@ -70,3 +84,20 @@ def test_hostile_names_in_every_doctor_format(make_server) -> None:
     assert streams and streams[0].encode("utf-8", "surrogateescape") == long_name  # whole in JSON
     backlog = next(f for f in report["findings"] if f["id"] == "streams.backlog")
     assert base64.b64decode(backlog["evidence"]["stream_b64"]) == long_name
+
+
+def test_a_glob_with_brackets_and_an_emoji_code_print_as_the_json_gives_them(make_server) -> None:
+    """``cache[1]:N`` keys make the pattern ``cache\\[*\\]:*``: the terminal table must show that, not
+    ``cache[*\\]:*`` (which rich's markup left and which matches nothing), and ``:smile:`` is a name."""
+    srv: LocalServer = make_server()
+    with srv.client() as client:
+        client.mset({f"cache[{n}]:{n}": "x" * 200 for n in range(300)})
+        client.set(":smile:", "y" * 20_000)
+    env = {"COLUMNS": "200"}
+    import os
+    shown = subprocess.run([*REDISGUARD, "keys", srv.url], capture_output=True, text=True, timeout=120, check=True,
+                           env={**os.environ, **env}).stdout
+    data = json.loads(subprocess.run([*REDISGUARD, "keys", srv.url, "--json"], capture_output=True, text=True,
+                                     timeout=120, check=True).stdout)
+    assert {row["pattern"] for row in data["patterns"]} == {"cache\\[*\\]:*", ":smile:"}
+    assert "cache\\[*\\]:*" in shown and ":smile:" in shown and "\U0001f604" not in shown, shown

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from typing import Any
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "for_markdown",
     "for_terminal",
     "is_utf8",
+    "markup_escape",
     "quote_cli",
     "to_bytes",
     "to_text",
@@ -90,9 +92,35 @@ def for_terminal(text: str, limit: int | None = TERMINAL_LIMIT) -> str:
 
     Pass ``limit=None`` for a command a person will paste: it must be whole.
     """
-    from rich.markup import escape
+    return markup_escape(visible(bounded(text, limit)))
 
-    return escape(visible(bounded(text, limit)))
+
+_OPEN = re.compile(r"(\\*)\[")
+_TAG_AT = re.compile(r"\[[a-z#/@][^[]*?]")
+
+
+def markup_escape(text: str) -> str:
+    """``text`` for rich markup, shown exactly as it is.
+
+    ``rich.markup.escape`` only guards what looks like a tag, but rich's renderer also turns *every*
+    ``\\[`` of plain text into ``[``: ``cache\\[*\\]:*`` (a glob for ``cache[1]:...``) came out as
+    ``cache[*\\]:*``, a pattern that matches nothing. Here each ``[`` gets what rich will take away
+    before it: a tag-like one its backslashes doubled plus one, any other one backslash more. Trailing
+    backslashes are doubled, so that they cannot escape a tag that follows (where none follows, they
+    show doubled: a key name ending in ``\\`` is rare, a broken tag would hide it).
+    """
+    if "[" not in text and not text.endswith("\\"):
+        return text
+
+    def guard(match: re.Match[str]) -> str:
+        slashes = match.group(1)
+        if _TAG_AT.match(text, match.end() - 1):
+            return f"{slashes}{slashes}\\["
+        return f"{slashes}\\[" if slashes else "["
+
+    escaped = _OPEN.sub(guard, text)
+    trailing = len(escaped) - len(escaped.rstrip("\\"))
+    return escaped + "\\" * trailing
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

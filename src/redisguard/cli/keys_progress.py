@@ -49,6 +49,7 @@ class _KeysPerSecond(ProgressColumn):
 def progress_bar() -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
     """(advance, total) hooks for the scan, drawing a transient bar while the block runs."""
     with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), _KeysPerSecond(),
-                  TextColumn("ETA"), TimeRemainingColumn(), transient=True, console=Console(stderr=True)) as progress:
+                  TextColumn("ETA"), TimeRemainingColumn(), transient=True,
+                  console=Console(stderr=True, emoji=False)) as progress:
         bar = _Bar(progress)
         yield bar.advance, bar.total

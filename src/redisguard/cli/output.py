@@ -109,8 +109,10 @@ def _console_class() -> type[Console]:
 
 
 def make_console(**options: Any) -> Console:
-    """A rich ``Console(**options)`` that treats a closed pipe as the end of the output, not an error."""
-    return _console_class()(**options)
+    """A rich ``Console(**options)`` that treats a closed pipe as the end of the output, not an error.
+
+    Emoji codes are off: a key named ``:smile:`` is shown as its name, not as a smiley."""
+    return _console_class()(**{"emoji": False, **options})
 
 
 def echo(text: str, *, nl: bool = True, err: bool = False) -> None:

@@ -49,15 +49,15 @@ def _fix(fix: Fix, report: DoctorReport) -> Text:
     risk = f"\n  [dim]risk: {for_terminal(fix.risk, None)}[/]"
     line = shell_line(fix, report.commands)
     if line is None:  # advice: never after a prompt
-        return Text.from_markup(f"[cyan]→[/] {for_terminal(fix.text, None)}{risk}")
+        return Text.from_markup(f"[cyan]→[/] {for_terminal(fix.text, None)}{risk}", emoji=False)
     fill = (f"\n  [dim]replace {for_terminal(', '.join(fix.placeholders))} before running it[/]"
             if fix.placeholders else "")
-    return Text.from_markup(f"[green]$[/] {for_terminal(line, None)}{fill}{risk}")
+    return Text.from_markup(f"[green]$[/] {for_terminal(line, None)}{fill}{risk}", emoji=False)
 
 
 def _finding_panel(finding: Finding, report: DoctorReport) -> Panel:
     style = _STYLE[finding.severity]
-    parts: list[RenderableType] = [Text.from_markup(f"[bold]{for_terminal(finding.title, 400)}[/]")]
+    parts: list[RenderableType] = [Text.from_markup(f"[bold]{for_terminal(finding.title, 400)}[/]", emoji=False)]
     if finding.evidence:
         evidence = Table(box=None, show_header=False, pad_edge=False)
         evidence.add_column(style="dim")
@@ -67,7 +67,7 @@ def _finding_panel(finding: Finding, report: DoctorReport) -> Panel:
                 evidence.add_row(for_terminal(str(name)), for_terminal(format_evidence(str(name), value)))
         parts.append(evidence)
     if finding.bytes_at_stake:
-        parts.append(Text.from_markup(f"[dim]bytes at stake:[/] {fmt_bytes(finding.bytes_at_stake)}"))
+        parts.append(Text.from_markup(f"[dim]bytes at stake:[/] {fmt_bytes(finding.bytes_at_stake)}", emoji=False))
     if finding.detail:
         parts.append(Text(for_terminal(finding.detail, None), style="italic"))
     return Panel(Group(*parts), title=f"[{style}]{finding.severity.label.upper()}[/] {for_terminal(finding.id)}",
