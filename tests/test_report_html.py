@@ -317,3 +317,35 @@ def test_report_of_an_empty_server_without_a_limit(make_server, tmp_path: Path) 
     page = _Page()
     page.feed(text)
     assert [tag for tag, _ in page.tags].count("script") == 1
+
+
+@pytest.mark.parametrize("mutate", ["binary", "deep", "role-int", "address-int", "memory-doctor-int", "no-nodes",
+                                    "truncated-str", "plan-binary"])
+def test_a_damaged_or_hand_edited_file_is_refused_in_one_line(tmp_path: Path, mutate: str) -> None:
+    """Not UTF-8, nested too deep, a field of the wrong type, no node: exit 2 and one line, never an internal
+    error (exit 4) from deep inside a rule."""
+    data = json.loads((Path(__file__).parent / "snapshots" / "healthy-cache--redis-7.0.15.json").read_text())
+    path = tmp_path / "edited.json"
+    node = data["nodes"][0]
+    if mutate in ("binary", "plan-binary"):
+        path.write_bytes(b"\xff\xfe\x00garbage")
+    elif mutate == "deep":
+        path.write_text("[" * 100_000)
+    else:
+        if mutate == "role-int":
+            node["role"] = 12345
+        elif mutate == "address-int":
+            node["address"] = 12345
+        elif mutate == "memory-doctor-int":
+            node["memory_doctor"] = 12345
+        elif mutate == "no-nodes":
+            data["nodes"] = []
+        else:
+            node["streams_truncated"] = "zz"
+        path.write_text(json.dumps(data))
+    if mutate == "plan-binary":
+        result = run_cli("fix", "--apply", "--yes", "--plan", str(path), "redis://127.0.0.1:1")
+    else:
+        result = run_cli("doctor", "--from", str(path))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.count("\n") == 1 and "internal error" not in result.stderr, result.stderr

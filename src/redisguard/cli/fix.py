@@ -158,6 +158,8 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
         fail("--drop-unprocessed goes with --maxlen N (the newest entries to keep per stream)", 2)
     if plan_in is not None and not do_apply:
         fail("--plan applies a saved plan: add --apply (to see it again, read the file)", 2)
+    if plan_in is not None:
+        read_plan(plan_in)  # a damaged or foreign file is refused before any server is reached
     interactive = is_terminal() and sys.stdin.isatty()
     if do_apply and not assume_yes and not interactive:
         fail("refusing to apply without confirmation: there is no terminal to ask on; review the plan and add --yes", 2)
@@ -222,7 +224,8 @@ def _load_plan(path: Path, client: redis.Redis) -> Plan:
         fail(f"--plan {path} was made for a Redis Cluster and this is a standalone server: make a new plan", 2)
     reasons = changes_that_matter(plan.seen, seen_now(client, plan.seen))
     if reasons:
-        fail(f"--plan {path} refused: " + "; ".join(reasons) + " (make a new plan)", 2)
+        more = f"; and {len(reasons) - 5} more change(s)" if len(reasons) > 5 else ""
+        fail(f"--plan {path} refused: " + "; ".join(reasons[:5]) + more + " (make a new plan)", 2)
     return plan
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from redisguard.errors import UsageError
+from redisguard.keynames import bounded, visible
 
 __all__ = ["PLAN_VERSION", "Action", "Plan", "PlanFormatError", "Seen", "changes_that_matter"]
 
@@ -112,8 +113,12 @@ class Plan:
             data = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise PlanFormatError(f"cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise PlanFormatError(f"{path} is not a redisguard plan (not UTF-8 text)") from None
         except json.JSONDecodeError as exc:
             raise PlanFormatError(f"{path} is not JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:
+            raise PlanFormatError(f"{path} is not a redisguard plan (JSON nested too deep)") from None
         if not isinstance(data, dict):
             raise PlanFormatError(f"{path} is not a redisguard plan")
         return cls.from_dict(data)
@@ -132,8 +137,18 @@ def changes_that_matter(planned: Seen, now: Seen) -> list[str]:
             reasons.append(f"{name} changed from {value!r} to {now.config.get(name)!r} since the plan was made")
     for key, groups in planned.streams.items():
         current = now.streams.get(key)
+        name = visible(bounded(key, _NAME_LIMIT))
         if current is None:
-            reasons.append(f"stream {key!r} is gone")
+            reasons.append(f"stream '{name}' is gone")
         elif sorted(current) != sorted(groups):
-            reasons.append(f"stream {key!r} now has groups {sorted(current)} (the plan saw {sorted(groups)})")
+            reasons.append(f"stream '{name}' now has groups {_names(sorted(current))} "
+                           f"(the plan saw {_names(sorted(groups))})")
     return reasons
+
+
+_NAME_LIMIT = 80
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(f"'{visible(bounded(name, _NAME_LIMIT))}'" for name in names[:5])
+    return f"[{shown}{f', … {len(names) - 5} more' if len(names) > 5 else ''}]"
