@@ -315,7 +315,7 @@ def test_config_rewrite_persists_the_changes_where_the_server_has_a_config_file(
         assert "maxmemory-policy noeviction" in text and "# the operator's file" in text
 
 
-def test_a_selector_that_matches_nothing_is_said_with_the_plans_action_ids(make_server) -> None:
+def test_a_selector_that_matches_nothing_is_said_with_the_plans_action_ids(make_server, tmp_path: Path) -> None:
     """`--only lazyfre` (a typo) used to print "Nothing to do: no finding here has an automatic remedy"."""
     srv: LocalServer = make_server()
     full = run_json("fix", srv.url, "--memory", "100mb", "--key-sample", "0")[1]
@@ -330,6 +330,15 @@ def test_a_selector_that_matches_nothing_is_said_with_the_plans_action_ids(make_
     assert "--skip 'nosuch' matches no action" in skip.stderr
     fine = run_cli("fix", srv.url, "--memory", "100mb", "--key-sample", "0", "--only", ids[0], "--json")
     assert "matches no action" not in fine.stderr and _ids(json.loads(fine.stdout)) == ids[:1]
+    shown = run_cli("fix", srv.url, "--memory", "100mb", "--key-sample", "0", "--only", "lazyfre")
+    assert f"Nothing to do: --only/--skip left out all {len(ids)} action(s) of the plan." in shown.stdout
+    # Applying, a typo is refused before anything is written: no audit log, nothing changed.
+    before = srv.client().config_get("*")
+    audit = tmp_path / "audit.jsonl"
+    refused = run_cli("fix", srv.url, "--memory", "100mb", "--key-sample", "0", "--only", ids[0], "--only", "lazyfre",
+                      "--apply", "--yes", "--audit", str(audit))
+    assert refused.returncode == 2 and "--only 'lazyfre' matches no action" in refused.stderr, refused.stderr
+    assert refused.stderr.count("\n") == 1 and not audit.exists() and srv.client().config_get("*") == before
 
 
 def test_a_host_memory_redis_cannot_measure_is_a_note_not_a_crash(make_server) -> None:

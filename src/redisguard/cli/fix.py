@@ -51,19 +51,24 @@ def _size(text: str, option: str) -> int:
     return value
 
 
-def _select(plan: Plan, only: tuple[str, ...], skip: tuple[str, ...]) -> None:
-    """Keep the --only actions, drop the --skip ones. A selector that matches no action may be a typo, or a
-    remedy the plan left out (its notes say why): said on stderr, with the plan's action ids."""
+def _select(plan: Plan, only: tuple[str, ...], skip: tuple[str, ...], *, applying: bool) -> int:
+    """Keep the --only actions, drop the --skip ones; how many were left out. A selector that matches no
+    action may be a typo, or a remedy the plan left out (its notes say why): a dry run says so on stderr,
+    with the plan's action ids; ``--apply`` refuses (exit 2) before anything is written."""
     ids = ", ".join(a.id for a in plan.actions) or "none"
     for option, selectors in (("--only", only), ("--skip", skip)):
         for selector in selectors:
             if not any(action.matches(selector) for action in plan.actions):
-                echo(f"redisguard: {option} {visible(selector)!r} matches no action of this plan (its actions: "
-                     f"{visible(ids)})", err=True)
+                said = f"{option} {visible(selector)!r} matches no action of this plan (its actions: {visible(ids)})"
+                if applying:
+                    fail(f"{said}: nothing applied", 2)
+                echo(f"redisguard: {said}", err=True)
+    before = len(plan.actions)
     if only:
         plan.actions = [a for a in plan.actions if any(a.matches(s) for s in only)]
     if skip:
         plan.actions = [a for a in plan.actions if not any(a.matches(s) for s in skip)]
+    return before - len(plan.actions)
 
 
 def _refuse_replica(client: redis.Redis, conn: ConnectionOptions, *, writing: bool = True) -> list[str]:
@@ -200,14 +205,14 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
         if facts.not_visible:
             echo(f"redisguard: {conn.display}: {missing_line(user_of(conn), facts.not_visible, 'fix')}; the plan "
                   "leaves out what needs them (its notes say what)", err=True)
-    _select(plan, only, skip)
+    left_out = _select(plan, only, skip, applying=do_apply)
     if plan_out is not None:
         plan.save(plan_out)
     if not do_apply:
-        echo(plan.to_json() if as_json else render_plan(plan, dry_run=True), nl=not as_json)
+        echo(plan.to_json() if as_json else render_plan(plan, dry_run=True, left_out=left_out), nl=not as_json)
         return
     if not as_json:
-        echo(render_plan(plan, dry_run=False))
+        echo(render_plan(plan, dry_run=False, left_out=left_out))
     if not plan.is_cluster:
         raise SystemExit(_apply(plan, client, conn, audit_path, max_impact, assume_yes, as_json))
     node_clients = open_node_clients(topology, plan)

@@ -32,10 +32,13 @@ def render_action(number: int, action: Action) -> list[str]:
     return lines
 
 
-def render_plan(plan: Plan, dry_run: bool) -> str:
+def render_plan(plan: Plan, dry_run: bool, left_out: int = 0) -> str:
+    """The plan for a person; ``left_out`` actions were removed by ``--only``/``--skip``."""
     total = sum(a.bytes_freed or 0 for a in plan.actions)
     lines = [f"Plan for {visible(plan.server)}: workload {plan.workload} ({visible(plan.workload_reason)})."]
-    if not plan.actions:
+    if not plan.actions and left_out:
+        lines.append(f"Nothing to do: --only/--skip left out all {left_out} action(s) of the plan.")
+    elif not plan.actions:
         lines.append("Nothing to do: no finding here has an automatic remedy.")
     else:
         lines.append(f"{len(plan.actions)} action(s), expected to free about {fmt_bytes(total)} now.")
