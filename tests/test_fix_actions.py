@@ -264,7 +264,27 @@ def test_persistence_relaxed_and_aof_for_a_store_then_undone_exactly(make_server
         code, undone = run_json("fix", "--undo", audit, srv.url, "--audit", str(tmp_path / "undo.jsonl"))
         assert code == 0, undone
         assert {name: client.config_get(name)[name] for name in touched} == before
-        assert undone["cannot_undo"] == []
+        assert undone["cannot_undo"] == [] and undone["changed_since"] == {}
+
+
+def test_undo_leaves_a_setting_someone_changed_since_the_run(make_server, tmp_path: Path) -> None:
+    """An operator set maxmemory 2gb after fix set it: undo must not put back the old value (0, no limit)
+    over theirs. It restores the rest, names what it left, and exits 2."""
+    srv: LocalServer = make_server(maxmemory_policy="noeviction")
+    with srv.client() as client:
+        client.set("order:1", "row")
+        out = _apply(srv, tmp_path, "--workload", "cache", "--memory", "1gb", "--only", "maxmemory-policy",
+                     "--only", "maxmemory", "--key-sample", "0")
+        assert client.config_get("maxmemory")["maxmemory"] != "0"
+        assert client.config_get("maxmemory-policy")["maxmemory-policy"] != "noeviction"
+        client.config_set("maxmemory", "2gb")
+        code, undone = run_json("fix", "--undo", out["audit"], srv.url, "--audit", str(tmp_path / "undo.jsonl"))
+        assert code == 2 and undone["changed_since"] == {"maxmemory": str(2 * 1024**3)}, undone
+        assert client.config_get("maxmemory")["maxmemory"] == str(2 * 1024**3)
+        assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+        assert "maxmemory-policy" in undone["restored"] and "maxmemory" not in undone["restored"]
+        text = run_cli("fix", "--undo", out["audit"], srv.url, "--audit", str(tmp_path / "undo2.jsonl"))
+        assert "left maxmemory at '2147483648': changed since that run" in text.stdout, text.stdout
 
 
 @pytest.mark.parametrize("workload", ["store"])
@@ -335,7 +355,7 @@ def test_a_selector_that_matches_nothing_is_said_with_the_plans_action_ids(make_
     # Applying, a typo is refused before anything is written: no audit log, nothing changed.
     before = srv.client().config_get("*")
     audit = tmp_path / "audit.jsonl"
-    refused = run_cli("fix", srv.url, "--memory", "100mb", "--key-sample", "0", "--only", ids[0], "--only", "lazyfre",
+    refused = run_cli("fix", srv.url, "--memory", "100mb", "--key-sample", "0", "--only", "lazyfre",
                       "--apply", "--yes", "--audit", str(audit))
     assert refused.returncode == 2 and "--only 'lazyfre' matches no action" in refused.stderr, refused.stderr
     assert refused.stderr.count("\n") == 1 and not audit.exists() and srv.client().config_get("*") == before

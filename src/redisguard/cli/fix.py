@@ -15,7 +15,7 @@ import redis.exceptions as rex
 
 from redisguard.cli.config import host_memory
 from redisguard.cli.doctor import _thresholds
-from redisguard.cli.fix_cluster import cluster_plan, read_plan, undo_cluster, undo_tail
+from redisguard.cli.fix_cluster import cluster_plan, current_values, read_plan, undo_cluster, undo_tail
 from redisguard.cli.options import FiniteRange, connection_options, fail, is_terminal, writable_file
 from redisguard.cli.output import echo
 from redisguard.connect import ConnectionOptions, discover, open_client
@@ -32,7 +32,7 @@ from redisguard.remedy.recheck import seen_now
 from redisguard.remedy.recommend import WORKLOADS, Workload
 from redisguard.remedy.render import render_action, render_outcome, render_plan
 from redisguard.remedy.stop import StopFlag
-from redisguard.remedy.undo import undo_plan
+from redisguard.remedy.undo import changed_since, undo_plan
 from redisguard.remedy.version import ServerVersion
 from redisguard.units import parse_bytes
 
@@ -53,21 +53,21 @@ def _size(text: str, option: str) -> int:
 
 def _select(plan: Plan, only: tuple[str, ...], skip: tuple[str, ...], *, applying: bool) -> int:
     """Keep the --only actions, drop the --skip ones; how many were left out. A selector that matches no
-    action may be a typo, or a remedy the plan left out (its notes say why): a dry run says so on stderr,
-    with the plan's action ids; ``--apply`` refuses (exit 2) before anything is written."""
+    action may be a typo, or a remedy this server does not need (the plan's notes say why): said on stderr,
+    with the plan's action ids. Where that leaves ``--apply`` nothing to do, it is refused (exit 2) before
+    anything is written: ``--only lazyfre`` must not end as a successful run."""
     ids = ", ".join(a.id for a in plan.actions) or "none"
-    for option, selectors in (("--only", only), ("--skip", skip)):
-        for selector in selectors:
-            if not any(action.matches(selector) for action in plan.actions):
-                said = f"{option} {visible(selector)!r} matches no action of this plan (its actions: {visible(ids)})"
-                if applying:
-                    fail(f"{said}: nothing applied", 2)
-                echo(f"redisguard: {said}", err=True)
+    unmatched = [f"{option} {visible(selector)!r}" for option, selectors in (("--only", only), ("--skip", skip))
+                 for selector in selectors if not any(action.matches(selector) for action in plan.actions)]
     before = len(plan.actions)
     if only:
         plan.actions = [a for a in plan.actions if any(a.matches(s) for s in only)]
     if skip:
         plan.actions = [a for a in plan.actions if not any(a.matches(s) for s in skip)]
+    for said in unmatched:
+        if applying and not plan.actions:
+            fail(f"{said} matches no action of this plan (its actions: {visible(ids)}): nothing applied", 2)
+        echo(f"redisguard: {said} matches no action of this plan (its actions: {visible(ids)})", err=True)
     return before - len(plan.actions)
 
 
@@ -300,9 +300,12 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
 
         ex = Executor(client, log, StopFlag(), None)
         restored, failed = [], None
-        log.event("start", undo_of=str(path), run_id=run_id, actions=["undo"])
+        kept = changed_since(undo.applied, current_values(client, list(undo.applied), path))
+        log.event("start", undo_of=str(path), run_id=run_id, actions=["undo"], changed_since=kept)
         try:
             for name, value in reversed(list(undo.restore.items())):
+                if name.lower() in kept:
+                    continue
                 ex.call("undo", "CONFIG", "SET", name, value)
                 restored.append(name)
             if undo.rewrote and restored:
@@ -316,11 +319,15 @@ def run_undo(conn: ConnectionOptions, path: Path, audit_path: Path | None, as_js
         client.close()
     if as_json:
         echo(json.dumps({"restored": {n: undo.restore[n] for n in restored}, "failed": failed,
-                               "cannot_undo": undo.irreversible, "audit": str(log.path)}, indent=2))
+                         "changed_since": kept, "cannot_undo": undo.irreversible, "audit": str(log.path)}, indent=2))
     else:
         for name in restored:
             echo(f"restored {name} to {undo.restore[name]!r}")
+        for name, now in kept.items():
+            echo(f"left {name} at {visible(now)!r}: changed since that run, which set it to "
+                 f"{visible(undo.applied[name])!r}; not restored (set it by hand if that is still wanted)")
         if not undo.restore:
             echo("no configuration change to undo in that run")
         undo_tail(failed, undo.irreversible, log.path)
-    return 2 if failed else 0
+    return 2 if failed or kept else 0
+

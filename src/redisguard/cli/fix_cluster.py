@@ -11,6 +11,7 @@ import redis
 from redisguard.cli.options import fail
 from redisguard.cli.output import echo
 from redisguard.connect import ConnectionOptions, Topology, open_client
+from redisguard.keynames import visible
 from redisguard.remedy.auditlog import AuditLog, default_audit_path
 from redisguard.remedy.cluster import plan_cluster, saved_plan_changes
 from redisguard.remedy.engine import check_plan_commands
@@ -18,9 +19,10 @@ from redisguard.remedy.executor import ActionFailed, Executor
 from redisguard.remedy.facts import FixOptions
 from redisguard.remedy.gather import role_of
 from redisguard.remedy.guard import GuardError
+from redisguard.remedy.live import ConfigNotVisible, read_config
 from redisguard.remedy.plan import Plan, PlanFormatError
 from redisguard.remedy.stop import StopFlag
-from redisguard.remedy.undo import UndoPlan
+from redisguard.remedy.undo import UndoPlan, changed_since
 
 __all__ = ["cluster_plan", "read_plan", "undo_cluster", "undo_tail"]
 
@@ -66,6 +68,15 @@ def cluster_plan(client: redis.Redis, conn: ConnectionOptions, topology: Topolog
     return plan
 
 
+def current_values(client: redis.Redis, names: list[str], path: Path) -> dict[str, str]:
+    """CONFIG GET of the parameters a run set, to check nobody changed them since; refused in one line."""
+    try:
+        return read_config(client, names) if names else {}
+    except ConfigNotVisible as exc:
+        fail(f"--undo {path}: cannot check the current values before restoring them ({exc}): nothing was changed", 2)
+        raise
+
+
 def undo_cluster(conn: ConnectionOptions, path: Path, undo: UndoPlan, audit_path: Path | None, as_json: bool) -> int:
     """Restore each node's configuration on that node (CONFIG SET is per node), checking it is the same
     server (run_id) first; a node that became a replica since still gets its own values back."""
@@ -85,13 +96,20 @@ def undo_cluster(conn: ConnectionOptions, path: Path, undo: UndoPlan, audit_path
         log = AuditLog(audit_path or default_audit_path(), conn.display)
         restored: list[tuple[str, str]] = []
         failed = None
-        log.event("start", undo_of=str(path), run_ids={a: undo.run_ids[a] for a in changed}, actions=["undo"])
+        kept = {address: found for address in changed
+                if (found := changed_since(undo.applied_by_node.get(address, {}),
+                                           current_values(clients[address], list(undo.applied_by_node.get(address, {})),
+                                                          path)))}
+        log.event("start", undo_of=str(path), run_ids={a: undo.run_ids[a] for a in changed}, actions=["undo"],
+                  changed_since=kept)
         try:
             for address in changed:
                 log.node = address
                 ex = Executor(clients[address], log, StopFlag(), None)
                 values = undo.by_node.get(address, {})
                 for name, value in reversed(list(values.items())):
+                    if name.lower() in kept.get(address, {}):
+                        continue
                     ex.call("undo", "CONFIG", "SET", name, value)
                     restored.append((address, name))
                 if address in undo.rewrote_nodes and values:
@@ -108,11 +126,16 @@ def undo_cluster(conn: ConnectionOptions, path: Path, undo: UndoPlan, audit_path
     if as_json:
         echo(json.dumps({"restored": {a: {n: undo.by_node[a][n] for aa, n in restored if aa == a}
                                        for a in dict.fromkeys(a for a, _ in restored)},
-                          "failed": failed, "cannot_undo": undo.irreversible, "audit": str(log.path)}, indent=2))
+                          "failed": failed, "changed_since": kept, "cannot_undo": undo.irreversible,
+                          "audit": str(log.path)}, indent=2))
     else:
         for address, name in restored:
             echo(f"restored {name} to {undo.by_node[address][name]!r} on {address}")
-        if not restored and not failed:
+        for address, names in kept.items():
+            for name, now in names.items():
+                echo(f"left {name} at {visible(now)!r} on {address}: changed since that run, which set it to "
+                     f"{visible(undo.applied_by_node[address][name])!r}; not restored")
+        if not restored and not failed and not kept:
             echo("no configuration change to undo in that run")
         undo_tail(failed, undo.irreversible, log.path)
-    return 2 if failed else 0
+    return 2 if failed or kept else 0

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["UndoPlan", "undo_plan"]
+from redisguard.units import parse_bytes
+
+__all__ = ["UndoPlan", "changed_since", "undo_plan"]
 
 _IRREVERSIBLE = {"trim": "stream entries trimmed", "delete": "keys deleted", "expire": "TTLs set on keys",
                  "kill": "clients disconnected", "claim": "pending entries moved to another consumer",
@@ -23,6 +25,10 @@ class UndoPlan:
     by_node: dict[str, dict[str, str]] = field(default_factory=dict)
     rewrote_nodes: list[str] = field(default_factory=list)
     run_ids: dict[str, str] = field(default_factory=dict)
+    # What the run set last, per parameter (standalone) and per node: undo restores a value only while the
+    # server still holds this one, so a change someone made since is never overwritten.
+    applied: dict[str, str] = field(default_factory=dict)
+    applied_by_node: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def is_cluster(self) -> bool:
@@ -53,6 +59,10 @@ def undo_plan(records: list[dict[str, Any]]) -> UndoPlan:
             for name, value in before["previous"].items():
                 if value is not None:
                     restore.setdefault(name, value)  # the earliest previous value is the original
+            applied = plan.applied if node is None else plan.applied_by_node.setdefault(str(node), {})
+            args = [str(part) for part in before.get("command", [])[2:]]
+            for name, value in zip(args[0::2], args[1::2], strict=False):
+                applied[name.lower()] = value  # the latest value set is what the server should hold now
         elif command == ["CONFIG", "REWRITE"]:
             if node is None:
                 plan.rewrote = True
@@ -63,3 +73,19 @@ def undo_plan(records: list[dict[str, Any]]) -> UndoPlan:
             done_kinds.append(kind)
     plan.irreversible = [_IRREVERSIBLE[kind] for kind in done_kinds]
     return plan
+
+
+def changed_since(applied: dict[str, str], current: dict[str, str]) -> dict[str, str]:
+    """The parameters whose value now (``current``, from CONFIG GET) is not the one the run set: someone
+    changed them since, and undo must leave them alone. Redis gives numbers back in its own form (``1gb``
+    is read back as ``1073741824``), so numbers compare as numbers and words without case."""
+    def same(now: str, then: str) -> bool:
+        if now.strip().lower() == then.strip().lower():
+            return True
+        try:
+            return parse_bytes(now) == parse_bytes(then)
+        except ValueError:
+            return False
+
+    return {name: current[name] for name, value in applied.items()
+            if name in current and not same(current[name], value)}
