@@ -298,3 +298,44 @@ def test_url_mistakes_are_usage_errors_named_in_one_line(make_server) -> None:
     ok = subprocess.run([*REDISGUARD, "streams", f"{base}/0?socket_timeout=5&health_check_interval=10"],
                         capture_output=True, text=True, timeout=60, check=False)
     assert ok.returncode == 0, ok.stderr  # redis-py's own URL options still work
+
+
+def test_a_server_still_loading_its_dataset_is_said_to_be_loading_not_unreachable(make_server, tmp_path) -> None:
+    """It answered (-LOADING): 'cannot connect' would send the on-call person to the network."""
+    import shutil
+    import socket
+
+    from redisguard.localserver import free_port
+
+    server = make_server()
+    with server.client() as client:
+        for start in range(0, 100_000, 10_000):
+            client.mset({f"k:{n}": "x" for n in range(start, start + 10_000)})
+        client.save()
+    assert server.workdir is not None
+    shutil.copy(server.workdir / "dump.rdb", tmp_path / "dump.rdb")
+    port = free_port()
+    proc = subprocess.Popen([server.binary.path, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+                             "--save", "", "--appendonly", "no", "--key-load-delay", "500",
+                             "--loading-process-events-interval-bytes", "1024"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, reply = time.monotonic() + 10, b""
+        while time.monotonic() < deadline and not reply.startswith(b"-LOADING"):
+            if proc.poll() is not None:
+                pytest.skip("this server has no key-load-delay to keep it loading")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    reply = sock.recv(100)
+            except OSError:
+                time.sleep(0.05)
+        assert reply.startswith(b"-LOADING"), reply
+        for command in (["doctor"], ["keys"], ["watch", "--once"]):
+            result = subprocess.run([sys.executable, "-m", "redisguard", *command, f"redis://127.0.0.1:{port}"],
+                                    capture_output=True, text=True, timeout=60, check=False)
+            assert result.returncode == 3 and result.stderr.count("\n") == 1, result.stderr
+            assert "is loading its dataset" in result.stderr and "cannot connect" not in result.stderr
+    finally:
+        proc.kill()
+        proc.wait()

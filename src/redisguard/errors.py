@@ -87,6 +87,12 @@ class CancelledError(RedisguardError):
         super().__init__(message, kind=kind)
 
 
+def loading_message(target: str) -> str:
+    """The server answered, but is still loading its dataset (LOADING): not a connection failure."""
+    return (f"{target}: the server is loading its dataset into memory (LOADING) and answers once it is done: "
+            "try again then")
+
+
 def from_redis(exc: BaseException, target: str) -> RedisguardError:
     """The :class:`RedisguardError` for an exception redis-py or a socket raised while talking to ``target``.
 
@@ -104,6 +110,8 @@ def from_redis(exc: BaseException, target: str) -> RedisguardError:
         return ConnectionFailed(f"{target}: no reply before the timeout ({text})", kind="timeout")
     if isinstance(exc, ssl.SSLError):
         return ConnectionFailed(f"{target}: TLS failure ({text})", kind="tls")
+    if isinstance(exc, rex.BusyLoadingError) or text.upper().startswith("LOADING"):
+        return ConnectionFailed(loading_message(target), kind="loading")
     if isinstance(exc, rex.ConnectionError | ConnectionError | EOFError):
         return ConnectionFailed(f"{target}: lost the connection ({text})", kind="lost")
     if isinstance(exc, rex.ResponseError):

@@ -6,7 +6,7 @@ import ssl
 
 import redis.exceptions as rex
 
-from redisguard.errors import EXIT_CANNOT_CONNECT, ConnectionFailed
+from redisguard.errors import EXIT_CANNOT_CONNECT, ConnectionFailed, loading_message
 
 __all__ = ["EXIT_CANNOT_CONNECT", "ConnectError", "describe_connect_failure"]
 
@@ -38,10 +38,15 @@ def describe_connect_failure(target: str, exc: BaseException) -> ConnectError:
         return ConnectError(f"{target}: the server did not answer in the Redis protocol: is this a Redis server?",
                             kind="protocol")
     if isinstance(exc, rex.TimeoutError):
+        if target.startswith("rediss://"):
+            return ConnectError(f"{target}: no TLS handshake reply before the timeout: is TLS enabled on that port "
+                                "(try redis://), and the server reachable and not hung or paused?", kind="timeout")
         return ConnectError(
             f"{target}: no Redis reply before the timeout: is this a Redis server, reachable and not hung or paused?",
             kind="timeout",
         )
+    if isinstance(exc, rex.BusyLoadingError) or lowered.startswith("loading"):
+        return ConnectError(loading_message(target), kind="loading")
     if isinstance(exc, rex.NoPermissionError) or "noperm" in lowered:
         return ConnectError(f"{target}: this user may not run the commands redisguard needs to connect ({text})",
                             kind="noperm")
