@@ -135,6 +135,25 @@ def test_status_json_and_no_password_anywhere(make_server) -> None:
     assert proc.returncode == 0
 
 
+def test_a_scrape_target_with_its_own_credentials_is_reached_with_them(make_server) -> None:
+    """The exporter's password (for its own target) must not replace the one a /scrape URL names."""
+    first, second = make_server(password="exporter-own-pw"), make_server(password="second-servers-pw")
+    env = {**os.environ, "REDISCLI_AUTH": "exporter-own-pw"}
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "redisguard", "exporter", f"redis://127.0.0.1:{first.port}",
+                             "--listen", f"127.0.0.1:{port}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        first_metrics(port, proc)
+        own = parse(get(f"http://127.0.0.1:{port}/scrape?target=redis://:second-servers-pw@127.0.0.1:{second.port}"))
+        borrowed = parse(get(f"http://127.0.0.1:{port}/scrape?target=127.0.0.1:{second.port}"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    assert find(own, "redis_up") == [1.0]
+    assert find(borrowed, "redis_up") == [0.0]  # no credentials of its own: the exporter's, which are wrong there
+
+
 def test_multi_target_scrape(make_server) -> None:
     first, second = make_server(), make_server(maxmemory="30mb")
     with running(first.url) as (base, _):

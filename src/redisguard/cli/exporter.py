@@ -25,7 +25,8 @@ def parse_listen(text: str) -> tuple[str, int]:
 @click.command("exporter")
 @connection_options
 @click.option("--listen", default="127.0.0.1:9121", show_default=True, metavar="HOST:PORT",
-              help="Where to serve /metrics, /scrape?target=... and /status.")
+              help="Where to serve /metrics, /scrape?target=... and /status. /scrape reaches a target that "
+                   "names no credentials with this exporter's: keep it on loopback or a trusted network.")
 @click.option("--scrape-timeout", default="5s", show_default=True, type=Duration(),
               help="What has not arrived by then is missing (redisguard_scrape_partial 1).")
 @click.option("--cache-ttl", default="1s", show_default=True, type=Duration(),

@@ -109,7 +109,9 @@ class Exporter:
         return data
 
     def scrape(self, url: str) -> bytes:
-        """``/scrape?target=URL``: the target with the exporter's own credentials and TLS settings."""
+        """``/scrape?target=URL``: the target with its own credentials if the URL has any, else the exporter's;
+        and the exporter's TLS settings. Anyone who can reach the listener can name a target, so the
+        exporter's password goes wherever they point it: keep ``--listen`` on loopback or a trusted network."""
         registry = self._registry_for(url)
         data: bytes = generate_latest(registry)
         return data
@@ -117,7 +119,11 @@ class Exporter:
     def _registry_for(self, url: str) -> CollectorRegistry:
         if "://" not in url:
             url = f"redis://{url}"
-        options = ConnectionOptions.build(url, username=self.options.username, password=self.options.password,
+        # A target that names its own credentials is reached with those, not the exporter's; one that names
+        # none gets the exporter's (the multi-target pattern: one exporter for many servers of one estate).
+        own = ConnectionOptions.build(url, environ={}).url_password() is not None
+        options = ConnectionOptions.build(url, username=None if own else self.options.username,
+                                          password=None if own else self.options.password,
                                           tls_ca=self.options.tls_ca, tls_cert=self.options.tls_cert,
                                           tls_key=self.options.tls_key, tls_insecure=self.options.tls_insecure,
                                           connect_timeout=self.options.connect_timeout, environ={})
