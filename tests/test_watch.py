@@ -244,7 +244,7 @@ def test_piped_a_paused_server_is_a_down_line_naming_the_target_once_then_figure
     server = make_server(maxmemory="20mb")
     assert server.process is not None
     pid = server.process.pid  # our own server
-    proc = subprocess.Popen([*WATCH, server.url, "--interval", "0.3"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*WATCH, server.url, "--interval", "0.3", "--timeout", "2"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -265,3 +265,23 @@ def test_piped_a_paused_server_is_a_down_line_naming_the_target_once_then_figure
         os.kill(pid, signal.SIGCONT)
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+def test_once_against_a_paused_server_waits_its_timeout_and_names_the_target(make_server) -> None:
+    """--timeout is watch's to set (it used to be a fixed 2-10 s, and the line named --scrape-timeout, an
+    exporter option, and no target)."""
+    import os
+    import signal
+
+    server = make_server()
+    assert server.process is not None
+    pid = server.process.pid  # our own server
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        result = subprocess.run([*WATCH, server.url, "--once", "--timeout", "3"], capture_output=True, text=True,
+                                timeout=60, stdin=subprocess.DEVNULL, check=False)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert result.returncode == 3 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"redisguard: {server.url}: ") and "--timeout (3 s)" in result.stderr
+    assert "scrape-timeout" not in result.stderr

@@ -90,8 +90,8 @@ def command(conn: ConnectionOptions, interval: float, once: bool, as_json: bool,
     from redisguard.render.watch import plain_line, render_watch
 
     out = Output.from_env()
-    settings = ExporterSettings(scrape_timeout=max(2.0, min(10.0, interval * 2)), cache_ttl=0, keys_interval=0,
-                                max_streams=200, history_seconds=3600)
+    settings = ExporterSettings(scrape_timeout=conn.command_timeout, timeout_option="--timeout", cache_ttl=0,
+                                keys_interval=0, max_streams=200, history_seconds=3600)
     target = Target(conn, settings)
     sparks = Sparks()
 
@@ -100,7 +100,8 @@ def command(conn: ConnectionOptions, interval: float, once: bool, as_json: bool,
             while True:  # a script or a pipe: one JSON object or one plain line per sample
                 view = build_view(_observable(target.collect(), conn), sparks, top_streams=top_streams)
                 if once and view.error:
-                    raise ConnectionFailed(view.error)
+                    raise ConnectionFailed(view.error if view.error.startswith(conn.display)
+                                           else f"{conn.display}: {view.error}")
                 out.echo(json.dumps(view_to_dict(view), indent=2 if once else None) if as_json else plain_line(view))
                 out.stdout.flush()
                 if once:

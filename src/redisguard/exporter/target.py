@@ -34,6 +34,7 @@ __all__ = ["ExporterSettings", "Target"]
 @dataclass(frozen=True)
 class ExporterSettings:
     scrape_timeout: float = 5.0
+    timeout_option: str = "--scrape-timeout"  # how the user set it, for the message when nothing arrived
     cache_ttl: float = 1.0
     max_streams: int = 1000
     consumer_metrics: bool = False
@@ -135,7 +136,9 @@ class Target:
         return Collection(target=self.display, mode=self.deployment.mode, started_at=began,
                           duration_s=time.monotonic() - began, partial=True, nodes=nodes,
                           not_visible=[gap for node in nodes if node.sample for gap in node.sample.not_visible],
-                          error=None if nodes else "no reply before --scrape-timeout",
+                          error=None if nodes else (f"no reply before {self.settings.timeout_option} "
+                                                    f"({self.settings.scrape_timeout:g} s): is the server reachable "
+                                                    "and not hung or paused?"),
                           keyspace=self.keyspace, max_streams=self.settings.max_streams,
                           consumer_metrics=self.settings.consumer_metrics, taken_at=time.time())
 
