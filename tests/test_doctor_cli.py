@@ -167,6 +167,28 @@ def test_renamed_commands_are_named_not_visible(make_server) -> None:
     assert "Not visible" in result.stdout and "MEMORY STATS" in result.stdout
 
 
+def test_with_info_renamed_the_memory_comes_from_memory_stats_and_a_full_server_is_critical(make_server) -> None:
+    """INFO renamed away used to read as an empty server (used 0 B, 0 keys, no memory finding at 92 %). With
+    MEMORY STATS too out of reach (+@read -memory), the figures are not visible: null, not 0."""
+    srv: LocalServer = make_server(rename_command=["INFO", ""])
+    with srv.client() as client:
+        for start in range(0, 40_000, 10_000):
+            client.mset({f"s:{n}": "x" * 100 for n in range(start, start + 10_000)})
+        used = client.memory_stats()["total.allocated"]
+        client.config_set("maxmemory", str(int(used / 0.95)))
+        client.execute_command("ACL", "SETUSER", "reader", "on", ">reader-pw", "~*", "-@all", "+@read", "-memory")
+    result = run_cli("doctor", srv.url, "--key-sample", "0", "--json")
+    data = json.loads(result.stdout)
+    (node,) = data["nodes"]
+    assert node["memory_visible"] and node["keys"] == 40_000 and node["used_memory"] > 0.9 * used, node
+    assert any(f["id"].startswith("memory.used-") for f in data["findings"]), [f["id"] for f in data["findings"]]
+    reader = srv.url.replace("redis://", "redis://reader:reader-pw@")
+    blind = json.loads(run_cli("doctor", reader, "--key-sample", "0", "--json").stdout)["nodes"][0]
+    assert blind["used_memory"] is None and blind["keys"] is None and not blind["memory_visible"]
+    shown = run_cli("doctor", reader, "--key-sample", "0").stdout
+    assert "used memory not visible" in shown and "? keys" in shown and "used 0 B" not in shown
+
+
 def test_config_values_are_collected(make_server) -> None:
     srv: LocalServer = make_server(maxmemory="7mb", maxmemory_policy="volatile-ttl", save=["900", "1"],
                                    activedefrag="no")

@@ -60,14 +60,17 @@ def render_doctor_markdown(report: DoctorReport) -> str:
     for node in report.nodes:
         limit = fmt_bytes(node.maxmemory) if node.maxmemory else "not set"
         lines += [f"## {_cell(node.address)} ({_cell(node.role)}, {_cell(node.server_title)})", "",
-                  f"Used {fmt_bytes(node.used_memory)} of maxmemory {limit}; policy "
-                  f"{_cell(node.maxmemory_policy)}; {node.keys} keys; {node.streams} streams.", ""]
+                  (f"Used {fmt_bytes(node.used_memory)} of maxmemory {limit}" if node.memory_visible
+                   else f"Used memory not visible (INFO and MEMORY STATS); maxmemory {limit}")
+                  + f"; policy {_cell(node.maxmemory_policy)}; {node.keys if node.keys_visible else '?'} keys; "
+                  f"{node.streams} streams.", ""]
         if node.key_sample and node.key_sample.other_dbs:
             lines += ["Keys analysed in db" + str(node.key_sample.db) + " only; not looked at: " + ", ".join(
                 f"{_cell(db)} ({keys} keys)" for db, keys in node.key_sample.other_dbs.items()) + ".", ""]
-        lines += ["| memory | bytes |", "| --- | ---: |"]
-        lines += [f"| {_cell(part.part)} | {fmt_bytes(part.bytes)} |" for part in node.breakdown]
-        lines.append("")
+        if node.memory_visible:
+            lines += ["| memory | bytes |", "| --- | ---: |"]
+            lines += [f"| {_cell(part.part)} | {fmt_bytes(part.bytes)} |" for part in node.breakdown]
+            lines.append("")
     lines += [f"## Findings ({len(report.findings)})", ""]
     if not report.findings:
         lines.append("No problems found.")

@@ -39,9 +39,11 @@ def _summary_line(node: NodeSummary) -> str:
     share = node.used_share
     limit = (f" ({share:.0%} of maxmemory {fmt_bytes(node.maxmemory)})" if share is not None
              else " (maxmemory not set)")
+    used = (f"used {fmt_bytes(node.used_memory)}{limit} · RSS {fmt_bytes(node.used_memory_rss)}" if node.memory_visible
+            else "used memory not visible (INFO and MEMORY STATS)")
     return (f"[bold]{for_terminal(node.address)}[/] {for_terminal(node.role)} · {for_terminal(node.server_title)}"
-            f" · used {fmt_bytes(node.used_memory)}{limit} · RSS {fmt_bytes(node.used_memory_rss)} · policy "
-            f"{for_terminal(node.maxmemory_policy)} · {node.keys} keys · {node.streams} streams · "
+            f" · {used} · policy {for_terminal(node.maxmemory_policy)} · "
+            f"{node.keys if node.keys_visible else '?'} keys · {node.streams} streams · "
             f"{node.clients if node.clients is not None else '?'} clients")
 
 
@@ -78,7 +80,8 @@ def render_doctor_terminal(report: DoctorReport, console: Console) -> None:
     console.print(f"[bold]redisguard doctor[/] {for_terminal(report.target)} ({for_terminal(report.mode)})")
     for node in report.nodes:
         console.print(_summary_line(node))
-        console.print(_node_table(node))
+        if node.memory_visible:  # else every row would be a 0 B that is not known to be 0
+            console.print(_node_table(node))
         sample = node.key_sample
         if sample:
             kind = "all" if sample.exact else "a sample of"

@@ -10,7 +10,7 @@ from redisguard.keynames import with_b64
 
 if TYPE_CHECKING:  # the rules package is imported when a doctor report is formatted, not for dumps()
     from redisguard.rules.finding import Finding, Fix
-    from redisguard.rules.report import DoctorReport
+    from redisguard.rules.report import DoctorReport, NodeSummary
 
 __all__ = ["doctor_to_dict", "dumps", "finding_to_dict", "fix_to_dict"]
 
@@ -37,7 +37,7 @@ def doctor_to_dict(report: DoctorReport) -> dict[str, Any]:
     data = {
         "target": report.target, "mode": report.mode, "taken_at": report.taken_at,
         "redisguard_version": report.redisguard_version, "exit_code": report.exit_code,
-        "nodes": [asdict(node) for node in report.nodes],
+        "nodes": [_node(node) for node in report.nodes],
         "findings": [finding_to_dict(finding, report) for finding in report.findings],
         "not_visible": [asdict(gap) for gap in report.not_visible],
     }
@@ -48,3 +48,13 @@ def doctor_to_dict(report: DoctorReport) -> dict[str, Any]:
 def dumps(data: Any) -> str:
     """JSON text (ASCII-only, so every byte survives any terminal or pipe)."""
     return json.dumps(data, indent=2)
+
+
+def _node(node: NodeSummary) -> dict[str, Any]:
+    """A node's summary; figures that could not be read are null, not 0 (which reads as an empty server)."""
+    data = asdict(node)
+    if not node.memory_visible:
+        data.update(used_memory=None, used_memory_rss=None)
+    if not node.keys_visible:
+        data["keys"] = None
+    return data

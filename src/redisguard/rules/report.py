@@ -49,6 +49,8 @@ class NodeSummary:
     collected_in_ms: int
     server: str = "redis"  # "redis", "valkey" or "unknown" (INFO server not visible)
     server_title: str = ""  # "Redis 8.2.3", "Valkey 8.1.8": version is the server's own, not Valkey's 7.2.4
+    memory_visible: bool = True  # False: neither INFO memory nor MEMORY STATS could be read (the figures are 0)
+    keys_visible: bool = True  # False: neither INFO keyspace nor MEMORY STATS could be read
 
     @property
     def used_share(self) -> float | None:
@@ -104,7 +106,8 @@ def _node(node: NodeSnapshot) -> NodeSummary:
         keys=node.total_keys, streams=len(node.streams), streams_truncated=node.streams_truncated,
         clients=node.clients.count if node.clients else None, key_sample=_sample(node),
         breakdown=tuple(MemoryPart(label, value) for label, value in breakdown.parts),
-        collected_in_ms=node.collected_in_ms,
+        collected_in_ms=node.collected_in_ms, memory_visible=node.memory_visible,
+        keys_visible="keyspace" in node.info or isinstance(node.memory_stats.get("keys.count"), int),
     )
 
 
