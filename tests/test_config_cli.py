@@ -120,3 +120,26 @@ def test_sizes_take_redis_suffixes_and_terabytes() -> None:
     assert parse_bytes("100mb") == 100 * 1024**2 and parse_bytes("1g") == 10**9 and parse_bytes("512") == 512
     done = CliRunner().invoke(cli, ["config", "--workload", "cache", "--memory", "2tb"])
     assert done.exit_code == 0 and f"\nmaxmemory {int(2 * 1024**4 * 0.75)}\n" in done.output, done.output
+
+
+def test_renamed_config_or_info_say_so_and_config_check_still_compares_what_info_shows(make_server) -> None:
+    """CONFIG renamed: what INFO shows is compared (exit 1), as when an ACL denies CONFIG GET, with no ACL
+    hint for a command no grant brings back. INFO renamed: config --check and fix say which command, in one
+    line (fix used to print 'ResponseError: unknown command ...')."""
+    import subprocess
+    import sys
+
+    renamed = make_server(maxmemory_policy="noeviction", extra_args=["--rename-command", "CONFIG", "cfg_8f3a2"])
+    result = subprocess.run([sys.executable, "-m", "redisguard", "config", "--check", renamed.url, "--workload",
+                             "cache", "--json"], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1, result.stderr
+    data = json.loads(result.stdout)
+    assert "maxmemory-policy" in {d["name"] for d in data["differences"]} and "CONFIG GET" in data["not_visible"]
+    assert "save" in data["not_checked"]
+    assert "renamed or disabled on this server" in result.stderr and "acl" not in result.stderr
+    blind = make_server(extra_args=["--rename-command", "INFO", ""])
+    for args in (["config", "--check", blind.url, "--workload", "cache"], ["fix", blind.url]):
+        result = subprocess.run([sys.executable, "-m", "redisguard", *args], capture_output=True, text=True,
+                                timeout=120, check=False)
+        assert result.returncode == 3 and result.stderr.count("\n") == 1, result.stderr
+        assert "INFO" in result.stderr and "ResponseError" not in result.stderr

@@ -8,6 +8,7 @@ import click
 import redis
 import redis.exceptions as rex
 
+from redisguard._wire.errors import UNAVAILABLE, reason_for_text
 from redisguard.cli.options import connection_options, fail
 from redisguard.cli.output import echo
 from redisguard.connect import ConnectionOptions, open_client
@@ -37,12 +38,18 @@ def host_memory(text: str | None) -> int | None:
     return value
 
 
-def _info(client: redis.Redis, section: str, denied: list[str]) -> dict[str, str]:
+def _info(client: redis.Redis, section: str, denied: list[str], unavailable: list[str]) -> dict[str, str]:
     try:
         return {str(k): str(v) for k, v in client.info(section).items()}
     except rex.NoPermissionError:
         if "info" not in denied:
             denied.append("info")
+        return {}
+    except rex.ResponseError as exc:
+        if reason_for_text(str(exc)) != UNAVAILABLE:
+            raise
+        if "INFO" not in unavailable:  # renamed or disabled: no ACL grant would help
+            unavailable.append("INFO")
         return {}
 
 
@@ -52,14 +59,19 @@ def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_j
     compared and the rest is listed as not checked; without INFO, --for-version and --memory stand in."""
     client = open_client(conn)
     denied: list[str] = []
+    unavailable: list[str] = []  # renamed or disabled on this server
     user = user_of(conn)
     try:
-        server = _info(client, "server", denied)
-        memory_info = _info(client, "memory", denied)
+        server = _info(client, "server", denied, unavailable)
+        memory_info = _info(client, "memory", denied, unavailable)
         if server:
             version = ServerVersion.from_info(server)
         elif for_version is not None:
             version = _parse_version(for_version)
+        elif unavailable:
+            fail(f"{conn.display}: INFO is renamed or disabled on this server, and config --check reads the version "
+                 "and the host's memory from it: give --for-version and --memory", 3)
+            return 3
         else:
             try:  # name every missing permission at once, not one per attempt
                 read_config(client, ["maxmemory"])
@@ -77,12 +89,13 @@ def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_j
             current = read_config(client, [s.name for s in settings])
         except ConfigNotVisible as exc:
             if "permission" not in str(exc).lower():  # renamed away: no ACL grants it
-                fail(f"{conn.display}: {exc} (config --check needs CONFIG GET; see redisguard acl --with-config)", 3)
-                return 3
-            denied.append("config|get")
+                unavailable.append("CONFIG GET")
+            else:
+                denied.append("config|get")
             if not memory_info:  # nothing at all to compare
-                fail(f"{conn.display}: {missing_line(user, denied, 'diagnosis')}; config --check has nothing it "
-                     "can compare", 3)
+                why = (missing_line(user, denied, 'diagnosis') if denied
+                       else f"{' and '.join(unavailable)} renamed or disabled on this server ({exc})")
+                fail(f"{conn.display}: {why}; config --check has nothing it can compare", 3)
                 return 3
             current = {"maxmemory": memory_info.get("maxmemory", ""),
                        "maxmemory-policy": memory_info.get("maxmemory_policy", "")}
@@ -92,18 +105,22 @@ def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_j
         return 3
     finally:
         client.close()
-    unchecked = [s.name for s in settings if s.name not in current] if "config|get" in denied else []
+    no_config = "config|get" in denied or "CONFIG GET" in unavailable
+    unchecked = [s.name for s in settings if s.name not in current] if no_config else []
     differences = [d for d in audit(current, settings) if d.name not in unchecked]
     if denied:
         echo(f"redisguard: {conn.display}: {missing_line(user, denied, 'diagnosis')}; "
               f"{len(unchecked)} setting(s) not checked", err=True)
+    if unavailable:
+        echo(f"redisguard: {conn.display}: {' and '.join(unavailable)} renamed or disabled on this server; "
+             f"{len(unchecked)} setting(s) not checked", err=True)
     memory_note = f"{fmt_bytes(size)} " + ("(--memory)" if memory else "(the host's RAM, from INFO)")
     if as_json:
         echo(json.dumps({
             "server": conn.display, "version": version.text, "workload": workload, "memory_bytes": size,
             "differences": [{"name": d.name, "current": d.current, "recommended": d.recommended,
                              "reason": d.reason, "command": d.command, "argv": d.argv} for d in differences],
-            "not_checked": unchecked, "not_visible": denied,
+            "not_checked": unchecked, "not_visible": denied + unavailable,
         }, indent=2))
     elif not differences and not unchecked:
         echo(f"{conn.display} ({version.text}) matches the {workload} recommendation for {memory_note}.")
@@ -115,7 +132,8 @@ def _check(conn: ConnectionOptions, workload: Workload, memory: int | None, as_j
             echo(f"- {diff.name}: {shown}, recommended {diff.recommended!r}: {diff.reason}")
             echo(f"    redis-cli {diff.command}")
         if unchecked:
-            echo(f"cannot check {', '.join(unchecked)}: needs CONFIG GET, which this user may not run")
+            echo(f"cannot check {', '.join(unchecked)}: needs CONFIG GET, which "
+                 + ("this server has renamed or disabled" if "CONFIG GET" in unavailable else "this user may not run"))
     return 1 if differences or unchecked else 0
 
 

@@ -13,12 +13,14 @@ import click
 import redis
 import redis.exceptions as rex
 
+from redisguard._wire.errors import named_command, reason_for_text
 from redisguard.cli.config import host_memory
 from redisguard.cli.doctor import _thresholds
 from redisguard.cli.fix_cluster import cluster_plan, current_values, read_plan, undo_cluster, undo_tail
 from redisguard.cli.options import FiniteRange, connection_options, fail, is_terminal, writable_file
 from redisguard.cli.output import echo
 from redisguard.connect import ConnectionOptions, discover, open_client
+from redisguard.errors import from_redis, one_line
 from redisguard.keynames import visible
 from redisguard.remedy.access import missing_line, user_of
 from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
@@ -180,9 +182,18 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
     except KeyboardInterrupt:
         fail("interrupted (Ctrl-C) while planning: nothing was written", 130)
     except rex.RedisError as exc:
-        fail(f"{conn.display}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", 3)
+        fail(_planning_failure(exc, conn.display), 3)
     finally:
         client.close()
+
+
+def _planning_failure(exc: rex.RedisError, target: str) -> str:
+    """One line for a Redis error that stopped the planning: nothing was changed by then."""
+    text = one_line(str(exc)) or type(exc).__name__
+    command = named_command(text)
+    if isinstance(exc, rex.ResponseError) and command and reason_for_text(text):
+        return f"{target}: fix needs {command.upper()}: {reason_for_text(text)}; nothing was planned or changed"
+    return str(from_redis(exc, target))
 
 
 def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOptions, plan_in: Path | None,
