@@ -373,3 +373,20 @@ def test_a_host_memory_redis_cannot_measure_is_a_note_not_a_crash(make_server) -
     assert "maxmemory" not in ids and "maxmemory-policy" in ids
     assert ("lazyfree" in ids) == (facts.config.get("lazyfree-lazy-eviction") == "no")  # Valkey's default is yes
     assert any("--memory" in note and "total_system_memory 0" in note for note in notes), notes
+
+
+def test_the_lines_to_persist_name_only_the_settings_the_filtered_plan_changes(make_server) -> None:
+    """Without a config file, fix says which lines to add to redis.conf. After --only, they listed every
+    recommended setting, although the plan changed only one: an operator would persist settings never
+    applied or reviewed."""
+    srv: LocalServer = make_server(maxmemory_policy="noeviction")
+    full = run_json("fix", srv.url, "--workload", "cache", "--memory", "100mb", "--key-sample", "0")[1]
+    note = [n for n in full["notes"] if "add these lines" in n]
+    assert note and "maxmemory-policy allkeys-lru" in note[0] and "maxmemory " in note[0]
+    only = run_json("fix", srv.url, "--workload", "cache", "--memory", "100mb", "--key-sample", "0",
+                    "--only", "maxmemory-policy")[1]
+    (line,) = [n for n in only["notes"] if "add these lines" in n]
+    assert line.endswith("(or its command line): maxmemory-policy allkeys-lru"), line
+    none = run_json("fix", srv.url, "--workload", "cache", "--memory", "100mb", "--key-sample", "0",
+                    "--skip", "config")[1]
+    assert not [n for n in none["notes"] if "add these lines" in n], none["notes"]

@@ -24,6 +24,7 @@ from redisguard.errors import from_redis, one_line
 from redisguard.keynames import visible
 from redisguard.remedy.access import missing_line, user_of
 from redisguard.remedy.auditlog import AuditLog, default_audit_path, read_audit
+from redisguard.remedy.build_config import settle_persistence
 from redisguard.remedy.cluster import open_node_clients
 from redisguard.remedy.engine import ActionResult, apply_plan
 from redisguard.remedy.facts import DEFAULT_BIG, FixOptions
@@ -66,6 +67,8 @@ def _select(plan: Plan, only: tuple[str, ...], skip: tuple[str, ...], *, applyin
         plan.actions = [a for a in plan.actions if any(a.matches(s) for s in only)]
     if skip:
         plan.actions = [a for a in plan.actions if not any(a.matches(s) for s in skip)]
+    if only or skip:
+        settle_persistence(plan)
     for said in unmatched:
         if applying and not plan.actions:
             fail(f"{said} matches no action of this plan (its actions: {visible(ids)}): nothing applied", 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from redisguard.remedy.config_audit import audit, config_set_argv, same_value
 from redisguard.remedy.facts import Facts
-from redisguard.remedy.plan import Action
+from redisguard.remedy.plan import Action, Plan
 from redisguard.remedy.recommend import HEADROOM, MIN_MEMORY, Workload, recommend, recommended_maxmemory
 from redisguard.rules import Finding
 from redisguard.units import fmt_bytes
@@ -164,6 +164,34 @@ def _persistence(facts: Facts, ids: set[str], workload: Workload) -> list[Action
     return out
 
 
+_NO_FILE_NOTE = ("the server was started without a config file, so CONFIG REWRITE cannot persist the changes: "
+                 "add these lines to its redis.conf (or its command line): ")
+
+
+def _conf_lines(settings: dict[str, str]) -> list[str]:
+    return [f"{name} {value}" if value else f'{name} ""' for name, value in settings.items()]
+
+
+def settle_persistence(plan: Plan) -> None:
+    """After ``--only``/``--skip``: the CONFIG REWRITE's lines, and the note for a server without a config file,
+    name only the settings the plan still changes (they listed every recommended one). A cluster plan's
+    actions are per node and are left as they are."""
+    if plan.is_cluster:
+        return
+    settings: dict[str, str] = {}
+    for action in plan.actions:
+        if action.kind == "config":
+            settings.update(action.params["set"])
+    lines = _conf_lines(settings)
+    had_note = any(note.startswith(_NO_FILE_NOTE) for note in plan.notes)
+    plan.notes = [note for note in plan.notes if not note.startswith(_NO_FILE_NOTE)]
+    if had_note and lines:
+        plan.notes.append(_NO_FILE_NOTE + "; ".join(lines))
+    for action in plan.actions:
+        if action.kind == "rewrite":
+            action.params["lines"] = lines
+
+
 def rewrite_action(facts: Facts, actions: list[Action], notes: list[str]) -> Action | None:
     """CONFIG REWRITE after the config actions, where the server has a config file; else the lines."""
     settings: dict[str, str] = {}
@@ -172,10 +200,9 @@ def rewrite_action(facts: Facts, actions: list[Action], notes: list[str]) -> Act
             settings.update(action.params["set"])
     if not settings:
         return None
-    lines = [f"{name} {value}" if value else f'{name} ""' for name, value in settings.items()]
+    lines = _conf_lines(settings)
     if not facts.config_file:
-        notes.append("the server was started without a config file, so CONFIG REWRITE cannot persist the "
-                     "changes: add these lines to its redis.conf (or its command line): " + "; ".join(lines))
+        notes.append(_NO_FILE_NOTE + "; ".join(lines))
         return None
     return Action(id="config-rewrite", kind="rewrite", title=f"CONFIG REWRITE ({facts.config_file})",
                   what="writes the changed settings into the server's config file so a restart keeps them",
