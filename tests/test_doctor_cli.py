@@ -209,3 +209,27 @@ def test_a_threshold_that_would_switch_a_rule_off_is_refused(tmp_path: Path) -> 
         result = run_cli("doctor", "--from", str(tmp_path / "none.json"), "--threshold", pair)
         assert result.returncode == 2, (pair, result.stderr)
         assert said in result.stderr and "Traceback" not in result.stderr, (pair, result.stderr)
+
+
+def test_on_a_replica_the_write_fixes_go_to_its_primary(make_server) -> None:
+    """A replica refuses XGROUP DESTROY (READONLY): the command doctor prints for it names the primary."""
+    import time
+
+    primary: LocalServer = make_server()
+    replica: LocalServer = make_server(replicaof=["127.0.0.1", str(primary.port)])
+    with primary.client() as client:
+        for n in range(50):
+            client.xadd("events", {"n": str(n)})
+        client.xgroup_create("events", "never-read", id="0")
+    with replica.client() as client:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and client.exists("events") == 0:
+            time.sleep(0.05)
+        assert client.exists("events")
+    data = json.loads(run_cli("doctor", replica.url, "--key-sample", "0", "--json").stdout)
+    lines = [fix["shell"] for f in data["findings"] for fix in f["fixes"] if fix["shell"]]
+    shells = [line for line in lines if "XGROUP" in line]
+    assert shells, lines
+    assert all(f"-p {primary.port} " in line and f"-p {replica.port} " not in line for line in shells), shells
+    configs = [line for line in lines if "CONFIG SET" in line]
+    assert all(f"-p {replica.port} " in line for line in configs), configs  # a replica's settings are its own

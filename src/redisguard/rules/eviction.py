@@ -40,11 +40,11 @@ def noeviction_with_backlog(node: NodeSnapshot, t: Thresholds) -> Iterator[Findi
                                             f"{groups}")
     for key in lists[:10]:
         evidence[f"list {key.key}"] = f"{key.length} items, {fmt_bytes(key.bytes)}"
-    fixes = [Fix.redisguard("trim", "--dry-run", "--", s.key, node=node.address,
+    fixes = [Fix.redisguard("trim", "--dry-run", "--", s.key, node=node.write_address,
                             risk="read-only: shows what a safe trim (only entries every group has acknowledged) "
                                  "would free")
              for s in streams[:5]]
-    fixes += [Fix.redisguard("trim", "--", s.key, node=node.address,
+    fixes += [Fix.redisguard("trim", "--", s.key, node=node.write_address,
                              risk="removes only entries every consumer group has acknowledged: no unprocessed "
                                   "data is lost")
               for s in streams[:5]]

@@ -63,7 +63,7 @@ def big_keys(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
         evidence={f"{k.type} {k.key}": f"{fmt_bytes(k.bytes)}, {k.length} elements, {k.encoding}"
                   for k in big[:10]},
         bytes_at_stake=sum(key.bytes for key in big),
-        fixes=[Fix.redis("UNLINK", key.key, node=node.address,
+        fixes=[Fix.redis("UNLINK", key.key, node=node.write_address,
                          risk="deletes the key (in the background): the data is gone")
                for key in big[:3]]
         + [Fix.manual("split big hashes/sets/lists into buckets (key:{id % N})", "an application change")],

@@ -76,8 +76,8 @@ def stream_backlog(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                       "oldest_entry_age": fmt_duration_ms(stream.first_entry_age_ms),
                       **{f"lag {name}": "unknown" if lag is None else lag for name, lag in lags.items()}},
             bytes_at_stake=stream.memory_bytes,
-            fixes=[Fix.redisguard("trim", "--dry-run", "--", stream.key, risk="read-only", node=node.address),
-                   Fix.redisguard("trim", "--", stream.key, node=node.address,
+            fixes=[Fix.redisguard("trim", "--dry-run", "--", stream.key, risk="read-only", node=node.write_address),
+                   Fix.redisguard("trim", "--", stream.key, node=node.write_address,
                                   risk="removes only entries every group has acknowledged")],
             detail="Lag is reported as unknown (never 0) where Redis cannot compute it (before 7.0, or "
                    "after deletions); pending entries are reported separately.",
@@ -106,7 +106,7 @@ def stream_pending(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                 # the entries they pin (no safe trim frees them) and the PEL, ~84 B per entry per group (measured)
                 bytes_at_stake=(held or 0) + group.pending * 84,
                 fixes=[Fix.redis("XAUTOCLAIM", stream.key, group.name, "<live-consumer>", str(t.pending_age_ms),
-                                 "0-0", "COUNT", "100", node=node.address, placeholders=("<live-consumer>",),
+                                 "0-0", "COUNT", "100", node=node.write_address, placeholders=("<live-consumer>",),
                                  risk="moves stuck entries to a live consumer, which processes them again "
                                       "(at-least-once)")],
                 detail="Pending entries pin the stream: a safe trim never removes them until acknowledged.",
@@ -130,10 +130,10 @@ def dead_consumers(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                              for c in dead[:10]}},
                 bytes_at_stake=held * 84,
                 fixes=[Fix.redis("XAUTOCLAIM", stream.key, group.name, "<live-consumer>",
-                                 str(t.dead_consumer_idle_ms), "0-0", "COUNT", "100", node=node.address,
+                                 str(t.dead_consumer_idle_ms), "0-0", "COUNT", "100", node=node.write_address,
                                  placeholders=("<live-consumer>",),
                                  risk="a live consumer takes over the entries and processes them again"),
-                       Fix.redis("XGROUP", "DELCONSUMER", stream.key, group.name, dead[0].name, node=node.address,
+                       Fix.redis("XGROUP", "DELCONSUMER", stream.key, group.name, dead[0].name, node=node.write_address,
                                  risk="ONLY after its pending count is 0: deleting a consumer silently drops its "
                                       "pending entries (they are never processed)")],
             )
@@ -152,7 +152,7 @@ def groups_never_read(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
                 evidence={"stream": stream.key, "group": group.name, "last_delivered_id": group.last_delivered_id,
                           "lag": "unknown" if group.lag is None else group.lag, "stream_length": stream.length},
                 bytes_at_stake=stream.memory_bytes,
-                fixes=[Fix.redis("XGROUP", "DESTROY", stream.key, group.name, node=node.address,
+                fixes=[Fix.redis("XGROUP", "DESTROY", stream.key, group.name, node=node.write_address,
                                  risk="only if nobody will ever read this group: its position is lost")],
             )
 

@@ -211,6 +211,16 @@ class NodeSnapshot:
         return str(stats[first] + sum(stats[key] for key in more if isinstance(stats.get(key), int)))
 
     @property
+    def write_address(self) -> str:
+        """Where a fix that writes data should be sent: the node itself, or for a replica its primary (from INFO
+        replication), since a replica refuses writes (READONLY). Its own address when the primary is not known."""
+        replication = self.info.get("replication", {})
+        host, port = replication.get("master_host"), replication.get("master_port")
+        if self.role != "replica" or not host or not port or not port.isdigit():
+            return self.address
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
     def memory_visible(self) -> bool:
         """Whether the node's used memory was read at all (INFO memory, or MEMORY STATS)."""
         return self.info_value("used_memory") is not None
