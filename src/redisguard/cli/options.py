@@ -104,6 +104,11 @@ class FiniteRange(click.FloatRange):
     """``click.FloatRange`` that also refuses nan and inf: nan compares false with every bound, so the range
     let it through (``keys --rate nan`` was an internal error, ``--max-impact nan`` a scan without a budget)."""
 
+    def _describe_range(self) -> str:
+        if self.min is None and self.max is None:
+            return ""  # no bounds: click would print "x<=None" in --help
+        return super()._describe_range()
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         number = super().convert(value, param, ctx)
         if not math.isfinite(number):
