@@ -69,7 +69,9 @@ def test_drop_unprocessed_shows_losses_first(make_server) -> None:
     with srv.client() as client:
         two_group_stream(client)
     refused = run_cli("trim", "events", srv.url, "--maxlen", "10")
-    assert refused.returncode == 2 and "--drop-unprocessed" in refused.stderr
+    assert refused.returncode == 2 and "add --drop-unprocessed" in refused.stderr, refused.stderr
+    unreachable = run_cli("trim", "events", "redis://127.0.0.1:1", "--minid", "5-0")  # refused before connecting
+    assert unreachable.returncode == 2 and "--minid trims past the safe point" in unreachable.stderr
     result = run_cli("trim", "events", srv.url, "--drop-unprocessed", "--maxlen", "10", "--exact")
     assert result.returncode == 0, result.stderr
     # fast needs entries from 80, slow from 40: keeping the newest 10 loses 10 and 50 unprocessed entries

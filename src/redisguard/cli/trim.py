@@ -10,6 +10,7 @@ from redisguard.cli.output import Output
 from redisguard.connect import ConnectionOptions, cluster_client, discover, open_client
 from redisguard.render.streams import print_outcome, print_trim, trim_json
 from redisguard.streams import apply_trim, plan_trim
+from redisguard.streams._plan import check_trim_options
 
 __all__ = ["command"]
 
@@ -39,6 +40,7 @@ def command(stream: str, conn: ConnectionOptions, dry_run: bool, drop_unprocesse
     showing how many unprocessed entries each group loses.
     """
     out = Output.from_env()
+    check_trim_options(drop_unprocessed, maxlen, minid)  # before the server is reached
     client = _client(conn)
     try:
         plan = plan_trim(client, stream, node=conn.display, exact=exact, drop_unprocessed=drop_unprocessed,

@@ -141,6 +141,18 @@ def _now_ms(client: SyncClient) -> int:
         return int(time.time() * 1000)  # TIME denied or renamed: this machine's clock
 
 
+def check_trim_options(drop_unprocessed: bool, maxlen: int | None, minid: str | None) -> None:
+    """The trim options make sense together (a :class:`UsageError` if not), checked before any I/O."""
+    if not drop_unprocessed and (maxlen is not None or minid is not None):
+        given = "--maxlen" if maxlen is not None else "--minid"
+        raise UsageError(f"{given} trims past the safe point, so it drops entries a group has not processed: add "
+                         "--drop-unprocessed to say so (without either, trim stops at the safe point)", kind="options")
+    if drop_unprocessed == (maxlen is None and minid is None) or (maxlen is not None and minid is not None):
+        raise UsageError("--drop-unprocessed goes with exactly one of --maxlen N or --minid ID", kind="options")
+    if maxlen is not None and maxlen < 0:
+        raise UsageError(f"--maxlen {maxlen}: must be 0 or more", kind="options")
+
+
 def plan_trim(client: SyncClient, stream: str | bytes, *, node: str = "", exact: bool = False,
               drop_unprocessed: bool = False, maxlen: int | None = None, minid: str | None = None) -> TrimPlan:
     """What trimming ``stream`` would remove (read-only).
@@ -149,10 +161,7 @@ def plan_trim(client: SyncClient, stream: str | bytes, *, node: str = "", exact:
     N) or ``minid`` (remove entries before this id), and the plan counts the unprocessed entries each group
     loses.
     """
-    if drop_unprocessed == (maxlen is None and minid is None) or (maxlen is not None and minid is not None):
-        raise UsageError("--drop-unprocessed goes with exactly one of --maxlen N or --minid ID", kind="options")
-    if maxlen is not None and maxlen < 0:
-        raise UsageError(f"--maxlen {maxlen}: must be 0 or more", kind="options")
+    check_trim_options(drop_unprocessed, maxlen, minid)
     key = stream if isinstance(stream, bytes) else to_bytes(stream)
     name = to_text(key)
     if minid is not None:
