@@ -311,6 +311,9 @@ def test_unreachable_or_refused_target_is_redis_up_0_and_no_password_in_logs(mak
     assert find(parse(metrics), "redis_up") == [0.0]
     assert find(parse(gone), "redis_up") == [0.0]
     assert "authentication failed" in json.loads(status)["error"]
+    down = json.loads(status)
+    assert all(node["error"] for node in down["nodes"] if not node["up"])  # each down node says why
+    assert down["total"] == {"used_bytes": None, "max_bytes": None, "keys": None, "clients": None}  # unknown, not 0
     assert "scrape of" in err  # the failure is logged, one line per scrape...
     for text in (metrics, status, gone, out, err):
         assert wrong not in text  # ...and the password is in none of it

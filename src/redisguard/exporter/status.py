@@ -85,16 +85,24 @@ def node_status(node: NodeResult) -> dict[str, Any]:
 
 def status(collection: Collection) -> dict[str, Any]:
     nodes = [node_status(node) for node in collection.nodes]
+    for node in nodes:
+        if not node["up"] and node["error"] is None:  # a down node says why, not null
+            node["error"] = collection.error or "no reply from this node in this collection"
     used = [n["memory"]["used_bytes"] for n in nodes if n["memory"]["used_bytes"] is not None]
-    limits = [n["memory"]["max_bytes"] or 0 for n in nodes]
+    up = [n for n in nodes if n["up"]]
+    limits = [n["memory"]["max_bytes"] or 0 for n in up]
+
+    def total(values: list[int]) -> int | None:
+        return sum(values) if up else None  # nothing was read: unknown, not 0
+
     return {
         "target": collection.target,
         "mode": collection.mode,
         "taken_at": collection.taken_at,
         "partial": collection.partial,
         "error": collection.error,
-        "total": {"used_bytes": sum(used), "max_bytes": sum(limits),
-                  "keys": sum(n["keys"] or 0 for n in nodes), "clients": sum(n["clients"] or 0 for n in nodes)},
+        "total": {"used_bytes": sum(used) if used else None, "max_bytes": total(limits),
+                  "keys": total([n["keys"] or 0 for n in up]), "clients": total([n["clients"] or 0 for n in up])},
         "nodes": nodes,
         "not_visible": [{"what": gap.what, "node": gap.node, "reason": gap.reason}
                         for gap in collection.not_visible],
