@@ -9,8 +9,7 @@ from redisguard.cli.options import connection_options
 from redisguard.cli.output import Output
 from redisguard.connect import ConnectionOptions, cluster_client, discover, open_client
 from redisguard.render.streams import print_outcome, print_trim, trim_json
-from redisguard.streams import apply_trim, plan_trim
-from redisguard.streams._plan import check_trim_options
+from redisguard.streams import apply_trim, check_trim_options, plan_trim
 
 __all__ = ["command"]
 

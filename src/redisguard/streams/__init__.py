@@ -16,7 +16,7 @@ from redisguard.streams._health import (
     stream_health,
 )
 from redisguard.streams._metrics import ProducerMetrics, export_prometheus
-from redisguard.streams._plan import GroupLoss, TrimOutcome, TrimPlan, apply_trim, plan_trim
+from redisguard.streams._plan import GroupLoss, TrimOutcome, TrimPlan, apply_trim, check_trim_options, plan_trim
 from redisguard.streams._producer import Producer, SyncProducer
 from redisguard.streams._safety import SafePoint, safe_point_of_groups, safe_trim_point
 from redisguard.streams._trim import TrimResult, atrim_safe, trim_safe
@@ -44,6 +44,7 @@ __all__ = [
     "acked_trim_works",
     "apply_trim",
     "atrim_safe",
+    "check_trim_options",
     "count_before",
     "export_prometheus",
     "plan_trim",
