@@ -31,6 +31,21 @@ def test_maxmemory_unset_fires_with_host_memory(make_server) -> None:
     assert finding.fixes[0].command.startswith("CONFIG SET maxmemory ")
 
 
+def test_no_maxmemory_claim_where_neither_config_get_nor_info_is_visible(make_server) -> None:
+    """A +@read user sees neither CONFIG GET nor INFO: 'maxmemory is not set' would be a guess, and a wrong one
+    here (the server has a limit)."""
+    from redisguard.collect import collect_snapshot
+    from redisguard.connect import ConnectionOptions
+
+    srv: LocalServer = make_server(maxmemory="64mb")
+    with srv.client() as client:
+        client.execute_command("ACL", "SETUSER", "reader", "on", ">reader-pw", "~*", "-@all", "+@read", "-memory")
+    url = srv.url.replace("redis://", "redis://reader:reader-pw@")
+    findings = analyse(collect_snapshot(ConnectionOptions.build(url)), Thresholds())
+    assert "memory.maxmemory-unset" not in ids(findings)
+    assert "memory.maxmemory-unset" in ids(diagnose(make_server()))  # visible and unset: still said
+
+
 def test_used_memory_80_and_90_percent(make_server) -> None:
     srv: LocalServer = make_server(maxmemory="4mb", maxmemory_policy="noeviction")
     with srv.client() as client:

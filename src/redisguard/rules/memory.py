@@ -20,8 +20,8 @@ def _suggested_limit(node: NodeSnapshot) -> int | None:
 
 @rule
 def maxmemory_unset(node: NodeSnapshot, t: Thresholds) -> Iterator[Finding]:
-    if node.maxmemory or node.role != "primary":
-        return
+    if node.maxmemory or node.role != "primary" or node.config_or_info("maxmemory") is None:
+        return  # set, a replica, or not visible (CONFIG GET and INFO both out of reach): nothing to claim
     system = node.info_int("total_system_memory")
     used = node.used_memory
     share = used / system if system else None
