@@ -187,6 +187,11 @@ def test_with_info_renamed_the_memory_comes_from_memory_stats_and_a_full_server_
     assert blind["used_memory"] is None and blind["keys"] is None and not blind["memory_visible"]
     shown = run_cli("doctor", reader, "--key-sample", "0").stdout
     assert "used memory not visible" in shown and "? keys" in shown and "used 0 B" not in shown
+    page = Path(srv.workdir or ".") / "report.html"
+    result = run_cli("report", reader, "-o", str(page))
+    assert result.returncode in (0, 1, 2), result.stderr
+    html = page.read_text(encoding="utf-8")
+    assert "used memory not visible" in html and "used 0 B" not in html
 
 
 def test_config_values_are_collected(make_server) -> None:

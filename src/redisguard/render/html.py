@@ -174,6 +174,8 @@ def _verdict(report: Report) -> str:
     limit = sum(node.maxmemory for node in report.nodes)
     memory = f"used {fmt_bytes(used)}" + (f" of maxmemory {fmt_bytes(limit)} ({used / limit:.0%})" if limit
                                            else " (maxmemory not set)")
+    if not all(node.memory_visible for node in report.nodes):
+        memory = "used memory not visible (INFO and MEMORY STATS)"
     stake = f"; up to {fmt_bytes(report.bytes_at_stake)} at stake in one finding" if report.bytes_at_stake else ""
     return (f'<section class="verdict v-{report.verdict}" id="verdict"><strong>{e(words[report.verdict])}</strong>'
             f"<div>{e(counts)}; {e(memory)}{e(stake)}. Exit code {report.exit_code} "
@@ -186,9 +188,12 @@ def _nodes(report: Report) -> str:
             ("clients", True)]
 
     def cells(node: NodeView) -> list[str]:
-        return [f'<span class="name">{e(node.address)}</span>', e(node.role), e(node.version), fmt_bytes(node.used),
-                fmt_bytes(node.maxmemory) if node.maxmemory else "not set", _pct(node.used_share), fmt_bytes(node.rss),
-                e(node.policy), _num(node.keys), _num(node.streams), _num(node.clients)]
+        seen = node.memory_visible
+        return [f'<span class="name">{e(node.address)}</span>', e(node.role), e(node.version),
+                fmt_bytes(node.used) if seen else "not visible",
+                fmt_bytes(node.maxmemory) if node.maxmemory else "not set", _pct(node.used_share if seen else None),
+                fmt_bytes(node.rss) if seen else "not visible", e(node.policy),
+                _num(node.keys if node.keys_visible else None), _num(node.streams), _num(node.clients)]
 
     return _table(head, (cells(node) for node in report.nodes),
                   None if report.total is None else cells(report.total))
@@ -226,6 +231,9 @@ def _findings(report: Report) -> str:
 
 
 def _breakdown(node: NodeView) -> str:
+    if not node.memory_visible:
+        return (f'<h3><span class="name">{e(node.address)}</span>: used memory not visible (INFO and MEMORY STATS), '
+                f"policy {e(node.policy)}</h3>")
     segments = [(f"{label}: {fmt_bytes(value)}", float(value), _PALETTE[i % len(_PALETTE)])
                 for i, (label, value) in enumerate(node.breakdown)]
     total = max(float(node.maxmemory), float(sum(value for _, value in node.breakdown)))

@@ -88,6 +88,8 @@ class NodeView:
     clients: int | None
     used_share: float | None  # of maxmemory; None when no limit
     breakdown: tuple[tuple[str, int], ...]  # the parts of ``used`` (zero parts left out)
+    memory_visible: bool = True  # False: neither INFO memory nor MEMORY STATS was readable (used, RSS are 0)
+    keys_visible: bool = True
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,8 @@ def _node(node: NodeSnapshot) -> NodeView:
         clients=node.clients.count if node.clients else None,
         used_share=breakdown.used / breakdown.maxmemory if breakdown.maxmemory else None,
         breakdown=tuple(part for part in breakdown.parts if part[1] > 0 and not part[0].startswith("fragmentation")),
+        memory_visible=node.memory_visible,
+        keys_visible="keyspace" in node.info or isinstance(node.memory_stats.get("keys.count"), int),
     )
 
 
@@ -309,6 +313,7 @@ def _total(nodes: Sequence[NodeView]) -> NodeView | None:
         keys=sum(n.keys for n in nodes), streams=sum(n.streams for n in nodes),
         clients=None if None in clients else sum(c or 0 for c in clients),
         used_share=used / limit if limit else None, breakdown=tuple(parts.items()),
+        memory_visible=all(n.memory_visible for n in nodes), keys_visible=all(n.keys_visible for n in nodes),
     )
 
 
