@@ -292,7 +292,7 @@ def _node(node: NodeSnapshot) -> NodeView:
         used_share=breakdown.used / breakdown.maxmemory if breakdown.maxmemory else None,
         breakdown=tuple(part for part in breakdown.parts if part[1] > 0 and not part[0].startswith("fragmentation")),
         memory_visible=node.memory_visible,
-        keys_visible="keyspace" in node.info or isinstance(node.memory_stats.get("keys.count"), int),
+        keys_visible=node.keys_visible,
     )
 
 

@@ -107,7 +107,7 @@ def _node(node: NodeSnapshot) -> NodeSummary:
         clients=node.clients.count if node.clients else None, key_sample=_sample(node),
         breakdown=tuple(MemoryPart(label, value) for label, value in breakdown.parts),
         collected_in_ms=node.collected_in_ms, memory_visible=node.memory_visible,
-        keys_visible="keyspace" in node.info or isinstance(node.memory_stats.get("keys.count"), int),
+        keys_visible=node.keys_visible,
     )
 
 

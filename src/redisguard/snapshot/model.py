@@ -225,6 +225,11 @@ class NodeSnapshot:
         """Whether the node's used memory was read at all (INFO memory, or MEMORY STATS)."""
         return self.info_value("used_memory") is not None
 
+    @property
+    def keys_visible(self) -> bool:
+        """Whether the node's key count was read at all (INFO keyspace, or MEMORY STATS)."""
+        return "keyspace" in self.info or isinstance(self.memory_stats.get("keys.count"), int)
+
     def info_int(self, name: str, default: int = 0) -> int:
         value = self.info_value(name)
         if value is None:
@@ -272,7 +277,7 @@ class NodeSnapshot:
 
     @property
     def total_keys(self) -> int:
-        if "keyspace" not in self.info and isinstance(self.memory_stats.get("keys.count"), int):
+        if "keyspace" not in self.info and self.keys_visible:
             return int(self.memory_stats["keys.count"])  # INFO not visible: MEMORY STATS counts them too
         return self._keyspace_sum("keys")
 
