@@ -121,7 +121,7 @@ class Exporter:
             url = f"redis://{url}"
         # A target that names its own credentials is reached with those, not the exporter's; one that names
         # none gets the exporter's (the multi-target pattern: one exporter for many servers of one estate).
-        own = ConnectionOptions.build(url, environ={}).url_password() is not None
+        own = ConnectionOptions(url=url).url_password() is not None  # read from the URL: build() validates below
         options = ConnectionOptions.build(url, username=None if own else self.options.username,
                                           password=None if own else self.options.password,
                                           tls_ca=self.options.tls_ca, tls_cert=self.options.tls_cert,
