@@ -37,11 +37,8 @@ def redact_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
-    authority_end = min((rest.find(ch) for ch in "/?#" if ch in rest), default=len(rest))
-    loose = _loose_userinfo(rest)
-    if loose is not None:  # a password holding '/', '?' or '#' unencoded: the userinfo runs to that '@'
-        authority_end = loose + 1 + min((rest[loose + 1:].find(ch) for ch in "/?#" if ch in rest[loose + 1:]),
-                                        default=len(rest) - loose - 1)
+    loose = _loose_userinfo(rest)  # a password holding '/', '?' or '#' unencoded: the userinfo runs to that '@'
+    authority_end = _authority_end(rest, 0 if loose is None else loose + 1)
     authority, tail = rest[:authority_end], rest[authority_end:]
     if "@" in authority:
         userinfo, _, hostport = authority.rpartition("@")
@@ -58,11 +55,17 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{authority}{path}"
 
 
+def _authority_end(rest: str, start: int = 0) -> int:
+    """Where the authority of ``rest`` (a URL after ``scheme://``) ends: its first ``/``, ``?`` or ``#`` at or
+    after ``start``, else its length."""
+    return min((at for at in (rest.find(ch, start) for ch in "/?#") if at >= 0), default=len(rest))
+
+
 def _loose_userinfo(rest: str) -> int | None:
     """Where the userinfo of a URL (after ``scheme://``) ends, when its password holds an unencoded ``/``,
     ``?`` or ``#``: the last ``@`` after the authority a strict parser sees, unless that ``@`` sits in a
     ``?name=value`` (then it is the query's). ``None`` for every URL a strict parser reads as meant."""
-    authority_end = min((rest.find(ch) for ch in "/?#" if ch in rest), default=len(rest))
+    authority_end = _authority_end(rest)
     at = rest.rfind("@")
     if at < authority_end:
         return None
