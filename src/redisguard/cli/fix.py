@@ -168,8 +168,9 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
         fail("--drop-unprocessed goes with --maxlen N (the newest entries to keep per stream)", 2)
     if plan_in is not None and not do_apply:
         fail("--plan applies a saved plan: add --apply (to see it again, read the file)", 2)
-    if plan_in is not None:
-        read_plan(plan_in)  # a damaged or foreign file is refused before any server is reached
+    # Read once, before any server is reached: a damaged or foreign file is refused first, and the plan
+    # checked against the server is the one applied.
+    saved = None if plan_in is None else (plan_in, read_plan(plan_in))
     interactive = is_terminal() and sys.stdin.isatty()
     if do_apply and not assume_yes and not interactive:
         fail("refusing to apply without confirmation: there is no terminal to ask on; review the plan and add --yes", 2)
@@ -180,7 +181,7 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
                          thresholds=_thresholds(threshold_pairs))
     client = open_client(conn)
     try:
-        _plan_and_apply(client, conn, options, plan_in, plan_out, only, skip, do_apply, audit_path, max_impact,
+        _plan_and_apply(client, conn, options, saved, plan_out, only, skip, do_apply, audit_path, max_impact,
                         assume_yes, as_json, key_sample)
     except KeyboardInterrupt:
         fail("interrupted (Ctrl-C) while planning: nothing was written", 130)
@@ -199,16 +200,16 @@ def _planning_failure(exc: rex.RedisError, target: str) -> str:
     return str(from_redis(exc, target))
 
 
-def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOptions, plan_in: Path | None,
+def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOptions, saved: tuple[Path, Plan] | None,
                     plan_out: Path | None, only: tuple[str, ...], skip: tuple[str, ...], do_apply: bool,
                     audit_path: Path | None, max_impact: float, assume_yes: bool, as_json: bool,
                     key_sample: int) -> None:
     topology = discover(conn)
     if topology.mode == "cluster":
-        plan = cluster_plan(client, conn, topology, options, plan_in, max_impact, key_sample)
-    elif plan_in is not None:
+        plan = cluster_plan(client, conn, topology, options, saved, max_impact, key_sample)
+    elif saved is not None:
         _refuse_replica(client, conn)
-        plan = _load_plan(plan_in, client)
+        plan = _load_plan(*saved, client)
     else:
         unknown_role = _refuse_replica(client, conn, writing=do_apply)
         node = collect(conn, key_sample)
@@ -237,8 +238,7 @@ def _plan_and_apply(client: redis.Redis, conn: ConnectionOptions, options: FixOp
             node_client.close()
 
 
-def _load_plan(path: Path, client: redis.Redis) -> Plan:
-    plan = read_plan(path)
+def _load_plan(path: Path, plan: Plan, client: redis.Redis) -> Plan:
     if plan.is_cluster:
         fail(f"--plan {path} was made for a Redis Cluster and this is a standalone server: make a new plan", 2)
     reasons = changes_that_matter(plan.seen, seen_now(client, plan.seen))

@@ -50,14 +50,14 @@ def read_plan(path: Path) -> Plan:
 
 
 def cluster_plan(client: redis.Redis, conn: ConnectionOptions, topology: Topology, options: FixOptions,
-                 plan_in: Path | None, max_impact: float, key_sample: int) -> Plan:
+                 saved: tuple[Path, Plan] | None, max_impact: float, key_sample: int) -> Plan:
     """A Redis Cluster: one plan over every primary (whichever node the URL names, a replica included)."""
     if role_of(client)[0] != "master":
         echo(f"note: {conn.display} is a replica; in a cluster fix plans for every primary, so it goes on with "
               "them and never writes to a replica", err=True)
-    if plan_in is None:
+    if saved is None:
         return plan_cluster(topology, options, key_sample, max_impact, conn.display)
-    plan = read_plan(plan_in)
+    plan_in, plan = saved
     if not plan.is_cluster:
         fail(f"--plan {plan_in} was made for a standalone server and this is a Redis Cluster node: make a new plan",
              2)
