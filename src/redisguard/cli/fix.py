@@ -194,9 +194,9 @@ def command(conn: ConnectionOptions, do_apply: bool, assume_yes: bool, only: tup
 def _planning_failure(exc: rex.RedisError, target: str) -> str:
     """One line for a Redis error that stopped the planning: nothing was changed by then."""
     text = one_line(str(exc)) or type(exc).__name__
-    command = named_command(text)
-    if isinstance(exc, rex.ResponseError) and command and reason_for_text(text):
-        return f"{target}: fix needs {command.upper()}: {reason_for_text(text)}; nothing was planned or changed"
+    command, reason = named_command(text), reason_for_text(text)
+    if isinstance(exc, rex.ResponseError) and command and reason:
+        return f"{target}: fix needs {command.upper()}: {reason}; nothing was planned or changed"
     return str(from_redis(exc, target))
 
 

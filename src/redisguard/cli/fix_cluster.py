@@ -96,10 +96,11 @@ def undo_cluster(conn: ConnectionOptions, path: Path, undo: UndoPlan, audit_path
         log = AuditLog(audit_path or default_audit_path(), conn.display)
         restored: list[tuple[str, str]] = []
         failed = None
-        kept = {address: found for address in changed
-                if (found := changed_since(undo.applied_by_node.get(address, {}),
-                                           current_values(clients[address], list(undo.applied_by_node.get(address, {})),
-                                                          path)))}
+        kept: dict[str, dict[str, str]] = {}  # per node: the settings changed since that run, left alone
+        for address in changed:
+            applied = undo.applied_by_node.get(address, {})
+            if found := changed_since(applied, current_values(clients[address], list(applied), path)):
+                kept[address] = found
         log.event("start", undo_of=str(path), run_ids={a: undo.run_ids[a] for a in changed}, actions=["undo"],
                   changed_since=kept)
         try:
